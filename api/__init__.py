@@ -1,0 +1,1 @@
+"""The HTTP API (FastAPI): SQL, catalog pages and machine-readable exports."""

@@ -1,0 +1,1 @@
+"""Dagster: one asset per contract, blocking gate checks, the landing-zone sensor."""

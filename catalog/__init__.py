@@ -1,0 +1,1 @@
+"""The catalog database, deliveries and the Iceberg lakehouse (stage, audit, publish, read)."""

@@ -1,0 +1,1 @@
+"""The `gongyu` command line."""

@@ -1,0 +1,56 @@
+"""A workspace: the folder that holds the zones, the catalog database and Dagster's instance."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from gongyu.settings import Settings
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """Paths of one Gongyu workspace; `create()` makes the folders."""
+
+    root: Path
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Workspace:
+        """The workspace the settings point at."""
+        return cls(settings.home.expanduser().resolve())
+
+    @property
+    def landing(self) -> Path:
+        """Raw deliveries: `landing/<agency>/<dataset>/<delivery>/`; never deleted."""
+        return self.root / "landing"
+
+    @property
+    def warehouse(self) -> Path:
+        """Iceberg table data and metadata."""
+        return self.root / "warehouse"
+
+    @property
+    def results(self) -> Path:
+        """Per-delivery gate results: GX validation JSON and quarantine reports."""
+        return self.root / "results"
+
+    @property
+    def catalog_db(self) -> Path:
+        """SQLite file holding the Iceberg SQL catalog and the platform tables."""
+        return self.root / "catalog.db"
+
+    @property
+    def catalog_url(self) -> str:
+        """SQLAlchemy URL of the catalog database."""
+        return f"sqlite:///{self.catalog_db}"
+
+    @property
+    def dagster_home(self) -> Path:
+        """DAGSTER_HOME: the instance's run, event and schedule storage."""
+        return self.root / "dagster"
+
+    def create(self) -> Workspace:
+        """Make the workspace folders (idempotent) and return self."""
+        for path in (self.landing, self.warehouse, self.results, self.dagster_home):
+            path.mkdir(parents=True, exist_ok=True)
+        return self

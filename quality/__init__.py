@@ -1,0 +1,1 @@
+"""The gate: files to Arrow, contract and quality checks, and the quarantine report."""

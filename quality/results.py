@@ -1,0 +1,108 @@
+"""What the gate finds, as data: every check is a `CheckResult`, a delivery's run a `GateResult`."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from contracts.model import Severity
+
+ROW = "__row"
+"""Column carrying each record's source row number (1 = header line, 2 = first data row)."""
+
+
+class CheckKind(StrEnum):
+    """The gate's rule families; each becomes one Dagster asset check."""
+
+    readable = "readable"  # the file opens, decodes and parses
+    schema = "schema"  # the contract's columns are present
+    types = "types"  # every cell casts to its column's type
+    required = "required"
+    primary_key = "primary_key"
+    unique = "unique"
+    enum = "enum"
+    pattern = "pattern"
+    range = "range"
+    quality = "quality"  # the contract's own `quality` rules
+
+
+class Sample(BaseModel):
+    """One offending record: its source row number (when known) and the values at fault."""
+
+    row: int | None = None
+    values: dict[str, Any] = Field(default_factory=dict)
+
+
+class CheckResult(BaseModel):
+    """The outcome of one rule on one delivery."""
+
+    kind: CheckKind
+    rule: str = Field(description="Rule identifier, e.g. 'required:station' or a GX type.")
+    column: str | None = None
+    severity: Severity = Severity.error
+    passed: bool
+    count: int = Field(0, description="Offending rows (or 1 for a file-level failure).")
+    samples: list[Sample] = Field(default_factory=list, max_length=10)
+    message: str = ""
+    hint: str = Field("", description="How the steward can fix it.")
+
+    @property
+    def blocking(self) -> bool:
+        """A failed error-severity check stops the delivery."""
+        return not self.passed and self.severity == Severity.error
+
+
+class SourceInfo(BaseModel):
+    """How a delivery file was read."""
+
+    file: str
+    format: str
+    encoding: str | None = None
+    delimiter: str | None = None
+    rows: int = 0
+
+
+class GateResult(BaseModel):
+    """Every check of one delivery, plus what was read; `passed` decides publish or quarantine."""
+
+    dataset_id: str
+    contract_version: str
+    source: SourceInfo
+    checks: list[CheckResult]
+    rows: int = 0
+
+    @property
+    def passed(self) -> bool:
+        """True when no blocking check failed."""
+        return not any(c.blocking for c in self.checks)
+
+    @property
+    def failures(self) -> list[CheckResult]:
+        """Failed checks, blocking ones first."""
+        failed = [c for c in self.checks if not c.passed]
+        return sorted(failed, key=lambda c: c.severity != Severity.error)
+
+    def counts(self) -> dict[str, int]:
+        """Check counts for snapshot summaries: passed, failed, warnings."""
+        return {
+            "passed": sum(c.passed for c in self.checks),
+            "failed": sum(c.blocking for c in self.checks),
+            "warnings": sum(not c.passed and c.severity == Severity.warning for c in self.checks),
+        }
+
+
+class ReadResult(BaseModel):
+    """A delivery file read into Arrow and cast to the contract's types.
+
+    `table` has the contract's column names and types plus `__row`; it is None when the file
+    could not be read at all (then `checks` says why). Cells that failed to cast are null in
+    `table` and reported in a failed `types` check.
+    """
+
+    model_config = {"arbitrary_types_allowed": True}
+
+    table: Any = None  # pyarrow.Table; Any keeps pydantic from inspecting it
+    checks: list[CheckResult] = Field(default_factory=list)
+    source: SourceInfo
