@@ -52,17 +52,22 @@ def _column(prop: SchemaProperty, where: str, problems: list[tuple[str, str]]) -
         logical = LogicalType(prop.logicalType or "string")
     except ValueError:
         problems.append(
-            (f"{where}.logicalType", f"unsupported logicalType {prop.logicalType!r}; use one of "
-             + ", ".join(t.value for t in LogicalType))
+            (
+                f"{where}.logicalType",
+                f"unsupported logicalType {prop.logicalType!r}; use one of "
+                + ", ".join(t.value for t in LogicalType),
+            )
         )
         return None
     try:
         classification = Classification(custom.get("classification", "none"))
     except ValueError:
         problems.append(
-            (f"{where}.customProperties.classification",
-             f"unknown classification {custom.get('classification')!r}; use one of "
-             + ", ".join(c.value for c in Classification))
+            (
+                f"{where}.customProperties.classification",
+                f"unknown classification {custom.get('classification')!r}; use one of "
+                + ", ".join(c.value for c in Classification),
+            )
         )
         return None
     if not prop.name:
@@ -94,8 +99,11 @@ def _rules(column: str | None, entries: list[Any] | None, where: str) -> list[Qu
         spec = q.model_dump(exclude_none=True, by_alias=True)
         severity = Severity.warning if (q.severity or "").lower() == "warning" else Severity.error
         name = q.name or q.id or q.metric or q.rule or f"{where}.quality.{i}"
-        rules.append(QualityRule(column=column, name=name, severity=severity,
-                                 description=q.description, spec=spec))
+        rules.append(
+            QualityRule(
+                column=column, name=name, severity=severity, description=q.description, spec=spec
+            )
+        )
     return rules
 
 
@@ -126,20 +134,31 @@ def load_contract(path: Path, registry: Registry | None = None) -> Contract:
         problems.append(
             ("customProperties.agency", f"unknown agency {agency!r}; add it to sectors.yaml first")
         )
-    elif agency and sector and registry.sector(sector) and sector not in {
-        s.id for s in registry.sectors_of(agency)
-    }:
+    elif (
+        agency
+        and sector
+        and registry.sector(sector)
+        and sector not in {s.id for s in registry.sectors_of(agency)}
+    ):
         problems.append(
             ("customProperties.agency", f"agency {agency!r} is not a member of sector {sector!r}")
         )
     access = custom.get("accessLevel", AccessLevel.private.value)
     if access not in AccessLevel.__members__:
-        problems.append(("customProperties.accessLevel",
-                         f"unknown access level {access!r}; one of public, sector, restricted, private"))
+        problems.append(
+            (
+                "customProperties.accessLevel",
+                f"unknown access level {access!r}; one of public, sector, restricted, private",
+            )
+        )
     mode = custom.get("applyMode", ApplyMode.replace.value)
     if mode not in ApplyMode.__members__:
-        problems.append(("customProperties.applyMode",
-                         f"unknown apply mode {mode!r}; one of replace, append, upsert"))
+        problems.append(
+            (
+                "customProperties.applyMode",
+                f"unknown apply mode {mode!r}; one of replace, append, upsert",
+            )
+        )
     if not odcs.schema_ or len(odcs.schema_) != 1:
         problems.append(("schema", "a contract describes exactly one table (one schema object)"))
         raise ContractError(path, problems)

@@ -26,6 +26,7 @@ class CheckKind(StrEnum):
     pattern = "pattern"
     range = "range"
     quality = "quality"  # the contract's own `quality` rules
+    audit = "audit"  # the staged snapshot, before it is published
 
 
 class Sample(BaseModel):

@@ -1,1 +1,27 @@
-"""The `gongyu` command line."""
+"""The `gongyu` command line: parses options, calls the library, turns its errors into messages."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from gongyu.cli import contracts, deliver, demo, run, status
+
+app = typer.Typer(
+    name="gongyu",
+    help="Gongyu (공유): the data commons of Korea's public institutions.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("demo")(demo.demo)
+app.command("deliver")(deliver.deliver)
+app.command("run")(run.run)
+app.command("status")(status.status)
+app.add_typer(contracts.app, name="contracts")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(app())

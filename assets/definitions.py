@@ -1,0 +1,28 @@
+"""The one `Definitions` of Gongyu's code location (`workspace.yaml` points here)."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from assets.factory import contract_asset
+from assets.resources import GongyuResource
+from assets.sensors import landing_sensor
+from contracts.loader import load_contracts
+from gongyu.settings import Settings, get_settings
+from sectors.registry import load_registry
+
+
+def build_definitions(settings: Settings) -> dg.Definitions:
+    """Assets, checks and the sensor for every contract, bound to the settings' workspace."""
+    contracts = load_contracts(settings.contracts_dir, load_registry(settings.sectors_file))
+    return dg.Definitions(
+        assets=[contract_asset(c) for c in contracts],
+        sensors=[landing_sensor(contracts)],
+        resources={"gongyu": GongyuResource(home=str(settings.home.expanduser().resolve()))},
+    )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    """Loaded by `dagster dev -w workspace.yaml`; the workspace comes from GONGYU_HOME."""
+    return build_definitions(get_settings())

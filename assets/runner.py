@@ -1,0 +1,59 @@
+"""Run pending deliveries through Dagster in this process (what `gongyu run` and the demo do)."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import dagster as dg
+
+from assets.definitions import build_definitions
+from catalog.deliveries import Delivery
+from gongyu.platform import Platform
+from gongyu.workspace import Workspace
+
+INSTANCE_CONFIG = Path(__file__).resolve().parent.parent / "dagster.yaml"
+QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+
+
+def dagster_instance(workspace: Workspace) -> dg.DagsterInstance:
+    """The workspace's Dagster instance (SQLite under `<workspace>/dagster`)."""
+    home = workspace.dagster_home
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists():
+        shutil.copyfile(INSTANCE_CONFIG, home / "dagster.yaml")
+    return dg.DagsterInstance.from_config(str(home))
+
+
+def run_pending(
+    platform: Platform, on_start: Callable[[Delivery], None] | None = None
+) -> Iterator[tuple[Delivery, str]]:
+    """Evaluate the landing sensor, then materialize each requested delivery partition.
+
+    Yields each delivery after its run, with the Dagster run id.
+    """
+    defs = build_definitions(platform.settings)
+    resources = {"gongyu": defs.resources["gongyu"]}
+    with dagster_instance(platform.workspace) as instance:
+        sensor = defs.get_sensor_def("landing_zone")
+        with dg.build_sensor_context(instance=instance, resources=resources) as context:
+            result = sensor(context)
+        assert isinstance(result, dg.SensorResult)
+        for request in result.dynamic_partitions_requests or []:
+            instance.add_dynamic_partitions(request.partitions_def_name, request.partition_keys)
+        for run in result.run_requests or []:
+            delivery = platform.deliveries.get(run.partition_key)
+            if on_start:
+                on_start(delivery)
+            asset = defs.get_assets_def(run.asset_selection[0])
+            executed = dg.materialize(
+                [asset],
+                partition_key=run.partition_key,
+                instance=instance,
+                resources=resources,
+                tags=run.tags,
+                run_config=QUIET,
+                raise_on_error=False,
+            )
+            yield platform.deliveries.get(run.partition_key), executed.run_id

@@ -1,0 +1,53 @@
+"""The landing-zone sensor: new deliveries become runs of their dataset's asset."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from assets.factory import asset_key, partitions_name
+from assets.resources import GongyuResource
+from catalog.deliveries import DeliveryState
+from contracts.model import Contract
+
+
+def landing_sensor(contracts: list[Contract]) -> dg.SensorDefinition:
+    """Watch every dataset's landing zone; one run per new delivery (run key = delivery id)."""
+
+    @dg.sensor(
+        name="landing_zone",
+        asset_selection=[asset_key(c) for c in contracts],
+        minimum_interval_seconds=15,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Registers files dropped into landing/<agency>/<dataset>/ and launches a "
+        "run for each received delivery.",
+    )
+    def landing_zone(
+        context: dg.SensorEvaluationContext, gongyu: GongyuResource
+    ) -> dg.SensorResult:
+        platform = gongyu.platform()
+        platform.receive_dropped()
+        received = platform.deliveries.list(states=(DeliveryState.received,))
+        new_partitions: dict[str, list[str]] = {}
+        requests = []
+        for delivery in received:
+            contract = platform.contract(delivery.dataset_id)
+            name = partitions_name(contract)
+            if not context.instance.has_dynamic_partition(name, delivery.delivery_id):
+                new_partitions.setdefault(name, []).append(delivery.delivery_id)
+            requests.append(
+                dg.RunRequest(
+                    run_key=delivery.delivery_id,
+                    partition_key=delivery.delivery_id,
+                    asset_selection=[asset_key(contract)],
+                    tags={"gongyu/dataset": contract.id, "gongyu/delivery": delivery.delivery_id},
+                )
+            )
+        return dg.SensorResult(
+            run_requests=requests,
+            dynamic_partitions_requests=[
+                dg.AddDynamicPartitionsRequest(partitions_def_name=n, partition_keys=keys)
+                for n, keys in new_partitions.items()
+            ],
+        )
+
+    return landing_zone

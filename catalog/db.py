@@ -1,0 +1,59 @@
+"""The catalog database: the platform's own tables beside the Iceberg SQL catalog."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Engine,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+    create_engine,
+    event,
+)
+
+metadata = MetaData()
+
+deliveries = Table(
+    "gongyu_deliveries",
+    metadata,
+    Column("delivery_id", String(64), primary_key=True),
+    Column("dataset_id", String(128), nullable=False, index=True),
+    Column("sector", String(64), nullable=False),
+    Column("agency", String(64), nullable=False),
+    Column("filename", String(512), nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("size_bytes", Integer, nullable=False),
+    Column("landing_key", String(1024), nullable=False),
+    Column("state", String(16), nullable=False, index=True),
+    Column("reasons", JSON, nullable=False, default=list),
+    Column("rows", Integer),
+    Column("snapshot_id", String(32)),
+    Column("contract_version", String(32)),
+    Column("seconds", Float),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("dataset_id", "content_hash", name="uq_delivery_content"),
+)
+
+
+def connect(url: str) -> Engine:
+    """An engine on the catalog database with the platform tables created."""
+    engine = create_engine(url)
+    if engine.dialect.name == "sqlite":
+        # WAL lets readers (the API, Dagster's UI) work while a publish writes; the busy timeout
+        # makes concurrent writers wait instead of failing at once.
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+    metadata.create_all(engine)
+    return engine

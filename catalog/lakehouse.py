@@ -1,0 +1,228 @@
+"""The Iceberg lakehouse: one namespace per sector, one table per dataset, write–audit–publish.
+
+A delivery is written to a staging branch (`stage-<delivery>`), audited there, and published by
+moving `main` to the staged snapshot in one catalog commit. A failed audit drops the branch and
+leaves `main` exactly as it was.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from contextlib import suppress
+from pathlib import Path
+
+import pyarrow as pa
+from pydantic import BaseModel
+from pyiceberg.catalog import Catalog
+from pyiceberg.catalog.sql import SqlCatalog
+from pyiceberg.exceptions import NamespaceAlreadyExistsError, NoSuchTableError
+from pyiceberg.schema import Schema
+from pyiceberg.table import Table
+from pyiceberg.types import (
+    BooleanType,
+    DateType,
+    DoubleType,
+    IcebergType,
+    LongType,
+    NestedField,
+    StringType,
+    TimestampType,
+)
+
+from contracts.model import ApplyMode, Contract, LogicalType
+
+ICEBERG_TYPES: dict[LogicalType, IcebergType] = {
+    LogicalType.string: StringType(),
+    LogicalType.integer: LongType(),
+    LogicalType.number: DoubleType(),
+    LogicalType.boolean: BooleanType(),
+    LogicalType.date: DateType(),
+    LogicalType.timestamp: TimestampType(),
+}
+ARROW_TYPES: dict[LogicalType, pa.DataType] = {
+    LogicalType.string: pa.string(),
+    LogicalType.integer: pa.int64(),
+    LogicalType.number: pa.float64(),
+    LogicalType.boolean: pa.bool_(),
+    LogicalType.date: pa.date32(),
+    LogicalType.timestamp: pa.timestamp("us"),
+}
+SUMMARY_PREFIX = "gongyu."
+
+
+class PublishConflict(RuntimeError):
+    """`main` moved between staging and publishing; stage again on the new `main`."""
+
+
+class Staged(BaseModel):
+    """A delivery written to its staging branch, not yet visible on `main`."""
+
+    table: str
+    branch: str
+    snapshot_id: int
+    base_snapshot_id: int | None
+    base_rows: int
+    delivered_rows: int
+    mode: ApplyMode
+
+
+class Audit(BaseModel):
+    """What the audit of a staged snapshot found; empty `problems` means publishable."""
+
+    rows: int
+    problems: list[str]
+
+    @property
+    def passed(self) -> bool:
+        """True when nothing is wrong with the staged snapshot."""
+        return not self.problems
+
+
+Auditor = Callable[[Table, Staged], list[str]]
+"""An extra audit: returns problems found in the staged snapshot (issue-specific checks)."""
+
+
+def iceberg_schema(contract: Contract) -> Schema:
+    """The Iceberg schema of a contract's table (all columns optional: the gate enforces nulls)."""
+    return Schema(
+        *[
+            NestedField(i, c.name, ICEBERG_TYPES[c.logical_type], required=False, doc=c.description)
+            for i, c in enumerate(contract.columns, start=1)
+        ]
+    )
+
+
+def arrow_schema(contract: Contract) -> pa.Schema:
+    """The Arrow schema a delivery is cast to before it is written."""
+    return pa.schema([pa.field(c.name, ARROW_TYPES[c.logical_type]) for c in contract.columns])
+
+
+def sql_catalog(url: str, warehouse: Path) -> SqlCatalog:
+    """The Iceberg SQL catalog on the catalog database (readable by plain pyiceberg)."""
+    warehouse.mkdir(parents=True, exist_ok=True)
+    return SqlCatalog("gongyu", uri=url, warehouse=warehouse.resolve().as_uri())
+
+
+def row_count(table: Table, snapshot_id: int | None) -> int:
+    """Rows in a snapshot, from manifest metadata (no data files read)."""
+    if snapshot_id is None:
+        return 0
+    return int(table.scan(snapshot_id=snapshot_id).count())
+
+
+class Lakehouse:
+    """Stage, audit and publish deliveries into the sector namespaces."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+
+    def table(self, contract: Contract) -> Table:
+        """The dataset's table, created (with an empty first snapshot) on first use."""
+        try:
+            return self.catalog.load_table(contract.table)
+        except NoSuchTableError:
+            pass
+        with suppress(NamespaceAlreadyExistsError):
+            self.catalog.create_namespace(contract.sector, {"gongyu.sector": contract.sector})
+        table = self.catalog.create_table_if_not_exists(
+            contract.table,
+            schema=iceberg_schema(contract),
+            properties={
+                "format-version": "2",
+                f"{SUMMARY_PREFIX}dataset": contract.id,
+                f"{SUMMARY_PREFIX}agency": contract.agency,
+                f"{SUMMARY_PREFIX}access": contract.access.value,
+                f"{SUMMARY_PREFIX}contract-version": contract.version,
+            },
+        )
+        if table.metadata.current_snapshot_id is None:
+            # Branches need a snapshot to start from: an empty one marks the table's creation.
+            table.append(
+                arrow_schema(contract).empty_table(),
+                snapshot_properties={f"{SUMMARY_PREFIX}event": "created"},
+            )
+        return table
+
+    def stage(
+        self, contract: Contract, delivery_id: str, data: pa.Table, summary: dict[str, str]
+    ) -> Staged:
+        """Write a delivery to its own branch off the current `main`, in the contract's mode."""
+        table = self.table(contract)
+        base = table.metadata.current_snapshot_id
+        branch = f"stage-{delivery_id}"
+        if branch in table.metadata.refs:  # a crashed earlier attempt: start it over
+            table.manage_snapshots().remove_branch(branch).commit()
+        table.manage_snapshots().create_branch(base, branch).commit()
+        props = {f"{SUMMARY_PREFIX}{k}": v for k, v in summary.items()}
+        props[f"{SUMMARY_PREFIX}delivery"] = delivery_id
+        data = data.select([c.name for c in contract.columns]).cast(arrow_schema(contract))
+        if contract.apply_mode == ApplyMode.append:
+            table.append(data, snapshot_properties=props, branch=branch)
+        elif contract.apply_mode == ApplyMode.upsert:
+            table.upsert(
+                data, join_cols=contract.primary_key, branch=branch, snapshot_properties=props
+            )
+        else:
+            with warnings.catch_warnings():
+                # Replacing an empty table "deletes nothing"; pyiceberg warns, we expect it.
+                warnings.filterwarnings("ignore", "Delete operation did not match any records")
+                table.overwrite(data, snapshot_properties=props, branch=branch)
+        table.refresh()
+        return Staged(
+            table=contract.table,
+            branch=branch,
+            snapshot_id=table.metadata.refs[branch].snapshot_id,
+            base_snapshot_id=base,
+            base_rows=row_count(table, base),
+            delivered_rows=data.num_rows,
+            mode=contract.apply_mode,
+        )
+
+    def audit(self, staged: Staged, auditors: list[Auditor] = ()) -> Audit:  # type: ignore[assignment]
+        """Check the staged snapshot before anyone can see it."""
+        table = self.catalog.load_table(staged.table)
+        rows = row_count(table, staged.snapshot_id)
+        problems = []
+        expected = {
+            ApplyMode.replace: (staged.delivered_rows, staged.delivered_rows),
+            ApplyMode.append: (staged.base_rows + staged.delivered_rows,) * 2,
+            ApplyMode.upsert: (staged.base_rows, staged.base_rows + staged.delivered_rows),
+        }[staged.mode]
+        if not expected[0] <= rows <= expected[1]:
+            problems.append(
+                f"staged snapshot has {rows:,} rows; a {staged.mode.value} of "
+                f"{staged.delivered_rows:,} rows onto {staged.base_rows:,} should give "
+                + (
+                    f"{expected[0]:,}"
+                    if expected[0] == expected[1]
+                    else f"{expected[0]:,}–{expected[1]:,}"
+                )
+            )
+        summary = table.snapshot_by_id(staged.snapshot_id).summary  # type: ignore[union-attr]
+        if summary.get(f"{SUMMARY_PREFIX}delivery") is None:
+            problems.append("staged snapshot does not name its delivery")
+        for auditor in auditors:
+            problems += auditor(table, staged)
+        return Audit(rows=rows, problems=problems)
+
+    def publish(self, staged: Staged) -> int:
+        """Move `main` to the staged snapshot in one commit; returns the published snapshot id.
+
+        Raises PublishConflict when `main` moved since staging (the commit is not made).
+        """
+        table = self.catalog.load_table(staged.table)
+        if table.metadata.current_snapshot_id != staged.base_snapshot_id:
+            raise PublishConflict(
+                f"{staged.table}: main moved from {staged.base_snapshot_id} to "
+                f"{table.metadata.current_snapshot_id} while {staged.branch} was staged"
+            )
+        table.manage_snapshots().set_current_snapshot(snapshot_id=staged.snapshot_id).commit()
+        self.discard(staged)
+        return staged.snapshot_id
+
+    def discard(self, staged: Staged) -> None:
+        """Drop a staging branch; `main` is not touched."""
+        table = self.catalog.load_table(staged.table)
+        if staged.branch in table.metadata.refs:
+            table.manage_snapshots().remove_branch(staged.branch).commit()

@@ -1,0 +1,36 @@
+"""`gongyu deliver`: land a file for a dataset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gongyu.cli.common import WorkspaceOption, console, settings_for, user_errors
+from gongyu.platform import Platform
+
+
+def deliver(
+    dataset_id: Annotated[str, typer.Argument(help="Dataset id (see `gongyu contracts list`).")],
+    file: Annotated[Path, typer.Argument(help="The file to deliver (CSV, XLSX, Parquet, JSONL).")],
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Deliver FILE for DATASET_ID: stored immutably under its content hash, then `gongyu run`.
+
+    Example: gongyu deliver kotsa_car_inspection_centers data/transport_logistics/kotsa.csv
+    """
+    with user_errors():
+        if not file.is_file():
+            raise FileNotFoundError(f"{file}: no such file")
+        delivery, new = Platform(settings_for(workspace)).deliver(dataset_id, file)
+    if new:
+        console.print(
+            f"received {delivery.delivery_id} ({delivery.size_bytes:,} bytes) for "
+            f"{dataset_id}; run `gongyu run` to process it"
+        )
+    else:
+        console.print(
+            f"same bytes already delivered as {delivery.delivery_id} "
+            f"({delivery.state.value}); nothing to do"
+        )

@@ -1,0 +1,189 @@
+"""The demo: real agency files through the gate into the lakehouse, including two that must fail."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from catalog.deliveries import Delivery, DeliveryState
+from gongyu.platform import Platform
+
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+MARKER = ".gongyu-demo"
+
+
+@dataclass(frozen=True)
+class DemoDelivery:
+    """One delivery the demo makes, and how it must end."""
+
+    dataset_id: str
+    file: Path
+    expect: DeliveryState
+    why: str = ""
+
+
+@dataclass
+class DemoResult:
+    """A demo delivery after its run."""
+
+    planned: DemoDelivery
+    delivery: Delivery
+    seconds: float
+
+    @property
+    def as_expected(self) -> bool:
+        """True when the delivery ended as planned."""
+        return self.delivery.state == self.planned.expect
+
+
+def reencode_with_edit(src: Path, dst: Path, edit: Callable[[list[str]], list[str]]) -> Path:
+    """Copy a CP949 CSV with its lines edited, keeping the encoding and CRLF line ends."""
+    lines = src.read_bytes().decode("cp949").split("\r\n")
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    dst.write_bytes("\r\n".join(edit(lines)).encode("cp949"))
+    return dst
+
+
+def bad_value(src: Path, dst: Path, column: str, line: int, value: str) -> Path:
+    """A copy of a simple (unquoted) CP949 CSV with one cell replaced by `value`."""
+
+    def edit(lines: list[str]) -> list[str]:
+        header = lines[0].split(",")
+        cells = lines[line - 1].split(",")
+        cells[header.index(column)] = value
+        return [*lines[: line - 1], ",".join(cells), *lines[line:]]
+
+    return reencode_with_edit(src, dst, edit)
+
+
+def duplicate_rows(src: Path, dst: Path, count: int) -> Path:
+    """A copy of a CP949 CSV whose first `count` data rows appear again at the end."""
+
+    def edit(lines: list[str]) -> list[str]:
+        body = [ln for ln in lines[1:] if ln]
+        return [lines[0], *body, *body[:count], ""]
+
+    return reencode_with_edit(src, dst, edit)
+
+
+def plan(inputs: Path) -> list[DemoDelivery]:
+    """Every demo delivery in order: the real files, two broken ones, and one fix."""
+    d = DATA_DIR
+    ok = DeliveryState.published
+    bad = DeliveryState.quarantined
+    kotsa = d / "transport_logistics/kotsa_car_inspection_centers_20210927.csv"
+    hira = d / "finance_insurance/hira_drug_master_active_ingredients.csv"
+    return [
+        DemoDelivery(
+            "seoul_daily_air_quality",
+            d / "environment_energy/seoul_daily_air_quality_2017.xlsx",
+            ok,
+        ),
+        DemoDelivery(
+            "seoul_daily_air_quality", d / "environment_energy/seoul_daily_air_quality_2022.csv", ok
+        ),
+        DemoDelivery(
+            "motie_gas_station_registrations",
+            d / "environment_energy/motie_gas_station_registrations_2021.csv",
+            ok,
+        ),
+        DemoDelivery(
+            "national_urban_parks",
+            d / "environment_energy/national_urban_parks_standard_data.csv",
+            ok,
+        ),
+        DemoDelivery(
+            "regional_power_generation",
+            d / "environment_energy/regional_power_generation_by_fuel_2018_2022.csv",
+            ok,
+        ),
+        DemoDelivery(
+            "seoul_metro_congestion",
+            d / "transport_logistics/seoul_metro_congestion_20221231.csv",
+            ok,
+        ),
+        DemoDelivery(
+            "kotsa_car_inspection_centers",
+            bad_value(
+                kotsa, inputs / "kotsa_car_inspection_centers_bad_value.csv", "검사진로수", 5, "3개"
+            ),
+            bad,
+            "CP949 file with a count written with its unit ('3개')",
+        ),
+        DemoDelivery("kotsa_car_inspection_centers", kotsa, ok, "the fixed re-delivery"),
+        DemoDelivery(
+            "koica_oda_by_income_group",
+            d / "finance_insurance/koica_oda_by_income_group_20210521.csv",
+            ok,
+        ),
+        DemoDelivery(
+            "kosaf_scholarships_by_university",
+            d / "finance_insurance/kosaf_scholarships_by_university.csv",
+            ok,
+        ),
+        DemoDelivery(
+            "hira_drug_master",
+            duplicate_rows(hira, inputs / "hira_drug_master_duplicated.csv", 3),
+            bad,
+            "three rows delivered twice (duplicate primary keys)",
+        ),
+        DemoDelivery("hira_drug_master", hira, ok),
+        DemoDelivery(
+            "police_crime_by_region", d / "welfare_safety/police_crime_by_region_20151231.csv", ok
+        ),
+        DemoDelivery(
+            "koroad_fatal_traffic_accidents",
+            d / "welfare_safety/koroad_fatal_traffic_accidents_2020.csv",
+            ok,
+        ),
+        DemoDelivery(
+            "police_drunk_driving_detections",
+            d / "welfare_safety/police_drunk_driving_detections_202207.csv",
+            ok,
+        ),
+        DemoDelivery(
+            "kotra_overseas_korean_companies",
+            d / "industry_sme/kotra_overseas_korean_companies.csv",
+            ok,
+        ),
+        DemoDelivery(
+            "mois_edible_ice_sellers", d / "industry_sme/mois_localdata_edible_ice_sellers.csv", ok
+        ),
+    ]
+
+
+def fresh_workspace(root: Path) -> None:
+    """Make `root` an empty demo workspace; refuses to wipe a folder the demo did not create."""
+    if root.exists() and any(root.iterdir()):
+        if not (root / MARKER).exists():
+            raise ValueError(
+                f"{root} exists and is not a demo workspace; choose another --workspace"
+            )
+        shutil.rmtree(root)
+    root.mkdir(parents=True, exist_ok=True)
+    (root / MARKER).write_text("created by `gongyu demo`; the next demo run replaces it\n")
+
+
+def run_demo(
+    platform: Platform,
+    on_start: Callable[[DemoDelivery], None] | None = None,
+    on_done: Callable[[DemoResult], None] | None = None,
+) -> list[DemoResult]:
+    """Deliver and run every planned delivery in order, one Dagster run each."""
+    from assets.runner import run_pending
+
+    results = []
+    for planned in plan(platform.workspace.root / "demo-inputs"):
+        if on_start:
+            on_start(planned)
+        started = time.perf_counter()
+        platform.deliver(planned.dataset_id, planned.file)
+        for delivery, _run_id in run_pending(platform):
+            result = DemoResult(planned, delivery, time.perf_counter() - started)
+            results.append(result)
+            if on_done:
+                on_done(result)
+    return results

@@ -1,0 +1,104 @@
+"""A delivery's way: gate → stage → audit → publish, or quarantine with a report."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from pydantic import BaseModel
+
+from catalog.deliveries import Delivery, DeliveryState
+from catalog.lakehouse import Auditor, PublishConflict
+from gongyu.platform import Platform
+from quality.gate import run_gate
+from quality.report import report_json, report_text
+from quality.results import ROW, CheckKind, CheckResult, GateResult
+
+PUBLISH_ATTEMPTS = 5
+
+
+class Outcome(BaseModel):
+    """What happened to one delivery."""
+
+    delivery: Delivery
+    gate: GateResult
+    report: str
+
+    @property
+    def published(self) -> bool:
+        """True when the delivery reached `main`."""
+        return self.delivery.state == DeliveryState.published
+
+
+def results_prefix(delivery: Delivery) -> str:
+    """Where a delivery's gate results are kept: `<dataset>/<delivery>/`."""
+    return f"{delivery.dataset_id}/{delivery.delivery_id}/"
+
+
+def process_delivery(
+    platform: Platform, delivery_id: str, auditors: list[Auditor] | None = None
+) -> Outcome:
+    """Take one delivery through the gate into the lakehouse, or into quarantine."""
+    started = time.perf_counter()
+    delivery = platform.deliveries.claim(delivery_id)
+    contract = platform.contract(delivery.dataset_id)
+    run = run_gate(
+        platform.landing.path(delivery.landing_key),
+        contract,
+        sample_rows=platform.settings.sample_rows,
+    )
+    gate = run.result
+    snapshot_id = None
+    if gate.passed and run.table is not None:
+        counts = gate.counts()
+        summary = {
+            "contract-version": contract.version,
+            "rows": str(gate.rows),
+            **{f"checks-{k}": str(v) for k, v in counts.items()},
+        }
+        for attempt in range(PUBLISH_ATTEMPTS):
+            staged = platform.lakehouse.stage(
+                contract, delivery.delivery_id, run.table.drop_columns([ROW]), summary
+            )
+            audit = platform.lakehouse.audit(staged, auditors or [])
+            gate.checks.append(
+                CheckResult(
+                    kind=CheckKind.audit,
+                    rule="audit:staged-snapshot",
+                    passed=audit.passed,
+                    count=len(audit.problems),
+                    message="; ".join(audit.problems)
+                    or f"staged snapshot holds {audit.rows:,} rows as expected",
+                    hint="" if audit.passed else "re-deliver; if it persists, tell the operator",
+                )
+            )
+            if not audit.passed:
+                platform.lakehouse.discard(staged)
+                break
+            try:
+                snapshot_id = platform.lakehouse.publish(staged)
+                break
+            except PublishConflict:
+                platform.lakehouse.discard(staged)
+                gate.checks.pop()
+                if attempt == PUBLISH_ATTEMPTS - 1:
+                    raise
+    prefix = results_prefix(delivery)
+    if run.validation is not None:
+        platform.results.put_text(prefix + "validation.json", json.dumps(run.validation, indent=1))
+    report = report_text(gate)
+    platform.results.put_text(
+        prefix + "report.json", json.dumps(report_json(gate), ensure_ascii=False, indent=1)
+    )
+    platform.results.put_text(prefix + "report.txt", report)
+    published = snapshot_id is not None
+    delivery = platform.deliveries.set_state(
+        delivery_id,
+        DeliveryState.published if published else DeliveryState.quarantined,
+        reasons=[] if published else [c.message for c in gate.failures if c.blocking],
+        rows=gate.rows,
+        snapshot_id=str(snapshot_id) if published else None,
+        contract_version=contract.version,
+        seconds=round(time.perf_counter() - started, 3),
+    )
+    return Outcome(delivery=delivery, gate=gate, report=report)

@@ -1,0 +1,228 @@
+"""Bytes to UTF-8: format sniffing, encoding detection and streaming transcoding.
+
+Korean public data arrives as UTF-8, UTF-8 with BOM, UTF-16 with BOM or CP949 (a superset of
+EUC-KR). Everything here works on bounded samples or fixed-size chunks, so multi-GB files are
+decoded at codec speed with constant memory; the Arrow readers downstream see only UTF-8.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+SAMPLE_BYTES = 1 << 20  # enough for the header and a few thousand rows
+CHUNK_BYTES = 1 << 22
+DELIMITERS = (",", "\t", ";", "|")
+
+# Longest first: the UTF-32 LE BOM starts with the UTF-16 LE one.
+BOMS: tuple[tuple[bytes, str, str], ...] = (
+    (b"\xff\xfe\x00\x00", "utf-32-le", "utf-32-le"),
+    (b"\x00\x00\xfe\xff", "utf-32-be", "utf-32-be"),
+    (b"\xef\xbb\xbf", "utf-8", "utf-8-sig"),
+    (b"\xff\xfe", "utf-16-le", "utf-16-le"),
+    (b"\xfe\xff", "utf-16-be", "utf-16-be"),
+)
+
+
+@dataclass(frozen=True)
+class TextEncoding:
+    """A codec to decode with, the label reported to stewards, and the BOM length to skip."""
+
+    codec: str
+    label: str
+    bom: int = 0
+
+
+class DecodeFailure(Exception):
+    """Bytes that the encoding cannot decode, located in the file."""
+
+    def __init__(self, label: str, offset: int, line: int, bad: bytes) -> None:
+        self.label, self.offset, self.line, self.bad = label, offset, line, bad
+        super().__init__(
+            f"bytes {bad.hex(' ')} at byte offset {offset:,} (line {line:,}) are not valid {label}"
+        )
+
+
+def bom_encoding(head: bytes) -> TextEncoding | None:
+    """The encoding a byte-order mark declares, if the file starts with one."""
+    for bom, codec, label in BOMS:
+        if head.startswith(bom):
+            return TextEncoding(codec, label, len(bom))
+    return None
+
+
+def sniff_binary(head: bytes) -> str | None:
+    """Binary container formats by magic number: 'xlsx' (any zip/OLE workbook) or 'parquet'."""
+    if head.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):
+        return "xlsx"
+    if head.startswith(b"PAR1"):
+        return "parquet"
+    return None
+
+
+def decode_sample(raw: bytes, enc: TextEncoding) -> str:
+    """Strictly decode a sample that may end mid-character; raises UnicodeDecodeError."""
+    return codecs.getincrementaldecoder(enc.codec)("strict").decode(raw[enc.bom :], final=False)
+
+
+def guess_encodings(sample: bytes) -> list[TextEncoding]:
+    """Candidate encodings for a BOM-less sample, most likely first.
+
+    UTF-8 first: valid UTF-8 is almost never accidental. Then CP949, the usual legacy encoding
+    of Korean files. charset-normalizer only adds a last-resort guess.
+    """
+    candidates = [TextEncoding("utf-8", "utf-8"), TextEncoding("cp949", "cp949")]
+    for enc in candidates:
+        try:
+            decode_sample(sample, enc)
+        except UnicodeDecodeError:
+            continue
+        return [enc, *(c for c in candidates if c != enc)]
+    try:
+        from charset_normalizer import from_bytes
+
+        best = from_bytes(sample[:SAMPLE_BYTES]).best()
+    except Exception:  # the detector is a heuristic; never let it break a read
+        best = None
+    if best is not None:
+        codec = codecs.lookup(best.encoding).name
+        if codec not in {"utf-8", "cp949", "euc_kr"}:
+            candidates.append(TextEncoding(codec, codec))
+    return candidates
+
+
+class Utf8Stream(io.RawIOBase):
+    """A file decoded with `enc` and re-encoded as UTF-8, chunk by chunk (for pyarrow readers).
+
+    Raises `DecodeFailure` (through pyarrow, which re-raises Python errors) at the first byte
+    the encoding cannot decode. Serves exactly the bytes asked for, so callers never mistake a
+    short read for the end of the file.
+    """
+
+    def __init__(self, path: Path, enc: TextEncoding, chunk: int = CHUNK_BYTES) -> None:
+        super().__init__()
+        self._file = open(path, "rb")  # noqa: SIM115 - closed in close()
+        self._file.seek(enc.bom)
+        self._enc = enc
+        self._decoder = codecs.getincrementaldecoder(enc.codec)("strict")
+        self._chunk = chunk
+        self._offset = enc.bom  # file offset of the next raw chunk
+        self._lines = 0  # newlines already decoded, for error positions
+        self._parts: list[bytes] = []
+        self._size = 0
+        self._eof = False
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
+
+    def _fill(self) -> None:
+        raw = self._file.read(self._chunk)
+        pending = self._decoder.getstate()[0]
+        try:
+            text = self._decoder.decode(raw, final=not raw)
+        except UnicodeDecodeError as err:
+            self._fail(pending + raw, err, self._offset - len(pending))
+        self._offset += len(raw)
+        self._eof = not raw
+        out = text.encode("utf-8")
+        if out:
+            self._lines += out.count(b"\n")
+            self._parts.append(out)
+            self._size += len(out)
+
+    def _fail(self, data: bytes, err: UnicodeDecodeError, base: int) -> None:
+        good = data[: err.start].decode(self._enc.codec, "replace")
+        line = self._lines + good.count("\n") + 1
+        raise DecodeFailure(self._enc.label, base + err.start, line, data[err.start : err.end])
+
+    def read(self, size: int = -1) -> bytes:
+        while (size < 0 or self._size < size) and not self._eof:
+            self._fill()
+        data = b"".join(self._parts)
+        if 0 <= size < len(data):
+            data, rest = data[:size], data[size:]
+            self._parts, self._size = [rest], len(rest)
+        else:
+            self._parts, self._size = [], 0
+        return data
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def scan(path: Path, enc: TextEncoding) -> DecodeFailure | None:
+    """Decode the whole file with `enc` without keeping it; the first failure, if any."""
+    with Utf8Stream(path, enc) as stream:
+        try:
+            while stream.read(CHUNK_BYTES * 4):
+                pass
+        except DecodeFailure as failure:
+            return failure
+    return None
+
+
+def looks_like_jsonl(text: str) -> bool:
+    """True when the first non-blank line is a JSON object."""
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    if not first.lstrip().startswith("{"):
+        return False
+    try:
+        return isinstance(json.loads(first), dict)
+    except ValueError:
+        return False
+
+
+def complete_lines(text: str, at_eof: bool) -> str:
+    """The sample without its last, possibly cut, line."""
+    if at_eof:
+        return text
+    cut = text.rfind("\n")
+    return text[: cut + 1] if cut > 0 else text
+
+
+def sniff_delimiter(text: str) -> str:
+    """The delimiter that splits the sample's first records into the most consistent columns.
+
+    A candidate scores by how many of the first records have as many fields as the header
+    (quoted fields honoured), then by the number of fields; one-column files fall back to ','.
+    """
+    best, best_score = ",", (0.0, 1)
+    for delim in DELIMITERS:
+        rows = [r for r in _records(text, delim, 200) if r]
+        if not rows or len(rows[0]) < 2:
+            continue
+        width = len(rows[0])
+        consistent = sum(len(r) == width for r in rows) / len(rows)
+        score = (consistent, width)
+        if score > best_score:
+            best, best_score = delim, score
+    return best
+
+
+def first_record(text: str, delim: str) -> list[str]:
+    """The header record of the sample, parsed as pyarrow will (RFC 4180 quoting)."""
+    rows = _records(text, delim, 1)
+    return rows[0] if rows else []
+
+
+def _records(text: str, delim: str, limit: int) -> list[list[str]]:
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim, quotechar='"', strict=False)
+    rows: list[list[str]] = []
+    try:
+        for row in reader:
+            rows.append(row)
+            if len(rows) >= limit:
+                break
+    except csv.Error:  # e.g. a quote left open by the sample's cut
+        pass
+    return rows

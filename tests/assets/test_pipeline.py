@@ -1,0 +1,127 @@
+"""Real agency files through Dagster: the sensor, materialize, blocking checks, quarantine."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import dagster as dg
+
+from assets.definitions import build_definitions
+from assets.factory import asset_key, partitions_name
+from assets.resources import GongyuResource
+from assets.runner import dagster_instance, run_pending
+from catalog.deliveries import DeliveryState
+from catalog.published import read_arrow
+from gongyu.demo import bad_value
+from gongyu.platform import Platform
+from tests.conftest import data_file
+
+KOTSA = "transport_logistics/kotsa_car_inspection_centers_20210927.csv"
+
+
+def kotsa_names(path: Path) -> set[str]:
+    """Inspection-centre names read straight from the CP949 file, without Gongyu."""
+    lines = path.read_bytes().decode("cp949").splitlines()[1:]
+    return {ln.split(",")[0] for ln in lines if ln}
+
+
+def test_sensor_requests_a_run_per_delivery_and_the_rows_land(platform: Platform) -> None:
+    contract = platform.contract("kotsa_car_inspection_centers")
+    delivery, _ = platform.deliver(contract.id, data_file(KOTSA))
+    defs = build_definitions(platform.settings)
+    with (
+        dagster_instance(platform.workspace) as instance,
+        dg.build_sensor_context(
+            instance=instance, resources={"gongyu": defs.resources["gongyu"]}
+        ) as context,
+    ):
+        result = defs.get_sensor_def("landing_zone")(context)
+    assert [r.partition_key for r in result.run_requests] == [delivery.delivery_id]
+    assert result.run_requests[0].asset_selection == [asset_key(contract)]
+    assert result.dynamic_partitions_requests[0].partitions_def_name == partitions_name(contract)
+
+    [(done, run_id)] = list(run_pending(platform))
+    assert done.state == DeliveryState.published
+    table = read_arrow(platform.lakehouse.catalog, contract.table)
+    assert table.num_rows == done.rows == 59
+    # Korean text from the CP949 file arrives intact.
+    first = contract.columns[0].name
+    assert set(table[first].to_pylist()) == kotsa_names(data_file(KOTSA))
+    snapshot = platform.lakehouse.catalog.load_table(contract.table).current_snapshot()
+    assert str(snapshot.snapshot_id) == done.snapshot_id
+    assert snapshot.summary["gongyu.delivery"] == done.delivery_id
+    assert snapshot.summary["gongyu.contract-version"] == contract.version
+    assert int(snapshot.summary["gongyu.checks-failed"]) == 0
+    with dagster_instance(platform.workspace) as instance:
+        assert instance.get_run_by_id(run_id).is_success
+
+
+def test_bad_delivery_is_quarantined_and_main_is_untouched(
+    platform: Platform, tmp_path: Path
+) -> None:
+    contract = platform.contract("kotsa_car_inspection_centers")
+    platform.deliver(contract.id, data_file(KOTSA))
+    [(good, _)] = list(run_pending(platform))
+    before = platform.lakehouse.catalog.load_table(contract.table).metadata.current_snapshot_id
+
+    bad_file = bad_value(data_file(KOTSA), tmp_path / "bad.csv", "검사진로수", 5, "3개")
+    platform.deliver(contract.id, bad_file)
+    [(bad, run_id)] = list(run_pending(platform))
+    assert bad.state == DeliveryState.quarantined
+    assert any("3개" in r or "검사진로수" in r for r in bad.reasons), bad.reasons
+
+    table = platform.lakehouse.catalog.load_table(contract.table)
+    assert table.metadata.current_snapshot_id == before
+    assert read_arrow(platform.lakehouse.catalog, contract.table).num_rows == good.rows
+    report = (platform.workspace.results / contract.id / bad.delivery_id / "report.txt").read_text()
+    assert "검사진로수" in report and "5" in report
+    assert platform.landing.path(bad.landing_key).read_bytes() == bad_file.read_bytes()
+
+    with dagster_instance(platform.workspace) as instance:
+        run = instance.get_run_by_id(run_id)
+        assert run.is_failure
+        checks = instance.get_records_for_run(
+            run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
+        ).records
+        evaluations = {
+            r.event_log_entry.dagster_event.event_specific_data.check_name: (
+                r.event_log_entry.dagster_event.event_specific_data.passed
+            )
+            for r in checks
+        }
+    assert evaluations["types"] is False
+    assert evaluations["readable"] is True
+
+
+def test_file_dropped_in_the_landing_zone_becomes_a_run(platform: Platform) -> None:
+    contract = platform.contract("kotsa_car_inspection_centers")
+    zone = platform.workspace.landing / contract.agency / contract.id
+    zone.mkdir(parents=True)
+    shutil.copy(data_file(KOTSA), zone / "drop.csv")
+    [(delivery, _)] = list(run_pending(platform))
+    assert delivery.state == DeliveryState.published
+    assert delivery.filename == "drop.csv"
+    kept = list(zone.glob(".received-*-drop.csv"))
+    assert len(kept) == 1 and kept[0].read_bytes() == data_file(KOTSA).read_bytes()
+    assert list(run_pending(platform)) == []  # nothing new on the next tick
+
+
+def test_materialize_one_partition(platform: Platform) -> None:
+    contract = platform.contract("kotsa_car_inspection_centers")
+    delivery, _ = platform.deliver(contract.id, data_file(KOTSA))
+    defs = build_definitions(platform.settings)
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(partitions_name(contract), [delivery.delivery_id])
+    result = dg.materialize(
+        [defs.get_assets_def(asset_key(contract))],
+        partition_key=delivery.delivery_id,
+        instance=instance,
+        resources={"gongyu": GongyuResource(home=str(platform.workspace.root))},
+    )
+    assert result.success
+    [materialization] = result.asset_materializations_for_node(
+        defs.get_assets_def(asset_key(contract)).node_def.name
+    )
+    assert materialization.metadata["rows"].value == 59
+    assert all(e.passed for e in result.get_asset_check_evaluations())

@@ -1,0 +1,67 @@
+"""Shared fixtures: real data files, a workspace per test, contracts built in code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from open_data_contract_standard.model import OpenDataContractStandard
+
+from contracts.model import ApplyMode, Column, Contract, LogicalType
+from gongyu.platform import Platform
+from gongyu.settings import Settings
+
+REPO = Path(__file__).resolve().parent.parent
+DATA = REPO / "data"
+
+
+def data_file(relative: str) -> Path:
+    """A shipped real dataset file, e.g. `welfare_safety/koroad_fatal_traffic_accidents_2020.csv`."""
+    path = DATA / relative
+    assert path.is_file(), f"missing demo data file {path}"
+    return path
+
+
+def make_contract(
+    columns: list[Column],
+    *,
+    dataset_id: str = "test_dataset",
+    sector: str = "environment_energy",
+    agency: str = "seoul",
+    mode: ApplyMode = ApplyMode.replace,
+    **extra: object,
+) -> Contract:
+    """A contract built in code, for tests that need no YAML."""
+    odcs = OpenDataContractStandard(
+        apiVersion="v3.2.0", kind="DataContract", id=dataset_id, version="1.0.0"
+    )
+    return Contract(
+        id=dataset_id,
+        version="1.0.0",
+        title=dataset_id,
+        sector=sector,
+        agency=agency,
+        access="public",
+        apply_mode=mode,
+        columns=tuple(columns),
+        path=Path("test.yaml"),
+        odcs=odcs,
+        **extra,
+    )
+
+
+def column(name: str, logical: str = "string", **extra: object) -> Column:
+    """A contract column whose file header is its own name."""
+    return Column(name=name, physical_name=name, logical_type=LogicalType(logical), **extra)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Settings for a fresh workspace under tmp_path."""
+    return Settings(home=tmp_path / "ws")
+
+
+@pytest.fixture
+def platform(settings: Settings) -> Platform:
+    """A platform on a fresh workspace with the shipped contracts."""
+    return Platform(settings)

@@ -1,0 +1,94 @@
+"""The `gongyu` command as a steward runs it: a real process, real files, clean errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, data_file
+
+GONGYU = str(Path(sys.executable).with_name("gongyu"))
+KOTSA = "transport_logistics/kotsa_car_inspection_centers_20210927.csv"
+
+
+def gongyu(*args: str, env_home: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(Path.home())}
+    if env_home:
+        env["GONGYU_HOME"] = str(env_home)
+    return subprocess.run(
+        [GONGYU, *args], capture_output=True, text=True, cwd=REPO, env=env, timeout=600
+    )
+
+
+def test_contracts_list_json() -> None:
+    done = gongyu("contracts", "list", "--json")
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(done.stdout)
+    assert len(rows) >= 8
+    assert {r["sector"] for r in rows} == {
+        "environment_energy",
+        "transport_logistics",
+        "finance_insurance",
+        "welfare_safety",
+        "industry_sme",
+    }
+    kotsa = next(r for r in rows if r["id"] == "kotsa_car_inspection_centers")
+    assert kotsa["table"] == "transport_logistics.kotsa_car_inspection_centers"
+    assert Path(kotsa["path"]).is_file()
+
+
+def test_contracts_lint_points_at_file_and_field(tmp_path: Path) -> None:
+    good = REPO / "contracts/transport_logistics/kotsa/kotsa_car_inspection_centers.yaml"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        good.read_text(encoding="utf-8").replace("value: kotsa}", "value: nowhere}", 1),
+        encoding="utf-8",
+    )
+    done = gongyu("contracts", "lint", str(bad))
+    assert done.returncode == 1
+    assert f"{bad}:customProperties.agency: unknown agency 'nowhere'" in done.stdout
+    assert gongyu("contracts", "lint", str(good)).returncode == 0
+
+
+def test_deliver_run_status(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    first = gongyu(
+        "deliver", "kotsa_car_inspection_centers", str(data_file(KOTSA)), "--workspace", str(ws)
+    )
+    assert first.returncode == 0, first.stderr
+    again = gongyu("deliver", "kotsa_car_inspection_centers", str(data_file(KOTSA)), env_home=ws)
+    assert "already delivered" in again.stdout
+    ran = gongyu("run", "--workspace", str(ws))
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    status = json.loads(gongyu("status", "--json", env_home=ws).stdout)
+    assert len(status) == 1
+    assert set(status[0]) == {
+        "dataset_id",
+        "delivery_id",
+        "state",
+        "reasons",
+        "rows",
+        "snapshot_id",
+    }
+    assert status[0]["state"] == "published" and status[0]["rows"] == 59
+    assert status[0]["snapshot_id"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("deliver", "no_such_dataset", "README.md"), "unknown dataset 'no_such_dataset'"),
+        (("deliver", "kotsa_car_inspection_centers", "missing.csv"), "missing.csv: no such file"),
+    ],
+)
+def test_errors_are_messages_not_tracebacks(
+    tmp_path: Path, args: tuple[str, ...], message: str
+) -> None:
+    done = gongyu(*args, "--workspace", str(tmp_path / "ws"))
+    assert done.returncode == 1
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
