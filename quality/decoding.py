@@ -11,11 +11,13 @@ import codecs
 import csv
 import io
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 SAMPLE_BYTES = 1 << 20  # enough for the header and a few thousand rows
-CHUNK_BYTES = 1 << 22
+CHUNK_BYTES = 1 << 18  # small: decoding holds the GIL, and the caster needs it often
 DELIMITERS = (",", "\t", ";", "|")
 
 # Longest first: the UTF-32 LE BOM starts with the UTF-16 LE one.
@@ -226,3 +228,39 @@ def _records(text: str, delim: str, limit: int) -> list[list[str]]:
     except csv.Error:  # e.g. a quote left open by the sample's cut
         pass
     return rows
+
+
+def record_segments(stream: Any, size: int, limit: int = 1 << 28) -> Iterator[bytes]:
+    """UTF-8 CSV text in segments of about `size` bytes, each ending at a record boundary.
+
+    A newline ends a record when an even number of quotes precede it in the segment (RFC 4180
+    doubles quotes inside quoted values, so parity holds). Segments can then be parsed
+    independently, each by pyarrow's multi-threaded reader. A quote left open runs on to
+    `limit` bytes, then the segment is cut anyway and the parser reports the damage.
+    """
+    carry = b""
+    while block := stream.read(size):
+        data = carry + block if carry else block
+        cut = _record_end(data)
+        if cut == 0 and len(data) < limit:
+            carry = data
+            continue
+        cut = cut or len(data)
+        yield data[:cut]
+        carry = data[cut:]
+    if carry:
+        yield carry
+
+
+def _record_end(data: bytes) -> int:
+    """Offset just past the last newline outside quotes (0: none)."""
+    total = data.count(b'"')
+    pos = data.rfind(b"\n")
+    after = data.count(b'"', pos) if pos >= 0 else 0
+    while pos >= 0:
+        if (total - after) % 2 == 0:
+            return pos + 1
+        prev = data.rfind(b"\n", 0, pos)
+        after += data.count(b'"', prev + 1 if prev >= 0 else 0, pos)
+        pos = prev
+    return 0

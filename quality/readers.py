@@ -1,0 +1,498 @@
+"""Read one delivery file into Arrow under its contract: the gate's `readable`, `schema`, `types`.
+
+`read_delivery` sniffs the format from the content (CSV/TSV, XLSX, Parquet, JSON Lines), the
+text encoding (BOM, strict UTF-8, strict CP949, charset-normalizer) and the delimiter, maps the
+file's headers to the contract's columns and casts them. Bad input never raises: it comes back
+as failed checks. Text is decoded in streaming chunks, cut into segments at record boundaries
+and parsed by pyarrow's multi-threaded CSV reader in a background thread while the previous
+segment is cast (pyarrow kernels + one DuckDB query): no Python code runs per row, and only
+the typed table is kept whole.
+
+`__row` is the record's place in the file as a steward sees it: for CSV the record number with
+the header as 1 (records, not physical lines: quoted values may hold newlines; blank lines are
+not counted), for XLSX the sheet row, for JSON Lines the line number, for Parquet the 1-based
+record index.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pcsv
+import pyarrow.parquet as pq
+
+from contracts.model import Contract
+from quality.casting import Caster
+from quality.decoding import (
+    SAMPLE_BYTES,
+    DecodeFailure,
+    TextEncoding,
+    Utf8Stream,
+    bom_encoding,
+    complete_lines,
+    decode_sample,
+    first_record,
+    guess_encodings,
+    looks_like_jsonl,
+    record_segments,
+    scan,
+    sniff_binary,
+    sniff_delimiter,
+)
+from quality.headers import HeaderMap, is_blank, map_headers
+from quality.results import CheckKind, CheckResult, ReadResult, Sample, SourceInfo
+
+BLOCK_BYTES = 1 << 22  # pyarrow parse block: several per segment, parsed in parallel
+SEGMENT_BYTES = 1 << 25  # text parsed and cast at once: bounds the raw text held in memory
+SAMPLES = 10
+EXTENSIONS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".xlsx": "xlsx", ".xls": "xlsx"}
+EXTENSIONS |= {".parquet": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
+DELIMITER_NAMES = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}
+
+Piece = tuple[dict[int, Any], pa.Array]
+"""Part of a file: its source columns by header position, and their `__row` numbers."""
+
+
+class Unreadable(Exception):
+    """The file cannot be read; carries the failed `readable` check."""
+
+    def __init__(self, rule: str, message: str, hint: str, samples: list[Sample] | None = None):
+        super().__init__(message)
+        self.check = CheckResult(
+            kind=CheckKind.readable,
+            rule=f"readable:{rule}",
+            passed=False,
+            count=1,
+            samples=(samples or [])[:SAMPLES],
+            message=message,
+            hint=hint,
+        )
+
+
+@dataclass
+class Reading:
+    """What one read needs across formats: the contract, the report so far, sample size."""
+
+    path: Path
+    contract: Contract
+    source: SourceInfo
+    sample_rows: int
+
+    def map(self, headers: list[str]) -> HeaderMap:
+        return map_headers(headers, self.contract)
+
+
+def read_delivery(path: Path, contract: Contract, *, sample_rows: int = 10) -> ReadResult:
+    """Read `path` as a delivery of `contract`: the typed table (or None) and the checks."""
+    path = Path(path)
+    source = SourceInfo(file=path.name, format=EXTENSIONS.get(path.suffix.lower(), "unknown"))
+    reading = Reading(path, contract, source, sample_rows)
+    try:
+        return _read(reading)
+    except Unreadable as err:
+        return ReadResult(table=None, checks=[err.check], source=source)
+    except Exception as err:  # a reader bug or an exotic file must still yield a report
+        check = Unreadable(
+            "error",
+            f"{path.name} could not be read as {source.format}: {type(err).__name__}: {err}",
+            "re-export the file as UTF-8 CSV with one header row, or as XLSX",
+        ).check
+        return ReadResult(table=None, checks=[check], source=source)
+
+
+def _read(reading: Reading) -> ReadResult:
+    path = reading.path
+    if not path.is_file():
+        raise Unreadable("missing", f"{path} does not exist", "deliver the file again")
+    with open(path, "rb") as f:
+        head = f.read(SAMPLE_BYTES)
+    if not head.strip():
+        raise Unreadable("empty", f"{path.name} is empty", "deliver a file with data rows")
+    kind = sniff_binary(head)
+    if kind == "xlsx":
+        reading.source.format = "xlsx"
+        return _consume(reading, *_xlsx(reading))
+    if kind == "parquet":
+        reading.source.format = "parquet"
+        return _consume(reading, *_parquet(reading))
+    return _text(reading, head)
+
+
+def _consume(reading: Reading, mapping: HeaderMap, pieces: Iterator[Piece]) -> ReadResult:
+    """Cast every piece (when the header fits the contract) and assemble the report."""
+    contract, source = reading.contract, reading.source
+    filled: set[int] = set()
+    typed: list[pa.Table] = []
+    rows = 0
+    columns = list(contract.columns)
+    with Caster(columns, contract.null_values, reading.sample_rows) as caster:
+        for cols, numbers in pieces:
+            rows += len(numbers)
+            filled |= {i for i in mapping.unnamed if i not in filled and not is_blank(cols[i])}
+            if mapping.fits and len(numbers):
+                raw = [cols[mapping.index[c.name]] for c in columns]
+                typed.append(caster.cast(raw, numbers))
+        failures = caster.checks()
+    source.rows = rows
+    if rows == 0:
+        raise Unreadable(
+            "empty",
+            f"{source.file} has a header but no data rows",
+            "deliver the file with its data rows below one header row",
+        )
+    checks = [_passed(CheckKind.readable, f"read {rows:,} rows of {source.file} as {_how(source)}")]
+    checks += mapping.checks(sorted(filled))
+    if not mapping.fits:
+        return ReadResult(table=None, checks=checks, source=source)
+    checks += failures or [
+        _passed(CheckKind.types, f"all {len(columns)} columns cast to the contract's types")
+    ]
+    return ReadResult(table=pa.concat_tables(typed), checks=checks, source=source)
+
+
+def _how(source: SourceInfo) -> str:
+    parts = [source.format, *([source.encoding] if source.encoding else [])]
+    if source.delimiter:
+        parts.append(f"{DELIMITER_NAMES[source.delimiter]}-delimited")
+    return ", ".join(parts)
+
+
+def _passed(kind: CheckKind, message: str) -> CheckResult:
+    return CheckResult(kind=kind, rule=kind.value, passed=True, message=message)
+
+
+def _numbers(first: int, n: int) -> pa.Array:
+    return pa.array(np.arange(first, first + n, dtype=np.int64))
+
+
+# --- text: CSV/TSV and JSON Lines -------------------------------------------------------------
+
+
+def _text(reading: Reading, head: bytes) -> ReadResult:
+    path, source = reading.path, reading.source
+    bom = bom_encoding(head)
+    candidates = [bom] if bom else guess_encodings(head)
+    text = None
+    for enc in candidates:
+        try:
+            text = decode_sample(head, enc)
+            break
+        except UnicodeDecodeError:
+            continue
+    if text is None:  # nothing decodes the sample; the full reads below locate the bad bytes
+        text = head[candidates[0].bom :].decode(candidates[0].codec, "replace")
+    text = complete_lines(text, at_eof=len(head) < SAMPLE_BYTES)
+    if "\x00" in text:
+        raise Unreadable(
+            "format",
+            f"{path.name} is not a CSV, TSV, XLSX, Parquet or JSON Lines file",
+            "deliver CSV (UTF-8 or CP949), XLSX, Parquet or JSON Lines",
+        )
+    if looks_like_jsonl(text):
+        source.format = "jsonl"
+        return _decoded(reading, candidates, lambda opener: _jsonl(reading, opener))
+    source.format, source.delimiter = "csv", sniff_delimiter(text)
+    headers = first_record(text, source.delimiter)
+    mapping = reading.map(headers)
+    return _decoded(
+        reading,
+        candidates,
+        lambda opener: _consume(reading, mapping, _csv(opener, reading, mapping)),
+    )
+
+
+Opener = Callable[[], Any]
+"""Opens the file as a UTF-8 byte stream: the file itself when it is UTF-8, else transcoding."""
+
+
+def _decoded(reading: Reading, candidates: list[TextEncoding], run: Callable[[Opener], Any]):
+    """`run` with the first candidate encoding that decodes the whole file."""
+    path = reading.path
+    failures: list[DecodeFailure] = []
+    for enc in candidates:
+        if enc.codec == "utf-8":
+            opener: Opener = lambda: open(path, "rb")  # noqa: E731, SIM115 - pyarrow checks UTF-8, skips a BOM
+        else:
+            opener = lambda enc=enc: Utf8Stream(path, enc)  # noqa: E731
+        try:
+            result = run(opener)
+        except DecodeFailure as failure:
+            failures.append(failure)
+            continue
+        except pa.ArrowInvalid as err:
+            if enc.codec != "utf-8" or "utf8" not in str(err).lower():
+                raise
+            failures.append(scan(path, enc) or DecodeFailure(enc.label, 0, 1, b""))
+            continue
+        reading.source.encoding = enc.label
+        return result
+    # Report the encoding that got furthest: the file most likely is that, with a bad byte.
+    worst = max(failures, key=lambda f: f.offset)
+    others = ", ".join(f.label for f in failures if f is not worst)
+    raise Unreadable(
+        "encoding",
+        f"{path.name} cannot be decoded: {worst}" + (f" (also tried {others})" if others else ""),
+        "save the file as UTF-8 or CP949 (in Excel: 'CSV UTF-8'); the bytes at that position "
+        "are corrupt or in another encoding",
+        samples=[
+            Sample(row=worst.line, values={"offset": worst.offset, "bytes": worst.bad.hex(" ")})
+        ],
+    )
+
+
+def _csv(opener: Opener, reading: Reading, mapping: HeaderMap) -> Iterator[Piece]:
+    """The needed columns as strings, batch by batch; the header is parsed as row 0, so it
+    is quoted and split exactly like the data."""
+    width = max(len(mapping.headers), 1)
+    names = [f"f{i}" for i in range(width)]
+    include = [names[i] for i in mapping.needed if i < width] or names[:1]
+    invalid: list[Any] = []
+
+    def on_invalid(row: Any) -> str:
+        invalid.append(row)
+        return "error"  # stop: the single-threaded re-read below numbers the rows
+
+    options = {
+        "read_options": pcsv.ReadOptions(column_names=names, block_size=BLOCK_BYTES),
+        "parse_options": pcsv.ParseOptions(
+            delimiter=reading.source.delimiter,
+            newlines_in_values=True,
+            invalid_row_handler=on_invalid,
+        ),
+        "convert_options": pcsv.ConvertOptions(
+            column_types=dict.fromkeys(names, pa.string()),
+            include_columns=include,
+            strings_can_be_null=False,
+        ),
+    }
+
+    def tables() -> Iterator[pa.Table]:
+        # Segments end at record boundaries, so each is parsed by pyarrow's multi-threaded
+        # reader while the caster works on the previous one.
+        with opener() as stream:
+            for segment in record_segments(stream, SEGMENT_BYTES):
+                yield pcsv.read_csv(pa.py_buffer(segment), **options)
+
+    row, header = 2, True
+    try:
+        for table in _prefetch(tables):
+            if header and table.num_rows:
+                table, header = table.slice(1), False  # the header row
+            if table.num_rows:
+                yield _piece(table, row)
+                row += table.num_rows
+    except pa.ArrowInvalid:
+        if not invalid:
+            raise
+        raise _ragged(opener, options) from None
+
+
+def _piece(table: pa.Table, first_row: int) -> Piece:
+    cols = {int(n[1:]): table.column(n) for n in table.column_names}
+    return cols, _numbers(first_row, table.num_rows)
+
+
+def _prefetch(produce: Callable[[], Iterator[Any]], depth: int = 2) -> Iterator[Any]:
+    """`produce()`'s items, made in a background thread: parsing the next block of a file
+    overlaps casting the last one. Errors are re-raised here; leaving early stops the thread."""
+    items: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                items.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work() -> None:
+        try:
+            for item in produce():
+                if not put(item):
+                    return
+            put(done)
+        except BaseException as err:  # handed to the consumer, raised there
+            put(_Raised(err))
+
+    thread = threading.Thread(target=work, name="gongyu-read", daemon=True)
+    thread.start()
+    try:
+        while (item := items.get()) is not done:
+            if isinstance(item, _Raised):
+                raise item.error
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+
+
+@dataclass
+class _Raised:
+    error: BaseException
+
+
+def _ragged(opener: Opener, options: dict[str, Any]) -> Unreadable:
+    """Count and number the rows whose field count differs from the header's."""
+    invalid: list[Any] = []
+
+    def on_invalid(row: Any) -> str:
+        invalid.append(row)
+        return "skip"
+
+    read, parse = options["read_options"], options["parse_options"]
+    read.use_threads = False  # row numbers are only known to a serial parse
+    parse.invalid_row_handler = on_invalid
+    convert = options["convert_options"]
+    with opener() as stream, pcsv.open_csv(stream, read, parse, convert) as batches:
+        for _ in batches:
+            pass
+    first = invalid[0]
+    return Unreadable(
+        "rows",
+        f"{len(invalid):,} row(s) do not have one field per header column: row {first.number} "
+        f"has {first.actual_columns} fields, the header {first.expected_columns}",
+        'quote values that contain the delimiter ("a, b") and give every row one field per '
+        "header column",
+        samples=[
+            Sample(row=r.number, values={"fields": r.actual_columns, "text": r.text[:200]})
+            for r in invalid[:SAMPLES]
+        ],
+    )
+
+
+def _jsonl(reading: Reading, opener: Opener) -> ReadResult:
+    """JSON Lines via DuckDB's JSON functions over the file's lines: every value as text."""
+    read = pcsv.ReadOptions(column_names=["line"], block_size=BLOCK_BYTES)
+    parse = pcsv.ParseOptions(delimiter="\x1f", quote_char=False, ignore_empty_lines=False)
+    convert = pcsv.ConvertOptions(column_types={"line": pa.string()}, strings_can_be_null=False)
+    with opener() as stream:
+        lines = pcsv.read_csv(
+            stream, read_options=read, parse_options=parse, convert_options=convert
+        )
+    lines = lines.append_column("n", _numbers(1, lines.num_rows))
+    con = duckdb.connect()
+    try:
+        con.register("lines", lines)
+        con.execute("CREATE TEMP VIEW objs AS SELECT * FROM lines WHERE trim(line) <> ''")
+        bad = con.execute(
+            "SELECT n, line FROM objs WHERE NOT json_valid(line) OR json_type(line) <> 'OBJECT' "
+            f"ORDER BY n LIMIT {SAMPLES}"
+        ).fetchall()
+        if bad:
+            raise Unreadable(
+                "json",
+                f"line {bad[0][0]} is not a JSON object: {bad[0][1][:200]!r}",
+                'write one JSON object per line: {"column": value, ...}',
+                samples=[Sample(row=n, values={"text": t[:200]}) for n, t in bad],
+            )
+        keys = [
+            k
+            for (k,) in con.execute("SELECT DISTINCT unnest(json_keys(line)) FROM objs").fetchall()
+        ]
+        mapping = reading.map(keys)
+        picks = [
+            f"json_extract_string(line, {_json_path(keys[i])}) AS c{i}" for i in mapping.needed
+        ]
+        out = con.execute(
+            f"SELECT {', '.join([*picks, 'n'])} FROM objs ORDER BY n"
+        ).to_arrow_table()
+    finally:
+        con.close()
+    cols = {int(name[1:]): out[name] for name in out.column_names if name != "n"}
+    return _consume(reading, mapping, iter([(cols, out["n"].combine_chunks())]))
+
+
+def _json_path(key: str) -> str:
+    escaped = key.replace("\\", "\\\\").replace('"', '\\"')
+    return "'" + f'$."{escaped}"'.replace("'", "''") + "'"
+
+
+# --- binary: XLSX and Parquet -----------------------------------------------------------------
+
+
+def _xlsx(reading: Reading) -> tuple[HeaderMap, Iterator[Piece]]:
+    """First sheet, header in its first used row; cells keep the types Excel gave them."""
+    from python_calamine import CalamineWorkbook
+
+    path = reading.path
+    try:
+        with open(path, "rb") as f:
+            sheet = CalamineWorkbook.from_filelike(f).get_sheet_by_index(0)
+            cells = sheet.to_python()
+            top = (sheet.start or (0, 0))[0]
+    except Exception as err:
+        raise Unreadable(
+            "format",
+            f"{path.name} looks like a spreadsheet but cannot be opened: {err}",
+            "save it again from Excel as .xlsx, or export the sheet as CSV",
+        ) from err
+    if not cells:
+        raise Unreadable(
+            "empty", f"the first sheet of {path.name} is empty", "put the data on the first sheet"
+        )
+    headers = [_cell_text(v) for v in cells[0]]
+    mapping = reading.map(headers)
+    body = cells[1:]
+    # calamine hands over Python values; building one list per needed column is unavoidable.
+    cols = {i: _xlsx_array([r[i] if i < len(r) else "" for r in body]) for i in mapping.needed}
+    numbers = _numbers(top + 2, len(body))
+    if cols and body:
+        # Rows empty in every column read are formatting residue below the data: drop them.
+        empty = np.logical_and.reduce(
+            [c.is_null().to_numpy(zero_copy_only=False) for c in cols.values()]
+        )
+        if empty.any():
+            keep = pa.array(~empty)
+            cols = {i: c.filter(keep) for i, c in cols.items()}
+            numbers = numbers.filter(keep)
+    return mapping, iter([(cols, numbers)])
+
+
+def _xlsx_array(values: list[Any]) -> pa.Array:
+    cells = [None if v == "" else v for v in values]
+    try:
+        return pa.array(cells)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        # Numbers and text mixed in one column: compare them as text.
+        return pa.array([None if v is None else _cell_text(v) for v in cells], pa.string())
+
+
+def _cell_text(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # Excel stores 20170101 and 123 as floats
+    return "" if value is None else str(value)
+
+
+def _parquet(reading: Reading) -> tuple[HeaderMap, Iterator[Piece]]:
+    path = reading.path
+    try:
+        parquet = pq.ParquetFile(path)
+        names = parquet.schema_arrow.names
+    except Exception as err:
+        raise Unreadable(
+            "format", f"{path.name} is not a readable Parquet file: {err}", "write the file again"
+        ) from err
+    mapping = reading.map(list(names))
+
+    def pieces() -> Iterator[Piece]:
+        columns = [names[i] for i in mapping.needed] or names[:1]  # one, to count rows
+        row = 1
+        for batch in parquet.iter_batches(batch_size=1 << 20, columns=columns):
+            yield (
+                {i: batch.column(k) for k, i in enumerate(mapping.needed)},
+                _numbers(row, batch.num_rows),
+            )
+            row += batch.num_rows
+
+    return mapping, pieces()
