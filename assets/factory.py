@@ -1,7 +1,5 @@
 """One Dagster asset per contract: key `[sector, agency, dataset]`, partitioned by delivery."""
 
-from __future__ import annotations
-
 from collections.abc import Iterator
 
 import dagster as dg

@@ -36,7 +36,7 @@ def run_pending(
     defs = build_definitions(platform.settings)
     resources = {"gongyu": defs.resources["gongyu"]}
     with dagster_instance(platform.workspace) as instance:
-        sensor = defs.get_sensor_def("landing_zone")
+        sensor = defs.resolve_sensor_def("landing_zone")
         with dg.build_sensor_context(instance=instance, resources=resources) as context:
             result = sensor(context)
         assert isinstance(result, dg.SensorResult)
@@ -46,12 +46,11 @@ def run_pending(
             delivery = platform.deliveries.get(run.partition_key)
             if on_start:
                 on_start(delivery)
-            asset = defs.get_assets_def(run.asset_selection[0])
+            asset = defs.resolve_assets_def(run.asset_selection[0])
             executed = dg.materialize(
                 [asset],
                 partition_key=run.partition_key,
                 instance=instance,
-                resources=resources,
                 tags=run.tags,
                 run_config=QUIET,
                 raise_on_error=False,

@@ -1,7 +1,5 @@
 """The landing-zone sensor: new deliveries become runs of their dataset's asset."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from assets.factory import asset_key, partitions_name

@@ -111,6 +111,19 @@ def row_count(table: Table, snapshot_id: int | None) -> int:
     return int(table.scan(snapshot_id=snapshot_id).count())
 
 
+def upserted(table: Table, base: int | None, data: pa.Table, keys: list[str]) -> pa.Table:
+    """The table after an upsert: rows of `base` whose key is not delivered, plus `data`.
+
+    One vectorised anti-join, written as a new snapshot of the whole table: pyiceberg's own
+    upsert builds a row filter per key and took half a minute for 54k composite keys.
+    """
+    if base is None or row_count(table, base) == 0:
+        return data
+    current = table.scan(snapshot_id=base).to_arrow().cast(data.schema)
+    kept = current.join(data.select(keys), keys=keys, join_type="left anti")
+    return pa.concat_tables([kept.select(data.column_names), data])
+
+
 class Lakehouse:
     """Stage, audit and publish deliveries into the sector namespaces."""
 
@@ -160,9 +173,10 @@ class Lakehouse:
         if contract.apply_mode == ApplyMode.append:
             table.append(data, snapshot_properties=props, branch=branch)
         elif contract.apply_mode == ApplyMode.upsert:
-            table.upsert(
-                data, join_cols=contract.primary_key, branch=branch, snapshot_properties=props
-            )
+            merged = upserted(table, base, data, contract.primary_key)
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", "Delete operation did not match any records")
+                table.overwrite(merged, snapshot_properties=props, branch=branch)
         else:
             with warnings.catch_warnings():
                 # Replacing an empty table "deletes nothing"; pyiceberg warns, we expect it.

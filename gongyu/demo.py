@@ -75,36 +75,42 @@ def plan(inputs: Path) -> list[DemoDelivery]:
     ok = DeliveryState.published
     bad = DeliveryState.quarantined
     kotsa = d / "transport_logistics/kotsa_car_inspection_centers_20210927.csv"
-    hira = d / "finance_insurance/hira_drug_master_active_ingredients.csv"
-    return [
-        DemoDelivery(
-            "seoul_daily_air_quality",
-            d / "environment_energy/seoul_daily_air_quality_2017.xlsx",
-            ok,
-        ),
-        DemoDelivery(
-            "seoul_daily_air_quality", d / "environment_energy/seoul_daily_air_quality_2022.csv", ok
-        ),
-        DemoDelivery(
+    koica = d / "finance_insurance/koica_oda_by_income_group_20210521.csv"
+    real = [
+        ("seoul_daily_air_quality_2017", "environment_energy/seoul_daily_air_quality_2017.xlsx"),
+        ("seoul_daily_air_quality", "environment_energy/seoul_daily_air_quality_2022.csv"),
+        (
             "motie_gas_station_registrations",
-            d / "environment_energy/motie_gas_station_registrations_2021.csv",
-            ok,
+            "environment_energy/motie_gas_station_registrations_2021.csv",
         ),
-        DemoDelivery(
-            "national_urban_parks",
-            d / "environment_energy/national_urban_parks_standard_data.csv",
-            ok,
+        ("national_urban_parks", "environment_energy/national_urban_parks_standard_data.csv"),
+        (
+            "regional_power_generation_by_fuel",
+            "environment_energy/regional_power_generation_by_fuel_2018_2022.csv",
         ),
-        DemoDelivery(
-            "regional_power_generation",
-            d / "environment_energy/regional_power_generation_by_fuel_2018_2022.csv",
-            ok,
+        ("seoul_metro_congestion", "transport_logistics/seoul_metro_congestion_20221231.csv"),
+        (
+            "kosaf_scholarships_by_university",
+            "finance_insurance/kosaf_scholarships_by_university.csv",
         ),
-        DemoDelivery(
-            "seoul_metro_congestion",
-            d / "transport_logistics/seoul_metro_congestion_20221231.csv",
-            ok,
+        (
+            "hira_drug_active_ingredients",
+            "finance_insurance/hira_drug_master_active_ingredients.csv",
         ),
+        ("police_crime_by_region_2015", "welfare_safety/police_crime_by_region_20151231.csv"),
+        (
+            "koroad_fatal_traffic_accidents",
+            "welfare_safety/koroad_fatal_traffic_accidents_2020.csv",
+        ),
+        (
+            "police_drunk_driving_detections",
+            "welfare_safety/police_drunk_driving_detections_202207.csv",
+        ),
+        ("kotra_overseas_korean_companies", "industry_sme/kotra_overseas_korean_companies.csv"),
+        ("mois_localdata_edible_ice_sellers", "industry_sme/mois_localdata_edible_ice_sellers.csv"),
+    ]
+    return [
+        *(DemoDelivery(dataset, d / file, ok) for dataset, file in real),
         DemoDelivery(
             "kotsa_car_inspection_centers",
             bad_value(
@@ -114,43 +120,12 @@ def plan(inputs: Path) -> list[DemoDelivery]:
             "CP949 file with a count written with its unit ('3개')",
         ),
         DemoDelivery("kotsa_car_inspection_centers", kotsa, ok, "the fixed re-delivery"),
+        DemoDelivery("koica_oda_by_income_group", koica, ok),
         DemoDelivery(
             "koica_oda_by_income_group",
-            d / "finance_insurance/koica_oda_by_income_group_20210521.csv",
-            ok,
-        ),
-        DemoDelivery(
-            "kosaf_scholarships_by_university",
-            d / "finance_insurance/kosaf_scholarships_by_university.csv",
-            ok,
-        ),
-        DemoDelivery(
-            "hira_drug_master",
-            duplicate_rows(hira, inputs / "hira_drug_master_duplicated.csv", 3),
+            duplicate_rows(koica, inputs / "koica_oda_duplicated.csv", 3),
             bad,
             "three rows delivered twice (duplicate primary keys)",
-        ),
-        DemoDelivery("hira_drug_master", hira, ok),
-        DemoDelivery(
-            "police_crime_by_region", d / "welfare_safety/police_crime_by_region_20151231.csv", ok
-        ),
-        DemoDelivery(
-            "koroad_fatal_traffic_accidents",
-            d / "welfare_safety/koroad_fatal_traffic_accidents_2020.csv",
-            ok,
-        ),
-        DemoDelivery(
-            "police_drunk_driving_detections",
-            d / "welfare_safety/police_drunk_driving_detections_202207.csv",
-            ok,
-        ),
-        DemoDelivery(
-            "kotra_overseas_korean_companies",
-            d / "industry_sme/kotra_overseas_korean_companies.csv",
-            ok,
-        ),
-        DemoDelivery(
-            "mois_edible_ice_sellers", d / "industry_sme/mois_localdata_edible_ice_sellers.csv", ok
         ),
     ]
 

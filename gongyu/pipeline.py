@@ -86,9 +86,10 @@ def process_delivery(
     prefix = results_prefix(delivery)
     if run.validation is not None:
         platform.results.put_text(prefix + "validation.json", json.dumps(run.validation, indent=1))
-    report = report_text(gate)
+    report = report_text(gate, contract)
     platform.results.put_text(
-        prefix + "report.json", json.dumps(report_json(gate), ensure_ascii=False, indent=1)
+        prefix + "report.json",
+        json.dumps(report_json(gate, contract), ensure_ascii=False, indent=1),
     )
     platform.results.put_text(prefix + "report.txt", report)
     published = snapshot_id is not None

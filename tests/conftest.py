@@ -16,7 +16,7 @@ DATA = REPO / "data"
 
 
 def data_file(relative: str) -> Path:
-    """A shipped real dataset file, e.g. `welfare_safety/koroad_fatal_traffic_accidents_2020.csv`."""
+    """A shipped real dataset file, e.g. `welfare_safety/police_crime_by_region_20151231.csv`."""
     path = DATA / relative
     assert path.is_file(), f"missing demo data file {path}"
     return path

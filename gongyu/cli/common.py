@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,7 +16,8 @@ from contracts.loader import ContractError
 from gongyu.platform import UnknownDataset
 from gongyu.settings import Settings
 
-console = Console()
+# Piped output (CI logs, `| less`) gets a wide table instead of Rich's 80-column default.
+console = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True)
 
 WorkspaceOption = Annotated[

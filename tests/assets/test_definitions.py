@@ -18,14 +18,14 @@ def test_defs_can_load(settings: Settings) -> None:
     graph = defs.resolve_asset_graph()
     assert {asset_key(c) for c in contracts} <= set(graph.get_all_asset_keys())
     for c in contracts:
-        spec = defs.get_assets_def(asset_key(c))
+        spec = defs.resolve_assets_def(asset_key(c))
         assert spec.group_names_by_key[asset_key(c)] == c.sector
         assert spec.specs_by_key[asset_key(c)].owners == [f"team:{c.agency}"]
         checks = {k.name for k in spec.check_keys}
         assert checks == {k.value for k in check_kinds(c)}
         assert all(s.blocking for s in spec.check_specs)
         assert isinstance(spec.partitions_def, dg.DynamicPartitionsDefinition)
-    assert defs.get_sensor_def("landing_zone")
+    assert defs.resolve_sensor_def("landing_zone")
 
 
 def test_workspace_yaml_points_at_the_code_location() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import dagster as dg
 
 from assets.definitions import build_definitions
-from assets.factory import asset_key, partitions_name
+from assets.factory import asset_key, contract_asset, partitions_name
 from assets.resources import GongyuResource
 from assets.runner import dagster_instance, run_pending
 from catalog.deliveries import DeliveryState
@@ -36,7 +36,7 @@ def test_sensor_requests_a_run_per_delivery_and_the_rows_land(platform: Platform
             instance=instance, resources={"gongyu": defs.resources["gongyu"]}
         ) as context,
     ):
-        result = defs.get_sensor_def("landing_zone")(context)
+        result = defs.resolve_sensor_def("landing_zone")(context)
     assert [r.partition_key for r in result.run_requests] == [delivery.delivery_id]
     assert result.run_requests[0].asset_selection == [asset_key(contract)]
     assert result.dynamic_partitions_requests[0].partitions_def_name == partitions_name(contract)
@@ -110,18 +110,16 @@ def test_file_dropped_in_the_landing_zone_becomes_a_run(platform: Platform) -> N
 def test_materialize_one_partition(platform: Platform) -> None:
     contract = platform.contract("kotsa_car_inspection_centers")
     delivery, _ = platform.deliver(contract.id, data_file(KOTSA))
-    defs = build_definitions(platform.settings)
+    asset = contract_asset(contract)
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(partitions_name(contract), [delivery.delivery_id])
     result = dg.materialize(
-        [defs.get_assets_def(asset_key(contract))],
+        [asset],
         partition_key=delivery.delivery_id,
         instance=instance,
         resources={"gongyu": GongyuResource(home=str(platform.workspace.root))},
     )
     assert result.success
-    [materialization] = result.asset_materializations_for_node(
-        defs.get_assets_def(asset_key(contract)).node_def.name
-    )
+    [materialization] = result.asset_materializations_for_node(asset.node_def.name)
     assert materialization.metadata["rows"].value == 59
     assert all(e.passed for e in result.get_asset_check_evaluations())
