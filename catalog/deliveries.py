@@ -11,7 +11,7 @@ from sqlalchemy import Engine, insert, select, update
 
 from catalog.db import deliveries
 from contracts.model import Contract
-from gongyu.storage import FolderStorage, sha256_file
+from gongyu.storage import FolderStorage
 
 
 class DeliveryState(StrEnum):
@@ -75,16 +75,17 @@ class Deliveries:
                 f"{file}: {size:,} bytes is over the delivery limit of {self.max_bytes:,} bytes "
                 "(GONGYU_MAX_DELIVERY_BYTES); split the file or ask the operator to raise it"
             )
-        digest = sha256_file(file)
-        existing = self._one(
-            (deliveries.c.dataset_id == contract.id) & (deliveries.c.content_hash == digest)
-        )
-        if existing:
-            return existing, False
-        now = datetime.now(UTC)
-        delivery_id = f"{now:%Y%m%dT%H%M%S%f}-{digest[:12]}"
-        key = f"{landing_prefix(contract)}{delivery_id}/{file.name}"
-        self.storage.put_immutable(key, file)
+        with self.storage.incoming(file) as incoming:
+            digest = incoming.digest
+            existing = self._one(
+                (deliveries.c.dataset_id == contract.id) & (deliveries.c.content_hash == digest)
+            )
+            if existing:
+                return existing, False
+            now = datetime.now(UTC)
+            delivery_id = f"{now:%Y%m%dT%H%M%S%f}-{digest[:12]}"
+            key = f"{landing_prefix(contract)}{delivery_id}/{file.name}"
+            incoming.keep(key)
         row = {
             "delivery_id": delivery_id,
             "dataset_id": contract.id,

@@ -4,19 +4,27 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 CHUNK = 1024 * 1024
+INCOMING = ".incoming"
 
 
-def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while block := f.read(CHUNK):
-            digest.update(block)
-    return digest.hexdigest()
+@dataclass(frozen=True)
+class Incoming:
+    """A copy on its way into storage: its content hash is known before it is kept."""
+
+    storage: FolderStorage
+    tmp: Path
+    digest: str
+
+    def keep(self, key: str) -> None:
+        """Store the copy under `key` (atomic rename; never overwrites)."""
+        self.storage._keep(self.tmp, key)
 
 
 class FolderStorage:
@@ -36,20 +44,32 @@ class FolderStorage:
         """True when an object is stored under `key`."""
         return self.path(key).is_file()
 
-    def put_immutable(self, key: str, source: Path) -> None:
-        """Store a copy of `source` under `key`; an existing key is never overwritten.
+    @contextmanager
+    def incoming(self, source: Path) -> Iterator[Incoming]:
+        """Copy `source` to a hidden temporary object, hashing it on the way (one read).
 
-        Written to a temporary name, flushed and renamed, so a crash leaves no partial object.
+        `keep(key)` stores it under `key`, immutably; an incoming copy not kept is removed.
         """
+        tmp = self.root / INCOMING / uuid.uuid4().hex
+        tmp.parent.mkdir(parents=True, exist_ok=True)
+        digest = hashlib.sha256()
+        try:
+            with source.open("rb") as src, tmp.open("wb") as dst:
+                while block := src.read(CHUNK):
+                    digest.update(block)
+                    dst.write(block)
+                dst.flush()
+                os.fsync(dst.fileno())
+            incoming = Incoming(self, tmp, digest.hexdigest())
+            yield incoming
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def _keep(self, tmp: Path, key: str) -> None:
         target = self.path(key)
         if target.exists():
             raise FileExistsError(f"{key} is already stored; raw deliveries are immutable")
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.partial")
-        with source.open("rb") as src, tmp.open("wb") as dst:
-            shutil.copyfileobj(src, dst, CHUNK)
-            dst.flush()
-            os.fsync(dst.fileno())
         os.replace(tmp, target)
         target.chmod(0o444)
 
@@ -69,5 +89,5 @@ class FolderStorage:
         return sorted(
             p.relative_to(self.root).as_posix()
             for p in base.rglob("*")
-            if p.is_file() and not p.name.startswith(".")
+            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(base).parts)
         )

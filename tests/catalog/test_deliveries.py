@@ -33,9 +33,10 @@ def test_receive_stores_raw_bytes_immutably(ledger: Deliveries) -> None:
     assert delivery.landing_key.startswith("kotsa/kotsa_like/")
     stored = ledger.storage.path(delivery.landing_key)
     assert stored.read_bytes() == src.read_bytes()
-    with pytest.raises(FileExistsError):
-        ledger.storage.put_immutable(delivery.landing_key, src)
-    assert not list(stored.parent.glob(".*"))  # no temporary file left behind
+    with ledger.storage.incoming(src) as again, pytest.raises(FileExistsError):
+        again.keep(delivery.landing_key)
+    assert stored.read_bytes() == src.read_bytes()
+    assert not list((ledger.storage.root / ".incoming").iterdir())  # no temporary copy left
 
 
 def test_same_bytes_twice_are_recognised(ledger: Deliveries, tmp_path: Path) -> None:
