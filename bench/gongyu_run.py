@@ -1,0 +1,85 @@
+"""Gongyu's side: one delivery landed, gated and published in a fresh workspace, by stage."""
+
+from __future__ import annotations
+
+import functools
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from bench.memory import Stages
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+STAGES = ("read+cast", "gx", "stage", "audit", "publish")
+"""The stages timed inside `process_delivery` (the rest is ledger, results and reports)."""
+
+
+def _timed(stages: Stages, label: str, fn: F) -> F:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with stages.measure(label):
+            return fn(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def instrument(stages: Stages) -> None:
+    """Wrap the gate's reader, GX validation and the lakehouse steps with stage timers."""
+    import quality.gate
+    from catalog.lakehouse import Lakehouse
+
+    quality.gate.read_delivery = _timed(stages, "read+cast", quality.gate.read_delivery)
+    quality.gate.validate = _timed(stages, "gx", quality.gate.validate)
+    for name in ("stage", "audit", "publish"):
+        setattr(Lakehouse, name, _timed(stages, name, getattr(Lakehouse, name)))
+
+
+def deliver_and_publish(file: Path, dataset_id: str, rows: int) -> dict[str, Any]:
+    """Land `file` and run `process_delivery` on it (the path Dagster runs); check it published."""
+    from catalog.lakehouse import row_count
+    from gongyu.pipeline import process_delivery
+    from gongyu.platform import Platform
+    from gongyu.settings import Settings
+    from quality.suite import build_suite
+
+    stages = Stages().start()
+    instrument(stages)
+    with tempfile.TemporaryDirectory(prefix="gongyu-bench-") as home:
+        platform = Platform(Settings(home=Path(home)))
+        contract = platform.contract(dataset_id)  # loads every contract: constant, not timed
+        warm_up = time.perf_counter()
+        build_suite(contract)  # imports Great Expectations (lazy): constant per process
+        import_seconds = time.perf_counter() - warm_up
+        started = time.perf_counter()
+        with stages.measure("land"):
+            delivery, _ = platform.deliver(dataset_id, file)
+        with stages.measure("process"):
+            outcome = process_delivery(platform, delivery.delivery_id)
+        seconds = time.perf_counter() - started
+        stages.stop()
+        if not outcome.published:
+            raise AssertionError(f"delivery was not published:\n{outcome.report}")
+        if outcome.delivery.rows != rows:
+            raise AssertionError(f"published {outcome.delivery.rows} rows, expected {rows}")
+        table = platform.lakehouse.catalog.load_table(contract.table)
+        published = row_count(table, table.metadata.current_snapshot_id)
+        if published != rows:
+            raise AssertionError(f"main holds {published} rows, expected {rows}")
+    stats = {k: vars(v) for k, v in stages.stats.items()}
+    inside = sum(stats[k]["seconds"] for k in STAGES if k in stats)
+    stats["other"] = {
+        "seconds": stats["process"]["seconds"] - inside,
+        "peak_rss_mib": stats["process"]["peak_rss_mib"],
+        "calls": 1,
+    }
+    return {
+        "rows": rows,
+        "seconds": seconds,
+        "process_seconds": stats["process"]["seconds"],
+        "untimed_import_seconds": import_seconds,
+        "stages": stats,
+        "warnings": [c.rule for c in outcome.gate.checks if not c.passed],
+    }
