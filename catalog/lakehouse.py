@@ -30,7 +30,7 @@ from pyiceberg.types import (
     TimestampType,
 )
 
-from contracts.model import ApplyMode, Contract, LogicalType
+from contracts.model import ARROW_TYPES, ApplyMode, Contract, LogicalType
 
 ICEBERG_TYPES: dict[LogicalType, IcebergType] = {
     LogicalType.string: StringType(),
@@ -39,14 +39,6 @@ ICEBERG_TYPES: dict[LogicalType, IcebergType] = {
     LogicalType.boolean: BooleanType(),
     LogicalType.date: DateType(),
     LogicalType.timestamp: TimestampType(),
-}
-ARROW_TYPES: dict[LogicalType, pa.DataType] = {
-    LogicalType.string: pa.string(),
-    LogicalType.integer: pa.int64(),
-    LogicalType.number: pa.float64(),
-    LogicalType.boolean: pa.bool_(),
-    LogicalType.date: pa.date32(),
-    LogicalType.timestamp: pa.timestamp("us"),
 }
 SUMMARY_PREFIX = "gongyu."
 

@@ -11,6 +11,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 from open_data_contract_standard.model import OpenDataContractStandard
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -57,6 +58,17 @@ class LogicalType(StrEnum):
     boolean = "boolean"
     date = "date"
     timestamp = "timestamp"
+
+
+# The Arrow type each logical type is cast to and stored as (Iceberg types follow from it).
+ARROW_TYPES: dict[LogicalType, pa.DataType] = {
+    LogicalType.string: pa.string(),
+    LogicalType.integer: pa.int64(),
+    LogicalType.number: pa.float64(),
+    LogicalType.boolean: pa.bool_(),
+    LogicalType.date: pa.date32(),
+    LogicalType.timestamp: pa.timestamp("us"),
+}
 
 
 class QualityRule(BaseModel):

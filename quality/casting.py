@@ -14,17 +14,8 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from contracts.model import Column, LogicalType
+from contracts.model import ARROW_TYPES, Column, LogicalType
 from quality.results import ROW, CheckKind, CheckResult, Sample
-
-ARROW_TYPES: dict[LogicalType, pa.DataType] = {
-    LogicalType.string: pa.string(),
-    LogicalType.integer: pa.int64(),
-    LogicalType.number: pa.float64(),
-    LogicalType.boolean: pa.bool_(),
-    LogicalType.date: pa.date32(),
-    LogicalType.timestamp: pa.timestamp("us"),
-}
 
 TRUE_WORDS = ("y", "yes", "t", "true", "1", "예", "o")
 FALSE_WORDS = ("n", "no", "f", "false", "0", "아니오", "아니요", "x")
