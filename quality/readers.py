@@ -23,11 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import duckdb
-import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pcsv
-import pyarrow.parquet as pq
 
 from contracts.model import Contract
 from quality.casting import Caster
@@ -47,47 +44,15 @@ from quality.decoding import (
     sniff_binary,
     sniff_delimiter,
 )
-from quality.headers import HeaderMap, is_blank, map_headers
-from quality.results import CheckKind, CheckResult, ReadResult, Sample, SourceInfo
+from quality.headers import HeaderMap, is_blank
+from quality.reading import BLOCK_BYTES, Opener, Piece, Reading, Unreadable, row_numbers
+from quality.results import MAX_SAMPLES, CheckKind, CheckResult, ReadResult, Sample, SourceInfo
+from quality.structured import read_jsonl, read_parquet, read_xlsx
 
-BLOCK_BYTES = 1 << 22  # pyarrow parse block: several per segment, parsed in parallel
 SEGMENT_BYTES = 1 << 25  # text parsed and cast at once: bounds the raw text held in memory
-SAMPLES = 10
 EXTENSIONS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".xlsx": "xlsx", ".xls": "xlsx"}
 EXTENSIONS |= {".parquet": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
 DELIMITER_NAMES = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}
-
-Piece = tuple[dict[int, Any], pa.Array]
-"""Part of a file: its source columns by header position, and their `__row` numbers."""
-
-
-class Unreadable(Exception):
-    """The file cannot be read; carries the failed `readable` check."""
-
-    def __init__(self, rule: str, message: str, hint: str, samples: list[Sample] | None = None):
-        super().__init__(message)
-        self.check = CheckResult(
-            kind=CheckKind.readable,
-            rule=f"readable:{rule}",
-            passed=False,
-            count=1,
-            samples=(samples or [])[:SAMPLES],
-            message=message,
-            hint=hint,
-        )
-
-
-@dataclass
-class Reading:
-    """What one read needs across formats: the contract, the report so far, sample size."""
-
-    path: Path
-    contract: Contract
-    source: SourceInfo
-    sample_rows: int
-
-    def map(self, headers: list[str]) -> HeaderMap:
-        return map_headers(headers, self.contract)
 
 
 def read_delivery(path: Path, contract: Contract, *, sample_rows: int = 10) -> ReadResult:
@@ -119,10 +84,10 @@ def _read(reading: Reading) -> ReadResult:
     kind = sniff_binary(head)
     if kind == "xlsx":
         reading.source.format = "xlsx"
-        return _consume(reading, *_xlsx(reading))
+        return _consume(reading, *read_xlsx(reading))
     if kind == "parquet":
         reading.source.format = "parquet"
-        return _consume(reading, *_parquet(reading))
+        return _consume(reading, *read_parquet(reading))
     return _text(reading, head)
 
 
@@ -169,10 +134,6 @@ def _passed(kind: CheckKind, message: str) -> CheckResult:
     return CheckResult(kind=kind, rule=kind.value, passed=True, message=message)
 
 
-def _numbers(first: int, n: int) -> pa.Array:
-    return pa.array(np.arange(first, first + n, dtype=np.int64))
-
-
 # --- text: CSV/TSV and JSON Lines -------------------------------------------------------------
 
 
@@ -198,7 +159,9 @@ def _text(reading: Reading, head: bytes) -> ReadResult:
         )
     if looks_like_jsonl(text):
         source.format = "jsonl"
-        return _decoded(reading, candidates, lambda opener: _jsonl(reading, opener))
+        return _decoded(
+            reading, candidates, lambda opener: _consume(reading, *read_jsonl(reading, opener))
+        )
     source.format, source.delimiter = "csv", sniff_delimiter(text)
     headers = first_record(text, source.delimiter)
     mapping = reading.map(headers)
@@ -207,10 +170,6 @@ def _text(reading: Reading, head: bytes) -> ReadResult:
         candidates,
         lambda opener: _consume(reading, mapping, _csv(opener, reading, mapping)),
     )
-
-
-Opener = Callable[[], Any]
-"""Opens the file as a UTF-8 byte stream: the file itself when it is UTF-8, else transcoding."""
 
 
 def _decoded(reading: Reading, candidates: list[TextEncoding], run: Callable[[Opener], Any]):
@@ -297,7 +256,7 @@ def _csv(opener: Opener, reading: Reading, mapping: HeaderMap) -> Iterator[Piece
 
 def _piece(table: pa.Table, first_row: int) -> Piece:
     cols = {int(n[1:]): table.column(n) for n in table.column_names}
-    return cols, _numbers(first_row, table.num_rows)
+    return cols, row_numbers(first_row, table.num_rows)
 
 
 def _prefetch(produce: Callable[[], Iterator[Any]], depth: int = 2) -> Iterator[Any]:
@@ -366,133 +325,6 @@ def _ragged(opener: Opener, options: dict[str, Any]) -> Unreadable:
         "header column",
         samples=[
             Sample(row=r.number, values={"fields": r.actual_columns, "text": r.text[:200]})
-            for r in invalid[:SAMPLES]
+            for r in invalid[:MAX_SAMPLES]
         ],
     )
-
-
-def _jsonl(reading: Reading, opener: Opener) -> ReadResult:
-    """JSON Lines via DuckDB's JSON functions over the file's lines: every value as text."""
-    read = pcsv.ReadOptions(column_names=["line"], block_size=BLOCK_BYTES)
-    parse = pcsv.ParseOptions(delimiter="\x1f", quote_char=False, ignore_empty_lines=False)
-    convert = pcsv.ConvertOptions(column_types={"line": pa.string()}, strings_can_be_null=False)
-    with opener() as stream:
-        lines = pcsv.read_csv(
-            stream, read_options=read, parse_options=parse, convert_options=convert
-        )
-    lines = lines.append_column("n", _numbers(1, lines.num_rows))
-    con = duckdb.connect()
-    try:
-        con.register("lines", lines)
-        con.execute("CREATE TEMP VIEW objs AS SELECT * FROM lines WHERE trim(line) <> ''")
-        bad = con.execute(
-            "SELECT n, line FROM objs WHERE NOT json_valid(line) OR json_type(line) <> 'OBJECT' "
-            f"ORDER BY n LIMIT {SAMPLES}"
-        ).fetchall()
-        if bad:
-            raise Unreadable(
-                "json",
-                f"line {bad[0][0]} is not a JSON object: {bad[0][1][:200]!r}",
-                'write one JSON object per line: {"column": value, ...}',
-                samples=[Sample(row=n, values={"text": t[:200]}) for n, t in bad],
-            )
-        keys = [
-            k
-            for (k,) in con.execute("SELECT DISTINCT unnest(json_keys(line)) FROM objs").fetchall()
-        ]
-        mapping = reading.map(keys)
-        picks = [
-            f"json_extract_string(line, {_json_path(keys[i])}) AS c{i}" for i in mapping.needed
-        ]
-        out = con.execute(
-            f"SELECT {', '.join([*picks, 'n'])} FROM objs ORDER BY n"
-        ).to_arrow_table()
-    finally:
-        con.close()
-    cols = {int(name[1:]): out[name] for name in out.column_names if name != "n"}
-    return _consume(reading, mapping, iter([(cols, out["n"].combine_chunks())]))
-
-
-def _json_path(key: str) -> str:
-    escaped = key.replace("\\", "\\\\").replace('"', '\\"')
-    return "'" + f'$."{escaped}"'.replace("'", "''") + "'"
-
-
-# --- binary: XLSX and Parquet -----------------------------------------------------------------
-
-
-def _xlsx(reading: Reading) -> tuple[HeaderMap, Iterator[Piece]]:
-    """First sheet, header in its first used row; cells keep the types Excel gave them."""
-    from python_calamine import CalamineWorkbook
-
-    path = reading.path
-    try:
-        with open(path, "rb") as f:
-            sheet = CalamineWorkbook.from_filelike(f).get_sheet_by_index(0)
-            cells = sheet.to_python()
-            top = (sheet.start or (0, 0))[0]
-    except Exception as err:
-        raise Unreadable(
-            "format",
-            f"{path.name} looks like a spreadsheet but cannot be opened: {err}",
-            "save it again from Excel as .xlsx, or export the sheet as CSV",
-        ) from err
-    if not cells:
-        raise Unreadable(
-            "empty", f"the first sheet of {path.name} is empty", "put the data on the first sheet"
-        )
-    headers = [_cell_text(v) for v in cells[0]]
-    mapping = reading.map(headers)
-    body = cells[1:]
-    # calamine hands over Python values; building one list per needed column is unavoidable.
-    cols = {i: _xlsx_array([r[i] if i < len(r) else "" for r in body]) for i in mapping.needed}
-    numbers = _numbers(top + 2, len(body))
-    if cols and body:
-        # Rows empty in every column read are formatting residue below the data: drop them.
-        empty = np.logical_and.reduce(
-            [c.is_null().to_numpy(zero_copy_only=False) for c in cols.values()]
-        )
-        if empty.any():
-            keep = pa.array(~empty)
-            cols = {i: c.filter(keep) for i, c in cols.items()}
-            numbers = numbers.filter(keep)
-    return mapping, iter([(cols, numbers)])
-
-
-def _xlsx_array(values: list[Any]) -> pa.Array:
-    cells = [None if v == "" else v for v in values]
-    try:
-        return pa.array(cells)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
-        # Numbers and text mixed in one column: compare them as text.
-        return pa.array([None if v is None else _cell_text(v) for v in cells], pa.string())
-
-
-def _cell_text(value: Any) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))  # Excel stores 20170101 and 123 as floats
-    return "" if value is None else str(value)
-
-
-def _parquet(reading: Reading) -> tuple[HeaderMap, Iterator[Piece]]:
-    path = reading.path
-    try:
-        parquet = pq.ParquetFile(path)
-        names = parquet.schema_arrow.names
-    except Exception as err:
-        raise Unreadable(
-            "format", f"{path.name} is not a readable Parquet file: {err}", "write the file again"
-        ) from err
-    mapping = reading.map(list(names))
-
-    def pieces() -> Iterator[Piece]:
-        columns = [names[i] for i in mapping.needed] or names[:1]  # one, to count rows
-        row = 1
-        for batch in parquet.iter_batches(batch_size=1 << 20, columns=columns):
-            yield (
-                {i: batch.column(k) for k, i in enumerate(mapping.needed)},
-                _numbers(row, batch.num_rows),
-            )
-            row += batch.num_rows
-
-    return mapping, pieces()

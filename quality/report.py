@@ -9,9 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from contracts.model import Contract
-from quality.results import CheckKind, CheckResult, GateResult
+from quality.results import MAX_SAMPLES, CheckKind, CheckResult, GateResult
 
-MAX_SAMPLES = 10
 MAX_VALUE = 60  # characters of a cell shown in the text report
 RULE = "─" * 72
 FILE_LEVEL = {CheckKind.readable, CheckKind.schema, CheckKind.quality, CheckKind.audit}

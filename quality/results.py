@@ -11,6 +11,7 @@ from contracts.model import Severity
 
 ROW = "__row"
 """Column carrying each record's source row number (1 = header line, 2 = first data row)."""
+MAX_SAMPLES = 10  # offending records a CheckResult keeps
 
 
 class CheckKind(StrEnum):
@@ -45,7 +46,7 @@ class CheckResult(BaseModel):
     severity: Severity = Severity.error
     passed: bool
     count: int = Field(0, description="Offending rows (or 1 for a file-level failure).")
-    samples: list[Sample] = Field(default_factory=list, max_length=10)
+    samples: list[Sample] = Field(default_factory=list, max_length=MAX_SAMPLES)
     message: str = ""
     hint: str = Field("", description="How the steward can fix it.")
 

@@ -14,8 +14,9 @@ import pytest
 from open_data_contract_standard.model import OpenDataContractStandard
 
 from contracts.model import Column, Contract, LogicalType, QualityRule, Severity
-from quality.expectations import build_suite, suite_json, validate
+from quality.expectations import validate
 from quality.results import ROW, CheckKind, GateResult, SourceInfo
+from quality.suite import build_suite, suite_json
 from tests.conftest import data_file
 
 AIR = "environment_energy/seoul_daily_air_quality_2022.csv"

@@ -1,0 +1,101 @@
+"""Planned checks as a Great Expectations suite, and GX itself, imported once and tuned.
+
+Every expectation carries `meta` (kind, rule, column, severity, hint, check number) so each GX
+result maps back to its plan. GX is imported lazily: it takes seconds to import.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING, Any
+
+from contracts.model import Contract, Severity
+from quality.plans import REWRITE_HINT, Plan, plan_checks
+from quality.results import CheckKind
+
+if TYPE_CHECKING:
+    import great_expectations as gx
+
+
+@functools.cache
+def import_gx() -> Any:
+    """great_expectations, imported on first use and tuned for large in-memory frames."""
+    import great_expectations as gx
+    from great_expectations.execution_engine import pandas_execution_engine as engine
+    from great_expectations.expectations.metrics.map_metric_provider import (
+        map_condition_auxilliary_methods as aux,
+    )
+
+    # GX fingerprints every batch with pandas' row hash; for Arrow-backed columns pandas hashes
+    # in a Python loop (~2 s per million rows). The fingerprint is only a batch marker.
+    if hasattr(engine, "HASH_THRESHOLD"):
+        engine.HASH_THRESHOLD = 0
+    # GX builds the row-number list for *every* unexpected row, one `.at` lookup each, and only
+    # then keeps the first `partial_unexpected_count`: a million bad rows cost a minute.
+    # Handing it just the rows it will keep gives the same result.
+    original = getattr(aux, "compute_unexpected_pandas_indices", None)
+    if original is not None and not getattr(original, "_gongyu", False):
+
+        def first_rows_only(*, domain_records_df: Any, result_format: dict, **kwargs: Any) -> Any:
+            if result_format.get("result_format") != "COMPLETE" and not result_format.get(
+                "exclude_unexpected_values"
+            ):
+                keep = result_format.get("partial_unexpected_count", 20)
+                domain_records_df = domain_records_df.iloc[:keep]
+            return original(
+                domain_records_df=domain_records_df, result_format=result_format, **kwargs
+            )
+
+        first_rows_only._gongyu = True  # type: ignore[attr-defined]
+        aux.compute_unexpected_pandas_indices = first_rows_only
+    return gx
+
+
+def _meta(plan: Plan, index: int) -> dict[str, Any]:
+    meta = {
+        "kind": plan.kind.value,
+        "rule": plan.rule,
+        "column": plan.column,
+        "severity": plan.severity.value,
+        "hint": plan.hint,
+        "check": index,
+    }
+    if plan.thresholds and plan.kind == CheckKind.quality:
+        meta["threshold"] = {**plan.thresholds, "unit": "percent" if plan.percent else "rows"}
+    return meta
+
+
+def suite_for(contract: Contract, plans: list[Plan]) -> gx.ExpectationSuite:
+    """Build the suite; a plan whose expectation GX rejects gets `error` and stays out."""
+    gx = import_gx()
+    from great_expectations.expectations.registry import get_expectation_impl
+
+    expectations = []
+    for i, plan in enumerate(plans):
+        if plan.error:
+            continue
+        # GX's own severity, so the suite reads right outside Gongyu too.
+        severity = "critical" if plan.severity == Severity.error else "warning"
+        try:
+            built = [
+                get_expectation_impl(etype)(**kwargs, meta=_meta(plan, i), severity=severity)
+                for etype, kwargs in plan.expectations
+            ]
+        except Exception as exc:  # unknown type or bad kwargs: the author must hear of it
+            why = "; ".join(str(exc).strip().splitlines()[:3]) or type(exc).__name__
+            plan.error = f"quality rule '{plan.rule}' cannot be built in GX: {why}"
+            plan.hint = REWRITE_HINT.format(rule=plan.rule)
+            continue
+        expectations += built
+    # Given to the constructor: `add_expectation` wants an active data context.
+    return gx.ExpectationSuite(name=f"{contract.id}@{contract.version}", expectations=expectations)
+
+
+def build_suite(contract: Contract) -> gx.ExpectationSuite:
+    """The contract's GX suite (rules GX cannot express are left out; `validate` reports them)."""
+    return suite_for(contract, plan_checks(contract))
+
+
+def suite_json(contract: Contract) -> dict[str, Any]:
+    """The contract's GX suite as a JSON-able dict."""
+    return build_suite(contract).to_json_dict()
