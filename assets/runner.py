@@ -17,13 +17,18 @@ INSTANCE_CONFIG = Path(__file__).resolve().parent.parent / "dagster.yaml"
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
-def dagster_instance(workspace: Workspace) -> dg.DagsterInstance:
-    """The workspace's Dagster instance (SQLite under `<workspace>/dagster`)."""
+def dagster_home(workspace: Workspace) -> Path:
+    """The workspace's DAGSTER_HOME, with the repository's `dagster.yaml` in it."""
     home = workspace.dagster_home
     home.mkdir(parents=True, exist_ok=True)
     if not (home / "dagster.yaml").exists():
         shutil.copyfile(INSTANCE_CONFIG, home / "dagster.yaml")
-    return dg.DagsterInstance.from_config(str(home))
+    return home
+
+
+def dagster_instance(workspace: Workspace) -> dg.DagsterInstance:
+    """The workspace's Dagster instance (SQLite under `<workspace>/dagster`)."""
+    return dg.DagsterInstance.from_config(str(dagster_home(workspace)))
 
 
 def run_pending(

@@ -88,11 +88,14 @@ def summary(results: list[DemoResult]) -> Table:
 
 def serve_dagster(platform: Platform, port: int) -> None:
     """Serve the Dagster UI (webserver and daemon) on the demo workspace until interrupted."""
+    from assets.runner import dagster_home
+
     env = {
         **os.environ,
         "GONGYU_HOME": str(platform.workspace.root),
-        "DAGSTER_HOME": str(platform.workspace.dagster_home),
+        "DAGSTER_HOME": str(dagster_home(platform.workspace)),
     }
+
     console.print(f"Dagster UI: http://127.0.0.1:{port}  (Ctrl-C to stop)")
     dagster = Path(sys.executable).with_name("dagster")
     with suppress(KeyboardInterrupt):

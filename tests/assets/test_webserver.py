@@ -1,9 +1,11 @@
-"""The Dagster UI serves Gongyu's assets, their checks and the runs of a workspace."""
+"""`dagster dev` on a workspace: the daemon's sensor runs a dropped file; the UI shows it all."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -13,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from assets.runner import run_pending
+from assets.runner import dagster_home
+from catalog.deliveries import DeliveryState
 from gongyu.platform import Platform
 from tests.conftest import REPO, data_file
 
@@ -43,22 +46,29 @@ def graphql(port: int) -> dict:
         return json.loads(response.read())["data"]
 
 
+def wait_for(predicate, seconds: float, what: str, server: subprocess.Popen) -> None:
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        assert server.poll() is None, f"dagster dev exited while waiting for {what}"
+        assert time.monotonic() < deadline, f"no {what} within {seconds:.0f} s"
+        time.sleep(1)
+
+
 @pytest.mark.slow
-def test_dagster_webserver_shows_assets_checks_and_runs(platform: Platform) -> None:
-    platform.deliver(
-        "kotsa_car_inspection_centers",
-        data_file("transport_logistics/kotsa_car_inspection_centers_20210927.csv"),
-    )
-    [(delivery, run_id)] = list(run_pending(platform))
+def test_dagster_dev_runs_dropped_files_and_shows_assets_checks_runs(platform: Platform) -> None:
+    contract = platform.contract("kotsa_car_inspection_centers")
+    zone = platform.workspace.landing / contract.agency / contract.id
+    zone.mkdir(parents=True)
     port = free_port()
     env = {
         **os.environ,
         "GONGYU_HOME": str(platform.workspace.root),
-        "DAGSTER_HOME": str(platform.workspace.dagster_home),
+        "DAGSTER_HOME": str(dagster_home(platform.workspace)),
     }
     server = subprocess.Popen(
         [
-            str(Path(sys.executable).with_name("dagster-webserver")),
+            str(Path(sys.executable).with_name("dagster")),
+            "dev",
             "-w",
             "workspace.yaml",
             "-h",
@@ -69,28 +79,45 @@ def test_dagster_webserver_shows_assets_checks_and_runs(platform: Platform) -> N
         cwd=REPO,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
-        deadline = time.monotonic() + 120
-        while True:
+        shutil.copy(
+            data_file("transport_logistics/kotsa_car_inspection_centers_20210927.csv"),
+            zone / "drop.csv",
+        )
+
+        def published() -> bool:
+            done = platform.deliveries.list(states=(DeliveryState.published,))
+            return bool(done)
+
+        wait_for(published, 240, "published delivery from the daemon's sensor", server)
+
+        data: dict = {}
+
+        def run_finished() -> bool:
+            # The delivery is published inside the run; the run ends a moment later.
             try:
-                data = graphql(port)
-                break
+                data.update(graphql(port))
             except OSError:
-                assert server.poll() is None, server.stderr.read().decode()[-3000:]
-                assert time.monotonic() < deadline, "webserver did not answer in 120 s"
-                time.sleep(1)
+                return False
+            runs = data["runsOrError"]["results"]
+            return bool(runs) and runs[0]["status"] in {"SUCCESS", "FAILURE", "CANCELED"}
+
+        wait_for(run_finished, 120, "finished run in the webserver", server)
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=60)
+    [delivery] = platform.deliveries.list()
+    assert delivery.rows == 59 and delivery.filename == "drop.csv"
     nodes = {tuple(n["assetKey"]["path"]): n for n in data["assetNodes"]}
+    assert len(nodes) == len(platform.contracts)
     kotsa = nodes[("transport_logistics", "kotsa", "kotsa_car_inspection_centers")]
     assert kotsa["groupName"] == "transport_logistics"
     checks = kotsa["assetChecksOrError"]["checks"]
-    assert {"readable", "schema", "types"} <= {c["name"] for c in checks}
+    assert {"readable", "schema", "types", "primary_key"} <= {c["name"] for c in checks}
     assert all(c["blocking"] for c in checks)
-    assert len(nodes) == len(platform.contracts)
-    runs = {r["runId"]: r for r in data["runsOrError"]["results"]}
-    assert runs[run_id]["status"] == "SUCCESS"
-    assert {"key": "gongyu/delivery", "value": delivery.delivery_id} in runs[run_id]["tags"]
+    [run] = data["runsOrError"]["results"]
+    assert run["status"] == "SUCCESS"
+    assert {"key": "gongyu/delivery", "value": delivery.delivery_id} in run["tags"]
