@@ -7,6 +7,7 @@ leaves `main` exactly as it was.
 
 from __future__ import annotations
 
+import itertools
 import warnings
 from collections.abc import Callable
 from contextlib import suppress
@@ -17,8 +18,9 @@ from pydantic import BaseModel
 from pyiceberg.catalog import Catalog
 from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.exceptions import NamespaceAlreadyExistsError, NoSuchTableError
+from pyiceberg.expressions import AlwaysTrue
 from pyiceberg.schema import Schema
-from pyiceberg.table import Table
+from pyiceberg.table import Table, TableProperties
 from pyiceberg.types import (
     BooleanType,
     DateType,
@@ -29,6 +31,7 @@ from pyiceberg.types import (
     StringType,
     TimestampType,
 )
+from pyiceberg.utils.properties import property_as_int
 
 from contracts.model import ARROW_TYPES, ApplyMode, Contract, LogicalType
 
@@ -41,6 +44,7 @@ ICEBERG_TYPES: dict[LogicalType, IcebergType] = {
     LogicalType.timestamp: TimestampType(),
 }
 SUMMARY_PREFIX = "gongyu."
+STREAM_FILE_BYTES = 256 << 20  # Arrow bytes per data file written from a stream: bounds memory
 
 
 class PublishConflict(RuntimeError):
@@ -116,6 +120,47 @@ def upserted(table: Table, base: int | None, data: pa.Table, keys: list[str]) ->
     return pa.concat_tables([kept.select(data.column_names), data])
 
 
+def stream_write(
+    table: Table,
+    data: pa.RecordBatchReader,
+    schema: pa.Schema,
+    props: dict[str, str],
+    branch: str,
+    *,
+    replace: bool,
+) -> int:
+    """Append a stream to `branch` as one snapshot (after deleting everything when `replace`),
+    holding at most one data file's worth of rows; returns the rows written.
+
+    pyiceberg 0.12's `append` takes a RecordBatchReader, but hands its file-sized bins to
+    `ThreadPoolExecutor.map`, which takes every bin at once: the whole stream in memory. Here
+    each bin is written before the next is read, inside one transaction and one fast append.
+    """
+    from pyiceberg.io.pyarrow import _dataframe_to_data_files, bin_pack_record_batches
+
+    target = min(
+        property_as_int(table.metadata.properties, TableProperties.WRITE_TARGET_FILE_SIZE_BYTES)
+        or TableProperties.WRITE_TARGET_FILE_SIZE_BYTES_DEFAULT,
+        STREAM_FILE_BYTES,
+    )
+    counter, rows = itertools.count(0), 0
+    batches = (batch.select(schema.names).cast(schema) for batch in data)
+    with table.transaction() as tx:
+        if replace:
+            tx.delete(AlwaysTrue(), snapshot_properties=props, branch=branch)
+        update = tx.update_snapshot(snapshot_properties=props, branch=branch)
+        with update.fast_append() as append:
+            for part in bin_pack_record_batches(batches, target):
+                chunk = pa.Table.from_batches(part, schema=schema)
+                rows += chunk.num_rows
+                for data_file in _dataframe_to_data_files(
+                    tx.table_metadata, chunk, table.io, append.commit_uuid, counter
+                ):
+                    append.append_data_file(data_file)
+                del chunk, part
+    return rows
+
+
 class Lakehouse:
     """Stage, audit and publish deliveries into the sector namespaces."""
 
@@ -150,9 +195,19 @@ class Lakehouse:
         return table
 
     def stage(
-        self, contract: Contract, delivery_id: str, data: pa.Table, summary: dict[str, str]
+        self,
+        contract: Contract,
+        delivery_id: str,
+        data: pa.Table | pa.RecordBatchReader,
+        summary: dict[str, str],
+        *,
+        rows: int | None = None,
     ) -> Staged:
-        """Write a delivery to its own branch off the current `main`, in the contract's mode."""
+        """Write a delivery to its own branch off the current `main`, in the contract's mode.
+
+        `data` may be a stream (append and replace write it in bounded memory; upsert reads it
+        whole). `rows` is how many rows the gate read: the audit expects that many staged.
+        """
         table = self.table(contract)
         base = table.metadata.current_snapshot_id
         branch = f"stage-{delivery_id}"
@@ -161,18 +216,24 @@ class Lakehouse:
         table.manage_snapshots().create_branch(base, branch).commit()
         props = {f"{SUMMARY_PREFIX}{k}": v for k, v in summary.items()}
         props[f"{SUMMARY_PREFIX}delivery"] = delivery_id
-        data = data.select([c.name for c in contract.columns]).cast(arrow_schema(contract))
-        if contract.apply_mode == ApplyMode.append:
-            table.append(data, snapshot_properties=props, branch=branch)
-        elif contract.apply_mode == ApplyMode.upsert:
-            merged = upserted(table, base, data, contract.primary_key)
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", "Delete operation did not match any records")
+        schema = arrow_schema(contract)
+        if isinstance(data, pa.RecordBatchReader) and contract.apply_mode == ApplyMode.upsert:
+            data = data.read_all()  # upserted datasets are small; the anti-join needs them whole
+        if isinstance(data, pa.Table):
+            data = data.select(schema.names).cast(schema)
+            written = data.num_rows
+        with warnings.catch_warnings():
+            # Replacing an empty table "deletes nothing"; pyiceberg warns, we expect it.
+            warnings.filterwarnings("ignore", "Delete operation did not match any records")
+            if isinstance(data, pa.RecordBatchReader):
+                replace = contract.apply_mode == ApplyMode.replace
+                written = stream_write(table, data, schema, props, branch, replace=replace)
+            elif contract.apply_mode == ApplyMode.append:
+                table.append(data, snapshot_properties=props, branch=branch)
+            elif contract.apply_mode == ApplyMode.upsert:
+                merged = upserted(table, base, data, contract.primary_key)
                 table.overwrite(merged, snapshot_properties=props, branch=branch)
-        else:
-            with warnings.catch_warnings():
-                # Replacing an empty table "deletes nothing"; pyiceberg warns, we expect it.
-                warnings.filterwarnings("ignore", "Delete operation did not match any records")
+            else:
                 table.overwrite(data, snapshot_properties=props, branch=branch)
         table.refresh()
         return Staged(
@@ -181,7 +242,7 @@ class Lakehouse:
             snapshot_id=table.metadata.refs[branch].snapshot_id,
             base_snapshot_id=base,
             base_rows=row_count(table, base),
-            delivered_rows=data.num_rows,
+            delivered_rows=written if rows is None else rows,
             mode=contract.apply_mode,
         )
 

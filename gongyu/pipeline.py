@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+import shutil
 import time
+from pathlib import Path
 
 from pydantic import BaseModel
 
 from catalog.deliveries import Delivery, DeliveryState
-from catalog.lakehouse import Auditor, PublishConflict
+from catalog.lakehouse import Auditor, PublishConflict, arrow_schema
 from gongyu.platform import Platform
 from quality.gate import run_gate
 from quality.report import report_json, report_text
-from quality.results import ROW, CheckKind, CheckResult, GateResult
+from quality.results import CheckKind, CheckResult, GateResult
+from quality.spill import batches
 
 PUBLISH_ATTEMPTS = 5
 
@@ -41,15 +44,27 @@ def process_delivery(
     """Take one delivery through the gate into the lakehouse, or into quarantine."""
     started = time.perf_counter()
     delivery = platform.deliveries.claim(delivery_id)
+    work = platform.workspace.staging / delivery.delivery_id
+    try:
+        return _process(platform, delivery, work, auditors or [], started)
+    finally:
+        # The spill is derived data: gone once the delivery is published or quarantined.
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _process(
+    platform: Platform, delivery: Delivery, work: Path, auditors: list[Auditor], started: float
+) -> Outcome:
     contract = platform.contract(delivery.dataset_id)
     run = run_gate(
         platform.landing.path(delivery.landing_key),
         contract,
         sample_rows=platform.settings.sample_rows,
+        work=work,
     )
     gate = run.result
     snapshot_id = None
-    if gate.passed and run.table is not None:
+    if gate.passed and run.typed is not None:
         counts = gate.counts()
         summary = {
             "contract-version": contract.version,
@@ -57,10 +72,12 @@ def process_delivery(
             **{f"checks-{k}": str(v) for k, v in counts.items()},
         }
         for attempt in range(PUBLISH_ATTEMPTS):
+            # A fresh stream per attempt: the spill is read again, without `__row`.
+            data = batches(run.typed, arrow_schema(contract))
             staged = platform.lakehouse.stage(
-                contract, delivery.delivery_id, run.table.drop_columns([ROW]), summary
+                contract, delivery.delivery_id, data, summary, rows=gate.rows
             )
-            audit = platform.lakehouse.audit(staged, auditors or [])
+            audit = platform.lakehouse.audit(staged, auditors)
             gate.checks.append(
                 CheckResult(
                     kind=CheckKind.audit,
@@ -94,7 +111,7 @@ def process_delivery(
     platform.results.put_text(prefix + "report.txt", report)
     published = snapshot_id is not None
     delivery = platform.deliveries.set_state(
-        delivery_id,
+        delivery.delivery_id,
         DeliveryState.published if published else DeliveryState.quarantined,
         reasons=[] if published else [c.message for c in gate.failures if c.blocking],
         rows=gate.rows,

@@ -35,6 +35,12 @@ class Workspace:
         return self.root / "results"
 
     @property
+    def staging(self) -> Path:
+        """Derived working data of deliveries in progress (`staging/<delivery>/`): the typed
+        delivery spilled by the gate; removed once the delivery is published or quarantined."""
+        return self.root / "staging"
+
+    @property
     def catalog_db(self) -> Path:
         """SQLite file holding the Iceberg SQL catalog and the platform tables."""
         return self.root / "catalog.db"

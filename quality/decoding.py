@@ -1,8 +1,8 @@
 """Bytes to UTF-8: format sniffing, encoding detection and streaming transcoding.
 
 Korean public data arrives as UTF-8, UTF-8 with BOM, UTF-16 with BOM or CP949 (a superset of
-EUC-KR). Everything here works on bounded samples or fixed-size chunks, so multi-GB files are
-decoded at codec speed with constant memory; the Arrow readers downstream see only UTF-8.
+EUC-KR). Everything here works on bounded samples; `quality.transcoding` streams whole files
+to UTF-8, so the Arrow readers downstream see only UTF-8.
 """
 
 from __future__ import annotations
@@ -13,11 +13,9 @@ import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 SAMPLE_BYTES = 1 << 20  # enough for the header and a few thousand rows
-CHUNK_BYTES = 1 << 18  # small: decoding holds the GIL, and the caster needs it often
 DELIMITERS = (",", "\t", ";", "|")
 
 # Longest first: the UTF-32 LE BOM starts with the UTF-16 LE one.
@@ -95,82 +93,6 @@ def guess_encodings(sample: bytes) -> list[TextEncoding]:
         if codec not in {"utf-8", "cp949", "euc_kr"}:
             candidates.append(TextEncoding(codec, codec))
     return candidates
-
-
-class Utf8Stream(io.RawIOBase):
-    """A file decoded with `enc` and re-encoded as UTF-8, chunk by chunk (for pyarrow readers).
-
-    Raises `DecodeFailure` (through pyarrow, which re-raises Python errors) at the first byte
-    the encoding cannot decode. Serves exactly the bytes asked for, so callers never mistake a
-    short read for the end of the file.
-    """
-
-    def __init__(self, path: Path, enc: TextEncoding, chunk: int = CHUNK_BYTES) -> None:
-        super().__init__()
-        self._file = open(path, "rb")  # noqa: SIM115 - closed in close()
-        self._file.seek(enc.bom)
-        self._enc = enc
-        self._decoder = codecs.getincrementaldecoder(enc.codec)("strict")
-        self._chunk = chunk
-        self._offset = enc.bom  # file offset of the next raw chunk
-        self._lines = 0  # newlines already decoded, for error positions
-        self._parts: list[bytes] = []
-        self._size = 0
-        self._eof = False
-
-    def readable(self) -> bool:
-        return True
-
-    def close(self) -> None:
-        self._file.close()
-        super().close()
-
-    def _fill(self) -> None:
-        raw = self._file.read(self._chunk)
-        pending = self._decoder.getstate()[0]
-        try:
-            text = self._decoder.decode(raw, final=not raw)
-        except UnicodeDecodeError as err:
-            self._fail(pending + raw, err, self._offset - len(pending))
-        self._offset += len(raw)
-        self._eof = not raw
-        out = text.encode("utf-8")
-        if out:
-            self._lines += out.count(b"\n")
-            self._parts.append(out)
-            self._size += len(out)
-
-    def _fail(self, data: bytes, err: UnicodeDecodeError, base: int) -> None:
-        good = data[: err.start].decode(self._enc.codec, "replace")
-        line = self._lines + good.count("\n") + 1
-        raise DecodeFailure(self._enc.label, base + err.start, line, data[err.start : err.end])
-
-    def read(self, size: int = -1) -> bytes:
-        while (size < 0 or self._size < size) and not self._eof:
-            self._fill()
-        data = b"".join(self._parts)
-        if 0 <= size < len(data):
-            data, rest = data[:size], data[size:]
-            self._parts, self._size = [rest], len(rest)
-        else:
-            self._parts, self._size = [], 0
-        return data
-
-    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
-
-def scan(path: Path, enc: TextEncoding) -> DecodeFailure | None:
-    """Decode the whole file with `enc` without keeping it; the first failure, if any."""
-    with Utf8Stream(path, enc) as stream:
-        try:
-            while stream.read(CHUNK_BYTES * 4):
-                pass
-        except DecodeFailure as failure:
-            return failure
-    return None
 
 
 def looks_like_jsonl(text: str) -> bool:

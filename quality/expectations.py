@@ -1,20 +1,17 @@
-"""The contract's Great Expectations suite run on a delivery's Arrow table, as CheckResults."""
+"""The contract's Great Expectations suite run on a typed delivery, judged as CheckResults."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel, Field
 
 from contracts.model import Contract, LogicalType
 from quality.plans import OPERATORS, Plan, plan_checks
 from quality.results import MAX_SAMPLES, ROW, CheckKind, CheckResult, Sample
-from quality.suite import import_gx, suite_for
-
-if TYPE_CHECKING:
-    import great_expectations as gx
-    import pandas as pd
-    import pyarrow as pa
+from quality.running import GroupFailed, run_suite
+from quality.spill import Typed, num_rows
+from quality.suite import suite_for
 
 
 class Validation(BaseModel):
@@ -22,55 +19,6 @@ class Validation(BaseModel):
 
     checks: list[CheckResult]
     result: dict[str, Any] = Field(default_factory=dict)
-
-
-def _frame(table: pa.Table) -> pd.DataFrame:
-    """The table as pandas: text Arrow-backed; numbers and times as NumPy.
-
-    GX's pandas `between` runs a Python function per value unless the column is NumPy int,
-    float or datetime64[ns]; those stay vectorised this way (nullable ints become floats).
-    """
-    import pandas as pd
-    import pyarrow as pa
-
-    def mapper(t: pa.DataType) -> Any:
-        fast = pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_temporal(t)
-        return None if fast else pd.ArrowDtype(t)
-
-    try:
-        return table.to_pandas(
-            types_mapper=mapper, date_as_object=False, coerce_temporal_nanoseconds=True
-        )
-    except (pa.ArrowInvalid, OverflowError):  # a date outside datetime64[ns]'s years
-        return table.to_pandas(types_mapper=pd.ArrowDtype)
-
-
-def _run(suite: gx.ExpectationSuite, frame: pd.DataFrame, sample_rows: int) -> dict[str, Any]:
-    """Validate `frame` in a throw-away context; the GX result as a JSON-able dict."""
-    gx = import_gx()
-    from great_expectations.data_context.types.base import ProgressBarsConfig
-
-    context = gx.get_context(mode="ephemeral")
-    # No tqdm "Calculating Metrics" bars in gate logs.
-    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
-    batch = (
-        context.data_sources.add_pandas("delivery")
-        .add_dataframe_asset("table")
-        .add_batch_definition_whole_dataframe("all")
-    )
-    suite = context.suites.add(suite)
-    definition = context.validation_definitions.add(
-        gx.ValidationDefinition(name=suite.name, data=batch, suite=suite)
-    )
-    result = definition.run(
-        batch_parameters={"dataframe": frame},
-        result_format={
-            "result_format": "SUMMARY",
-            "unexpected_index_column_names": [ROW],
-            "partial_unexpected_count": sample_rows,
-        },
-    )
-    return result.to_json_dict()
 
 
 def _judge(plan: Plan, value: float) -> bool:
@@ -178,29 +126,35 @@ def _wanted(plan: Plan) -> str:
     return " and ".join(parts)
 
 
-def validate(table: pa.Table, contract: Contract, *, sample_rows: int = 10) -> Validation:
-    """Run the contract's suite on `table` (contract columns + `__row`); never raises on data."""
+def validate(typed: Typed, contract: Contract, *, sample_rows: int = 10) -> Validation:
+    """Run the contract's suite on a typed delivery (contract columns + `__row`): a table or
+    the spilled Arrow file. Never raises on data."""
     import pyarrow as pa
 
     sample_rows = max(0, min(sample_rows, MAX_SAMPLES))  # CheckResult keeps at most ten
-    if ROW not in table.column_names:  # samples need source rows; assume a plain file
-        table = table.append_column(ROW, pa.array(range(2, table.num_rows + 2), pa.int64()))
+    if isinstance(typed, pa.Table) and ROW not in typed.column_names:
+        # Samples need source rows; assume a plain file.
+        typed = typed.append_column(ROW, pa.array(range(2, typed.num_rows + 2), pa.int64()))
     plans = plan_checks(contract)
     suite = suite_for(contract, plans)
     result: dict[str, Any] = {}
     by_check: dict[int, list[dict]] = {}
     if suite.expectations:
         try:
-            result = _run(suite, _frame(table), sample_rows)
+            result, failed = run_suite(suite, typed, sample_rows)
         except Exception as exc:  # GX itself failed: every runnable plan reports it
-            for plan in plans:
-                plan.error = plan.error or f"{plan.rule} could not be checked: {exc}"
+            failed = [GroupFailed(exc, set(range(len(plans))))]
+        for group in failed:
+            for i in group.checks:
+                if 0 <= i < len(plans):
+                    why = f"{plans[i].rule} could not be checked: {group.error}"
+                    plans[i].error = plans[i].error or why
         for res in result.get("results", []):
             meta = (res.get("expectation_config") or {}).get("meta") or {}
             by_check.setdefault(meta.get("check", -1), []).append(res)
     types = {c.name: c.logical_type for c in contract.columns}
+    rows = num_rows(typed)
     checks = [
-        _check(plan, by_check.get(i, []), table.num_rows, sample_rows, types)
-        for i, plan in enumerate(plans)
+        _check(plan, by_check.get(i, []), rows, sample_rows, types) for i, plan in enumerate(plans)
     ]
     return Validation(checks=checks, result=result)

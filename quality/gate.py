@@ -6,30 +6,39 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-
 from contracts.model import Contract
 from quality.expectations import validate
 from quality.readers import read_delivery
 from quality.results import GateResult
+from quality.spill import Typed
 
 
 @dataclass
 class GateRun:
-    """A gate's verdict plus what it produced: the cast table and the GX validation result."""
+    """A gate's verdict plus what it produced: the typed delivery and the GX validation result.
+
+    `typed` is the spilled Arrow file when the gate ran with a work folder (the caller
+    removes it), else the table in memory; None when the file could not be read.
+    """
 
     result: GateResult
-    table: pa.Table | None
+    typed: Typed | None
     validation: dict[str, Any] | None
 
 
-def run_gate(path: Path, contract: Contract, *, sample_rows: int = 10) -> GateRun:
-    """Read `path` under `contract` and run every check; never raises for bad data."""
-    read = read_delivery(path, contract, sample_rows=sample_rows)
+def run_gate(
+    path: Path, contract: Contract, *, sample_rows: int = 10, work: Path | None = None
+) -> GateRun:
+    """Read `path` under `contract` and run every check; never raises for bad data.
+
+    With a `work` folder the delivery is spilled there, never held in memory whole.
+    """
+    read = read_delivery(path, contract, sample_rows=sample_rows, work=work)
     checks = list(read.checks)
     validation = None
-    if read.table is not None:
-        outcome = validate(read.table, contract, sample_rows=sample_rows)
+    typed = read.typed
+    if typed is not None:
+        outcome = validate(typed, contract, sample_rows=sample_rows)
         checks += outcome.checks
         validation = outcome.result
     result = GateResult(
@@ -39,4 +48,4 @@ def run_gate(path: Path, contract: Contract, *, sample_rows: int = 10) -> GateRu
         checks=checks,
         rows=read.source.rows,
     )
-    return GateRun(result=result, table=read.table, validation=validation)
+    return GateRun(result=result, typed=typed, validation=validation)

@@ -5,8 +5,8 @@ text encoding (BOM, strict UTF-8, strict CP949, charset-normalizer) and the deli
 file's headers to the contract's columns and casts them. Bad input never raises: it comes back
 as failed checks. Text is decoded in streaming chunks, cut into segments at record boundaries
 and parsed by pyarrow's multi-threaded CSV reader in a background thread while the previous
-segment is cast (pyarrow kernels + one DuckDB query): no Python code runs per row, and only
-the typed table is kept whole.
+segment is cast (pyarrow kernels + one DuckDB query): no Python code runs per row, and each
+typed piece is spilled to a Parquet file (`quality.spill`) rather than kept.
 
 `__row` is the record's place in the file as a steward sees it: for CSV the record number with
 the header as 1 (records, not physical lines: quoted values may hold newlines; blank lines are
@@ -16,10 +16,8 @@ record index.
 
 from __future__ import annotations
 
-import queue
-import threading
+import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +30,6 @@ from quality.decoding import (
     SAMPLE_BYTES,
     DecodeFailure,
     TextEncoding,
-    Utf8Stream,
     bom_encoding,
     complete_lines,
     decode_sample,
@@ -40,14 +37,23 @@ from quality.decoding import (
     guess_encodings,
     looks_like_jsonl,
     record_segments,
-    scan,
     sniff_binary,
     sniff_delimiter,
 )
 from quality.headers import HeaderMap, is_blank
-from quality.reading import BLOCK_BYTES, Opener, Piece, Reading, Unreadable, row_numbers
+from quality.reading import (
+    BLOCK_BYTES,
+    Opener,
+    Piece,
+    Reading,
+    Unreadable,
+    prefetch,
+    row_numbers,
+)
 from quality.results import MAX_SAMPLES, CheckKind, CheckResult, ReadResult, Sample, SourceInfo
+from quality.spill import SPILL_NAME, Spill, typed_schema
 from quality.structured import read_jsonl, read_parquet, read_xlsx
+from quality.transcoding import scan, utf8_stream
 
 SEGMENT_BYTES = 1 << 25  # text parsed and cast at once: bounds the raw text held in memory
 EXTENSIONS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".xlsx": "xlsx", ".xls": "xlsx"}
@@ -55,22 +61,35 @@ EXTENSIONS |= {".parquet": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl", ".j
 DELIMITER_NAMES = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}
 
 
-def read_delivery(path: Path, contract: Contract, *, sample_rows: int = 10) -> ReadResult:
-    """Read `path` as a delivery of `contract`: the typed table (or None) and the checks."""
+def read_delivery(
+    path: Path, contract: Contract, *, sample_rows: int = 10, work: Path | None = None
+) -> ReadResult:
+    """Read `path` as a delivery of `contract`: the typed delivery (or None) and the checks.
+
+    With a `work` folder the typed delivery is spilled there as an Arrow file (`ReadResult.spill`)
+    and never held in memory; the caller removes the folder. Without one it is spilled to a
+    temporary folder and read back into memory (`ReadResult.table`): for small files and tests.
+    """
+    if work is None:
+        with tempfile.TemporaryDirectory(prefix="gongyu-read-") as tmp:
+            result = read_delivery(path, contract, sample_rows=sample_rows, work=Path(tmp))
+            result.table  # noqa: B018 - loads the spill before its folder goes
+            result.spill = None
+            return result
     path = Path(path)
     source = SourceInfo(file=path.name, format=EXTENSIONS.get(path.suffix.lower(), "unknown"))
-    reading = Reading(path, contract, source, sample_rows)
+    reading = Reading(path, contract, source, sample_rows, Path(work) / SPILL_NAME)
     try:
         return _read(reading)
     except Unreadable as err:
-        return ReadResult(table=None, checks=[err.check], source=source)
+        return ReadResult(checks=[err.check], source=source)
     except Exception as err:  # a reader bug or an exotic file must still yield a report
         check = Unreadable(
             "error",
             f"{path.name} could not be read as {source.format}: {type(err).__name__}: {err}",
             "re-export the file as UTF-8 CSV with one header row, or as XLSX",
         ).check
-        return ReadResult(table=None, checks=[check], source=source)
+        return ReadResult(checks=[check], source=source)
 
 
 def _read(reading: Reading) -> ReadResult:
@@ -92,19 +111,24 @@ def _read(reading: Reading) -> ReadResult:
 
 
 def _consume(reading: Reading, mapping: HeaderMap, pieces: Iterator[Piece]) -> ReadResult:
-    """Cast every piece (when the header fits the contract) and assemble the report."""
+    """Cast every piece (when the header fits the contract), spill it, assemble the report.
+
+    Each typed piece goes to the spill and is dropped: memory stays at a few pieces.
+    """
     contract, source = reading.contract, reading.source
     filled: set[int] = set()
-    typed: list[pa.Table] = []
     rows = 0
     columns = list(contract.columns)
-    with Caster(columns, contract.null_values, reading.sample_rows) as caster:
+    with (
+        Caster(columns, contract.null_values, reading.sample_rows) as caster,
+        Spill(reading.spill, typed_schema(columns)) as spill,
+    ):
         for cols, numbers in pieces:
             rows += len(numbers)
             filled |= {i for i in mapping.unnamed if i not in filled and not is_blank(cols[i])}
             if mapping.fits and len(numbers):
                 raw = [cols[mapping.index[c.name]] for c in columns]
-                typed.append(caster.cast(raw, numbers))
+                spill.write(caster.cast(raw, numbers))
         failures = caster.checks()
     source.rows = rows
     if rows == 0:
@@ -116,11 +140,11 @@ def _consume(reading: Reading, mapping: HeaderMap, pieces: Iterator[Piece]) -> R
     checks = [_passed(CheckKind.readable, f"read {rows:,} rows of {source.file} as {_how(source)}")]
     checks += mapping.checks(sorted(filled))
     if not mapping.fits:
-        return ReadResult(table=None, checks=checks, source=source)
+        return ReadResult(checks=checks, source=source)
     checks += failures or [
         _passed(CheckKind.types, f"all {len(columns)} columns cast to the contract's types")
     ]
-    return ReadResult(table=pa.concat_tables(typed), checks=checks, source=source)
+    return ReadResult(checks=checks, source=source, spill=reading.spill)
 
 
 def _how(source: SourceInfo) -> str:
@@ -180,7 +204,7 @@ def _decoded(reading: Reading, candidates: list[TextEncoding], run: Callable[[Op
         if enc.codec == "utf-8":
             opener: Opener = lambda: open(path, "rb")  # noqa: E731, SIM115 - pyarrow checks UTF-8, skips a BOM
         else:
-            opener = lambda enc=enc: Utf8Stream(path, enc)  # noqa: E731
+            opener = lambda enc=enc: utf8_stream(path, enc)  # noqa: E731
         try:
             result = run(opener)
         except DecodeFailure as failure:
@@ -242,7 +266,7 @@ def _csv(opener: Opener, reading: Reading, mapping: HeaderMap) -> Iterator[Piece
 
     row, header = 2, True
     try:
-        for table in _prefetch(tables):
+        for table in prefetch(tables):
             if header and table.num_rows:
                 table, header = table.slice(1), False  # the header row
             if table.num_rows:
@@ -257,48 +281,6 @@ def _csv(opener: Opener, reading: Reading, mapping: HeaderMap) -> Iterator[Piece
 def _piece(table: pa.Table, first_row: int) -> Piece:
     cols = {int(n[1:]): table.column(n) for n in table.column_names}
     return cols, row_numbers(first_row, table.num_rows)
-
-
-def _prefetch(produce: Callable[[], Iterator[Any]], depth: int = 2) -> Iterator[Any]:
-    """`produce()`'s items, made in a background thread: parsing the next block of a file
-    overlaps casting the last one. Errors are re-raised here; leaving early stops the thread."""
-    items: queue.Queue[Any] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-    done = object()
-
-    def put(item: Any) -> bool:
-        while not stop.is_set():
-            try:
-                items.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def work() -> None:
-        try:
-            for item in produce():
-                if not put(item):
-                    return
-            put(done)
-        except BaseException as err:  # handed to the consumer, raised there
-            put(_Raised(err))
-
-    thread = threading.Thread(target=work, name="gongyu-read", daemon=True)
-    thread.start()
-    try:
-        while (item := items.get()) is not done:
-            if isinstance(item, _Raised):
-                raise item.error
-            yield item
-    finally:
-        stop.set()
-        thread.join()
-
-
-@dataclass
-class _Raised:
-    error: BaseException
 
 
 def _ragged(opener: Opener, options: dict[str, Any]) -> Unreadable:

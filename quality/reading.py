@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import queue
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,6 +49,7 @@ class Reading:
     contract: Contract
     source: SourceInfo
     sample_rows: int
+    spill: Path  # where the typed pieces go
 
     def map(self, headers: list[str]) -> HeaderMap:
         return map_headers(headers, self.contract)
@@ -55,3 +58,45 @@ class Reading:
 def row_numbers(first: int, n: int) -> pa.Array:
     """`__row` for `n` records, the first numbered `first`."""
     return pa.array(np.arange(first, first + n, dtype=np.int64))
+
+
+def prefetch(produce: Callable[[], Iterator[Any]], depth: int = 2) -> Iterator[Any]:
+    """`produce()`'s items, made in a background thread: parsing the next block of a file
+    overlaps casting the last one. Errors are re-raised here; leaving early stops the thread."""
+    items: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                items.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work() -> None:
+        try:
+            for item in produce():
+                if not put(item):
+                    return
+            put(done)
+        except BaseException as err:  # handed to the consumer, raised there
+            put(_Raised(err))
+
+    thread = threading.Thread(target=work, name="gongyu-read", daemon=True)
+    thread.start()
+    try:
+        while (item := items.get()) is not done:
+            if isinstance(item, _Raised):
+                raise item.error
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+
+
+@dataclass
+class _Raised:
+    error: BaseException

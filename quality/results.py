@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -98,13 +99,30 @@ class GateResult(BaseModel):
 class ReadResult(BaseModel):
     """A delivery file read into Arrow and cast to the contract's types.
 
-    `table` has the contract's column names and types plus `__row`; it is None when the file
-    could not be read at all (then `checks` says why). Cells that failed to cast are null in
-    `table` and reported in a failed `types` check.
+    The typed delivery has the contract's column names and types plus `__row`. Read into a work
+    folder it is `spill`, an Arrow file (the gate's way: nothing held in memory); otherwise
+    it is kept in memory. `table` gives it as a pyarrow Table either way (read back from the
+    spill on first use) and is None when the file could not be read at all (then `checks`
+    says why). Cells that failed to cast are null and reported in a failed `types` check.
     """
 
     model_config = {"arbitrary_types_allowed": True}
 
-    table: Any = None  # pyarrow.Table; Any keeps pydantic from inspecting it
     checks: list[CheckResult] = Field(default_factory=list)
     source: SourceInfo
+    spill: Path | None = None
+    loaded: Any = Field(None, exclude=True, repr=False)  # pyarrow.Table; Any: not inspected
+
+    @property
+    def table(self) -> Any:
+        """The typed delivery as a pyarrow Table, or None when the file was unreadable."""
+        if self.loaded is None and self.spill is not None:
+            from quality.spill import load
+
+            self.loaded = load(self.spill)
+        return self.loaded
+
+    @property
+    def typed(self) -> Any:
+        """The typed delivery where it is: the spill's path, or the in-memory table, or None."""
+        return self.spill if self.spill is not None else self.loaded
