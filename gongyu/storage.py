@@ -6,11 +6,12 @@ import hashlib
 import os
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-CHUNK = 1024 * 1024
+CHUNK = 8 * 1024 * 1024
 INCOMING = ".incoming"
 
 
@@ -54,10 +55,19 @@ class FolderStorage:
         tmp.parent.mkdir(parents=True, exist_ok=True)
         digest = hashlib.sha256()
         try:
-            with source.open("rb") as src, tmp.open("wb") as dst:
+            # Hashing and writing both release the GIL: hash each block in a worker thread
+            # while the next is written, so a large delivery lands in max(hash, copy) time.
+            with (
+                source.open("rb") as src,
+                tmp.open("wb") as dst,
+                ThreadPoolExecutor(1, thread_name_prefix="sha256") as hasher,
+            ):
+                hashed = hasher.submit(lambda: None)
                 while block := src.read(CHUNK):
-                    digest.update(block)
+                    hashed.result()
+                    hashed = hasher.submit(digest.update, block)
                     dst.write(block)
+                hashed.result()
                 dst.flush()
                 os.fsync(dst.fileno())
             incoming = Incoming(self, tmp, digest.hexdigest())
