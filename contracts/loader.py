@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from open_data_contract_standard.model import (
@@ -45,30 +46,35 @@ def _loc(loc: tuple[int | str, ...]) -> str:
     return ".".join(str(p) for p in loc) or "(root)"
 
 
+E = TypeVar("E", bound=StrEnum)
+
+
+def _choice(
+    kind: type[E], value: Any, where: str, what: str, problems: list[tuple[str, str]]
+) -> E | None:
+    """`value` as a member of `kind`, or None with a problem naming the allowed values."""
+    try:
+        return kind(value)
+    except ValueError:
+        allowed = ", ".join(m.value for m in kind)
+        problems.append((where, f"unknown {what} {value!r}; use one of {allowed}"))
+        return None
+
+
 def _column(prop: SchemaProperty, where: str, problems: list[tuple[str, str]]) -> Column | None:
     options = prop.logicalTypeOptions or {}
     custom = _custom(prop.customProperties)
-    try:
-        logical = LogicalType(prop.logicalType or "string")
-    except ValueError:
-        problems.append(
-            (
-                f"{where}.logicalType",
-                f"unsupported logicalType {prop.logicalType!r}; use one of "
-                + ", ".join(t.value for t in LogicalType),
-            )
-        )
-        return None
-    try:
-        classification = Classification(custom.get("classification", "none"))
-    except ValueError:
-        problems.append(
-            (
-                f"{where}.customProperties.classification",
-                f"unknown classification {custom.get('classification')!r}; use one of "
-                + ", ".join(c.value for c in Classification),
-            )
-        )
+    logical = _choice(
+        LogicalType, prop.logicalType or "string", f"{where}.logicalType", "logicalType", problems
+    )
+    classification = _choice(
+        Classification,
+        custom.get("classification", "none"),
+        f"{where}.customProperties.classification",
+        "classification",
+        problems,
+    )
+    if logical is None or classification is None:
         return None
     if not prop.name:
         problems.append((f"{where}.name", "every property needs a name"))
@@ -143,22 +149,20 @@ def load_contract(path: Path, registry: Registry | None = None) -> Contract:
         problems.append(
             ("customProperties.agency", f"agency {agency!r} is not a member of sector {sector!r}")
         )
-    access = custom.get("accessLevel", AccessLevel.private.value)
-    if access not in AccessLevel.__members__:
-        problems.append(
-            (
-                "customProperties.accessLevel",
-                f"unknown access level {access!r}; one of public, sector, restricted, private",
-            )
-        )
-    mode = custom.get("applyMode", ApplyMode.replace.value)
-    if mode not in ApplyMode.__members__:
-        problems.append(
-            (
-                "customProperties.applyMode",
-                f"unknown apply mode {mode!r}; one of replace, append, upsert",
-            )
-        )
+    access = _choice(
+        AccessLevel,
+        custom.get("accessLevel", AccessLevel.private.value),
+        "customProperties.accessLevel",
+        "access level",
+        problems,
+    )
+    mode = _choice(
+        ApplyMode,
+        custom.get("applyMode", ApplyMode.replace.value),
+        "customProperties.applyMode",
+        "apply mode",
+        problems,
+    )
     if not odcs.schema_ or len(odcs.schema_) != 1:
         problems.append(("schema", "a contract describes exactly one table (one schema object)"))
         raise ContractError(path, problems)
@@ -182,7 +186,7 @@ def load_contract(path: Path, registry: Registry | None = None) -> Contract:
         problems.append(("version", "missing; contracts are versioned (semver)"))
     if problems:
         raise ContractError(path, problems)
-    assert sector and agency  # narrowed by the checks above
+    assert sector and agency and access and mode  # narrowed by the checks above
     return Contract(
         id=odcs.id,
         version=odcs.version or "",
@@ -190,8 +194,8 @@ def load_contract(path: Path, registry: Registry | None = None) -> Contract:
         description=(odcs.description.purpose if odcs.description else None),
         sector=sector,
         agency=agency,
-        access=AccessLevel(access),
-        apply_mode=ApplyMode(mode),
+        access=access,
+        apply_mode=mode,
         null_values=tuple(custom.get("nullValues", [""])),
         columns=tuple(columns),
         quality=tuple(rules),
