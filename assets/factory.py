@@ -86,7 +86,7 @@ def contract_asset(contract: Contract) -> dg.AssetsDefinition:
     @dg.asset(
         key=key,
         group_name=contract.sector,
-        owners=[f"team:{contract.agency}"],
+        owners=[*([contract.steward] if contract.steward else []), f"team:{contract.agency}"],
         description=description,
         partitions_def=dg.DynamicPartitionsDefinition(name=partitions_name(contract)),
         check_specs=[

@@ -11,6 +11,7 @@ from open_data_contract_standard.model import (
     CustomProperty,
     OpenDataContractStandard,
     SchemaProperty,
+    Team,
 )
 from pydantic import ValidationError
 
@@ -59,6 +60,15 @@ def _choice(
         allowed = ", ".join(m.value for m in kind)
         problems.append((where, f"unknown {what} {value!r}; use one of {allowed}"))
         return None
+
+
+def _steward(odcs: OpenDataContractStandard) -> str | None:
+    """The first team member whose role names a steward (ODCS `team`, object or list form)."""
+    team = odcs.team
+    members = team.members if isinstance(team, Team) else team
+    return next(
+        (m.username for m in members or [] if m.username and "steward" in (m.role or "")), None
+    )
 
 
 def _column(prop: SchemaProperty, where: str, problems: list[tuple[str, str]]) -> Column | None:
@@ -196,6 +206,7 @@ def load_contract(path: Path, registry: Registry | None = None) -> Contract:
         agency=agency,
         access=access,
         apply_mode=mode,
+        steward=_steward(odcs),
         null_values=tuple(custom.get("nullValues", [""])),
         columns=tuple(columns),
         quality=tuple(rules),

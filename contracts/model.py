@@ -119,6 +119,7 @@ class Contract(BaseModel):
     agency: str
     access: AccessLevel
     apply_mode: ApplyMode = ApplyMode.replace
+    steward: str | None = Field(None, description="E-mail of the team member with a steward role.")
     null_values: tuple[str, ...] = ("",)
     columns: tuple[Column, ...]
     quality: tuple[QualityRule, ...] = ()

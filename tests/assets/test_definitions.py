@@ -20,7 +20,8 @@ def test_defs_can_load(settings: Settings) -> None:
     for c in contracts:
         spec = defs.resolve_assets_def(asset_key(c))
         assert spec.group_names_by_key[asset_key(c)] == c.sector
-        assert spec.specs_by_key[asset_key(c)].owners == [f"team:{c.agency}"]
+        assert spec.specs_by_key[asset_key(c)].owners == [c.steward, f"team:{c.agency}"]
+        assert c.steward and "@" in c.steward
         checks = {k.name for k in spec.check_keys}
         assert checks == {k.value for k in check_kinds(c)}
         assert all(s.blocking for s in spec.check_specs)

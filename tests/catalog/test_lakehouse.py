@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -98,8 +100,14 @@ def test_time_travel_and_duckdb_and_plain_pyiceberg(lake: Lakehouse, tmp_path: P
 
     c = contract()
     first = publish(lake, c, "d1", batch(["a"], [1.0]))
+    between = datetime.now(UTC)
+    time.sleep(0.01)
     publish(lake, c, "d2", batch(["b", "c"], [2.0, 3.0]))
     assert read_arrow(lake.catalog, c.table, as_of=first)["station"].to_pylist() == ["a"]
+    assert read_arrow(lake.catalog, c.table, as_of=between)["station"].to_pylist() == ["a"]
+    assert read_arrow(lake.catalog, c.table).num_rows == 2
+    with pytest.raises(LookupError):
+        read_arrow(lake.catalog, c.table, as_of=12345)
     con = duckdb.connect()
     rel = relation(con, lake.catalog, c.table)
     assert rel.aggregate("sum(pm10)").fetchone() == (5.0,)
