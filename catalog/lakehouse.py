@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import itertools
 import warnings
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from pyiceberg.catalog import Catalog
 from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.exceptions import NamespaceAlreadyExistsError, NoSuchTableError
 from pyiceberg.expressions import AlwaysTrue
+from pyiceberg.manifest import DataFile
 from pyiceberg.schema import Schema
 from pyiceberg.table import Table, TableProperties
 from pyiceberg.types import (
@@ -44,7 +47,10 @@ ICEBERG_TYPES: dict[LogicalType, IcebergType] = {
     LogicalType.timestamp: TimestampType(),
 }
 SUMMARY_PREFIX = "gongyu."
-STREAM_FILE_BYTES = 256 << 20  # Arrow bytes per data file written from a stream: bounds memory
+STREAM_FILE_BYTES = (
+    256 << 20
+)  # Arrow bytes in data files being written from a stream: bounds memory
+STREAM_WRITERS = 2  # data files written at once (Parquet encoding releases the GIL)
 
 
 class PublishConflict(RuntimeError):
@@ -130,34 +136,47 @@ def stream_write(
     replace: bool,
 ) -> int:
     """Append a stream to `branch` as one snapshot (after deleting everything when `replace`),
-    holding at most one data file's worth of rows; returns the rows written.
+    holding at most `STREAM_FILE_BYTES` of rows being written plus the bin being read; returns
+    the rows written.
 
     pyiceberg 0.12's `append` takes a RecordBatchReader, but hands its file-sized bins to
     `ThreadPoolExecutor.map`, which takes every bin at once: the whole stream in memory. Here
-    each bin is written before the next is read, inside one transaction and one fast append.
+    `STREAM_WRITERS` bins are written at once (one Parquet file each, on its own thread: a file
+    is encoded on one core) while the next is read, inside one transaction and one fast append.
     """
     from pyiceberg.io.pyarrow import _dataframe_to_data_files, bin_pack_record_batches
 
     target = min(
         property_as_int(table.metadata.properties, TableProperties.WRITE_TARGET_FILE_SIZE_BYTES)
         or TableProperties.WRITE_TARGET_FILE_SIZE_BYTES_DEFAULT,
-        STREAM_FILE_BYTES,
+        STREAM_FILE_BYTES // STREAM_WRITERS,
     )
     counter, rows = itertools.count(0), 0
     batches = (batch.select(schema.names).cast(schema) for batch in data)
-    with table.transaction() as tx:
+    with ThreadPoolExecutor(STREAM_WRITERS) as pool, table.transaction() as tx:
         if replace:
             tx.delete(AlwaysTrue(), snapshot_properties=props, branch=branch)
         update = tx.update_snapshot(snapshot_properties=props, branch=branch)
         with update.fast_append() as append:
+
+            def write(chunk: pa.Table) -> list[DataFile]:
+                files = _dataframe_to_data_files(
+                    tx.table_metadata, chunk, table.io, append.commit_uuid, counter
+                )
+                return list(files)
+
+            writing: deque[Future[list[DataFile]]] = deque()
             for part in bin_pack_record_batches(batches, target):
                 chunk = pa.Table.from_batches(part, schema=schema)
                 rows += chunk.num_rows
-                for data_file in _dataframe_to_data_files(
-                    tx.table_metadata, chunk, table.io, append.commit_uuid, counter
-                ):
-                    append.append_data_file(data_file)
+                writing.append(pool.submit(write, chunk))
                 del chunk, part
+                if len(writing) >= STREAM_WRITERS:  # in order: data files keep stream order
+                    for data_file in writing.popleft().result():
+                        append.append_data_file(data_file)
+            while writing:
+                for data_file in writing.popleft().result():
+                    append.append_data_file(data_file)
     return rows
 
 

@@ -7,7 +7,6 @@ typed table plus one `types` check per failing column, with sample rows.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import duckdb
@@ -16,40 +15,13 @@ import pyarrow.compute as pc
 
 from contracts.model import ARROW_TYPES, Column, LogicalType
 from quality.results import ROW, CheckKind, CheckResult, Sample
+from quality.temporal import java_to_strptime, parse_strict
 
 TRUE_WORDS = ("y", "yes", "t", "true", "1", "예", "o")
 FALSE_WORDS = ("n", "no", "f", "false", "0", "아니오", "아니요", "x")
 # Full-width (U+3000) and no-break spaces pad many Korean spreadsheets' cells.
 WHITESPACE = " \t\r\n\u00a0\u3000\ufeff"
 THOUSANDS = r"[+-]?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]*)?"
-
-# Java DateTimeFormatter letters (as ODCS examples use) → DuckDB strptime; longest first.
-JAVA_TOKENS = (
-    ("yyyy", "%Y"),
-    ("yy", "%y"),
-    ("MMMM", "%B"),
-    ("MMM", "%b"),
-    ("MM", "%m"),
-    ("M", "%-m"),
-    ("dd", "%d"),
-    ("d", "%-d"),
-    ("HH", "%H"),
-    ("H", "%-H"),
-    ("hh", "%I"),
-    ("h", "%-I"),
-    ("mm", "%M"),
-    ("m", "%-M"),
-    ("ss", "%S"),
-    ("s", "%-S"),
-    ("SSSSSS", "%f"),
-    ("SSS", "%g"),
-    ("a", "%p"),
-    ("EEEE", "%A"),
-    ("EEE", "%a"),
-    ("XXX", "%z"),
-    ("Z", "%z"),
-)
-_JAVA_RE = re.compile("|".join(re.escape(t) for t, _ in JAVA_TOKENS) + r"|'[^']*'|%")
 
 HINTS = {
     LogicalType.integer: "write whole numbers without units or decimals (thousands separators "
@@ -66,21 +38,6 @@ WHAT = {
     LogicalType.date: "dates",
     LogicalType.timestamp: "timestamps",
 }
-
-
-def java_to_strptime(fmt: str) -> str:
-    """`yyyy-MM-dd HH:mm` → `%Y-%m-%d %H:%M`; quoted text ('T') is kept literally."""
-    table = dict(JAVA_TOKENS)
-
-    def sub(m: re.Match[str]) -> str:
-        tok = m.group(0)
-        if tok == "%":
-            return "%%"
-        if tok.startswith("'"):
-            return tok[1:-1].replace("%", "%%") or "'"
-        return table[tok]
-
-    return _JAVA_RE.sub(sub, fmt)
 
 
 @dataclass
@@ -190,6 +147,14 @@ def _prepare(
         return _Prepared(column, raw, trimmed, None, expected_nulls=trimmed.null_count)
     if target in (LogicalType.integer, LogicalType.number):
         fast = _strict(trimmed, nullish if declared else None, target)
+        if fast is not None:
+            return _Prepared(column, raw, fast, None, expected_nulls=fast.null_count)
+    if target in (LogicalType.date, LogicalType.timestamp):
+        # Cells all written exactly in a fixed-width format: read from their bytes (about half
+        # TRY_STRPTIME's cost); anything else is the query's, which locates the bad cells.
+        fmt = java_to_strptime(column.format) if column.format else None
+        masked = pc.if_else(nullish, pa.scalar(None, pa.string()), trimmed) if declared else trimmed
+        fast = parse_strict(masked, fmt, target)
         if fast is not None:
             return _Prepared(column, raw, fast, None, expected_nulls=fast.null_count)
     cast = _from_text(f"x{i}", column, trimmed)

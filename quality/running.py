@@ -11,6 +11,7 @@ into the one result GX would have given for the whole suite.
 from __future__ import annotations
 
 import gc
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from quality.results import ROW
@@ -94,39 +95,54 @@ def run_suite(
     rows = load(typed, [ROW]).column(ROW)  # every group's sample rows: read once
     parts: list[dict[str, Any]] = []
     failed: list[GroupFailed] = []
+    groups = column_groups(suite, every)
+    if not groups:
+        return merge(suite, parts), failed
+    # Columns in the delivery's order; a column it lacks is left for GX to report missing.
+    wanted = [[c for c in every if c in columns] for columns, _ in groups]
     # The collections after each group then scan only what the group made, not every module's
     # objects (a full collection takes ~0.2 s with GX imported).
     gc.freeze()
     try:
-        for k, (columns, members) in enumerate(column_groups(suite, every)):
-            name = f"{suite.name}#{k}"
-            wanted = [c for c in every if c in columns]
-            try:
-                parts.append(_run_group(name, members, typed, wanted, rows, result_format))
-            except Exception as exc:  # GX itself failed: this group's plans report it
-                failed.append(GroupFailed(exc, {(e.meta or {}).get("check", -1) for e in members}))
-            # GX's objects form reference cycles around the frame: free it now, not whenever
-            # the cyclic collector next runs (a frame per group would pile up meanwhile).
-            gc.collect()
+        # One group ahead: the next group's columns are read, decompressed and converted to
+        # pandas on a worker thread (pyarrow releases the GIL) while GX runs the current one.
+        # At most two groups' columns are in memory at once.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gx-load") as loader:
+            ahead = loader.submit(_group_frame, typed, wanted[0], rows)
+            for k, (_, members) in enumerate(groups):
+                current = ahead
+                if k + 1 < len(groups):
+                    ahead = loader.submit(_group_frame, typed, wanted[k + 1], rows)
+                name = f"{suite.name}#{k}"
+                try:
+                    data = current.result()
+                    parts.append(_run_group(name, members, data, result_format))
+                except Exception as exc:  # GX itself failed: this group's plans report it
+                    checks = {(e.meta or {}).get("check", -1) for e in members}
+                    failed.append(GroupFailed(exc, checks))
+                # GX's objects form reference cycles around the frame: free it now, not
+                # whenever the cyclic collector next runs (a frame per group would pile up).
+                data = current = None  # the future holds the frame too
+                gc.collect()
     finally:
         gc.unfreeze()
     return merge(suite, parts), failed
 
 
-def _run_group(
-    name: str,
-    members: list[Any],
-    typed: Typed,
-    columns: list[str],
-    rows: pa.ChunkedArray,
-    result_format: dict[str, Any],
-) -> dict[str, Any]:
-    """One group's expectations as a GX suite of their own, on `columns` + `__row` only."""
+def _group_frame(typed: Typed, columns: list[str], rows: pa.ChunkedArray) -> pd.DataFrame:
+    """A group's columns + `__row`, as the frame GX validates."""
     import pyarrow as pa
 
-    gx = import_gx()
     # No columns (a row count): `__row` alone; an empty selection would read them all.
     table = load(typed, columns).append_column(ROW, rows) if columns else pa.table({ROW: rows})
+    return frame(table)
+
+
+def _run_group(
+    name: str, members: list[Any], data: pd.DataFrame, result_format: dict[str, Any]
+) -> dict[str, Any]:
+    """One group's expectations as a GX suite of their own, on its columns + `__row` only."""
+    gx = import_gx()
     # A context per group: a context keeps every batch it validated in memory. Fresh copies of
     # the expectations: one keeps a callback to the last suite it joined, and so its context.
     context, batch = _context()
@@ -135,7 +151,7 @@ def _run_group(
     definition = context.validation_definitions.add(
         gx.ValidationDefinition(name=name, data=batch, suite=suite)
     )
-    run = definition.run(batch_parameters={"dataframe": frame(table)}, result_format=result_format)
+    run = definition.run(batch_parameters={"dataframe": data}, result_format=result_format)
     return run.to_json_dict()
 
 
