@@ -9,7 +9,7 @@ from typing import Any
 from contracts.model import Contract
 from quality.expectations import validate
 from quality.readers import read_delivery
-from quality.results import GateResult
+from quality.results import CheckKind, CheckResult, GateResult
 from quality.spill import Typed
 
 
@@ -26,6 +26,24 @@ class GateRun:
     validation: dict[str, Any] | None
 
 
+def explain_cast_nulls(checks: list[CheckResult], read: list[CheckResult]) -> list[CheckResult]:
+    """Say so where a `required` failure counts cells that were nulled for not casting.
+
+    Such a cell held a value; without this the steward reads "no value" for, say, '3개'.
+    """
+    uncast = {c.column: c.count for c in read if c.kind == CheckKind.types and not c.passed}
+    explained = []
+    for check in checks:
+        if check.kind == CheckKind.required and not check.passed and check.column in uncast:
+            note = (
+                f" ({min(uncast[check.column], check.count)} of them held a value that did not "
+                "cast: see the types check)"
+            )
+            check = check.model_copy(update={"message": check.message + note})
+        explained.append(check)
+    return explained
+
+
 def run_gate(
     path: Path, contract: Contract, *, sample_rows: int = 10, work: Path | None = None
 ) -> GateRun:
@@ -39,7 +57,7 @@ def run_gate(
     typed = read.typed
     if typed is not None:
         outcome = validate(typed, contract, sample_rows=sample_rows)
-        checks += outcome.checks
+        checks += explain_cast_nulls(outcome.checks, read.checks)
         validation = outcome.result
     result = GateResult(
         dataset_id=contract.id,

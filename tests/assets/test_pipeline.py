@@ -75,7 +75,8 @@ def test_bad_delivery_is_quarantined_and_main_is_untouched(
     assert table.metadata.current_snapshot_id == before
     assert read_arrow(platform.lakehouse.catalog, contract.table).num_rows == good.rows
     report = (platform.workspace.results / contract.id / bad.delivery_id / "report.txt").read_text()
-    assert "검사진로수" in report and "5" in report
+    assert "검사진로수" in report and "row 5" in report
+    assert "1 of them held a value that did not cast" in report
     assert platform.landing.path(bad.landing_key).read_bytes() == bad_file.read_bytes()
 
     with dagster_instance(platform.workspace) as instance:
