@@ -62,8 +62,9 @@ def lint(
     from contracts.lint import lint as run_lint
     from contracts.loader import contract_files
 
-    files = paths or contract_files(settings_for(None).contracts_dir)
-    issues = run_lint(files)
+    settings = settings_for(None)
+    files = paths or contract_files(settings.contracts_dir)
+    issues = run_lint(files, load_registry(settings.sectors_file), settings.contracts_dir)
     for issue in issues:
         typer.echo(f"{issue}" + (" (warning)" if issue.severity == "warning" else ""))
     errors = sum(i.severity == "error" for i in issues)
