@@ -11,7 +11,7 @@ from sqlalchemy import Engine, insert, select, update
 
 from catalog.db import deliveries
 from contracts.model import Contract
-from gongyu.storage import FolderStorage
+from gongyu.storage import FolderStorage, Incoming
 
 
 class DeliveryState(StrEnum):
@@ -65,33 +65,48 @@ class Deliveries:
         self.max_bytes = max_bytes
 
     def receive(self, contract: Contract, file: Path) -> tuple[Delivery, bool]:
-        """Land `file` for the contract's dataset; returns the delivery and whether it is new.
-
-        The same bytes delivered again for the same dataset return the earlier delivery.
+        """Land a copy of `file` for the contract's dataset; returns the delivery and whether it
+        is new. The same bytes delivered again for the same dataset return the earlier delivery.
         """
+        size = self._size(file)
+        with self.storage.incoming(file) as incoming:
+            return self._register(contract, incoming, file.name, size)
+
+    def receive_in_place(self, contract: Contract, key: str) -> tuple[Delivery, bool]:
+        """Register a file dropped into the landing zone; a new one moves into its delivery
+        folder (no copy), a repeated one stays where it was dropped."""
+        size = self._size(self.storage.path(key))
+        with self.storage.in_place(key) as incoming:
+            return self._register(contract, incoming, key.rsplit("/", 1)[-1], size)
+
+    def _size(self, file: Path) -> int:
         size = file.stat().st_size
         if size > self.max_bytes:
             raise DeliveryTooLarge(
                 f"{file}: {size:,} bytes is over the delivery limit of {self.max_bytes:,} bytes "
                 "(GONGYU_MAX_DELIVERY_BYTES); split the file or ask the operator to raise it"
             )
-        with self.storage.incoming(file) as incoming:
-            digest = incoming.digest
-            existing = self._one(
-                (deliveries.c.dataset_id == contract.id) & (deliveries.c.content_hash == digest)
-            )
-            if existing:
-                return existing, False
-            now = datetime.now(UTC)
-            delivery_id = f"{now:%Y%m%dT%H%M%S%f}-{digest[:12]}"
-            key = f"{landing_prefix(contract)}{delivery_id}/{file.name}"
-            incoming.keep(key)
+        return size
+
+    def _register(
+        self, contract: Contract, incoming: Incoming, filename: str, size: int
+    ) -> tuple[Delivery, bool]:
+        digest = incoming.digest
+        existing = self._one(
+            (deliveries.c.dataset_id == contract.id) & (deliveries.c.content_hash == digest)
+        )
+        if existing:
+            return existing, False
+        now = datetime.now(UTC)
+        delivery_id = f"{now:%Y%m%dT%H%M%S%f}-{digest[:12]}"
+        key = f"{landing_prefix(contract)}{delivery_id}/{filename}"
+        incoming.keep(key)
         row = {
             "delivery_id": delivery_id,
             "dataset_id": contract.id,
             "sector": contract.sector,
             "agency": contract.agency,
-            "filename": file.name,
+            "filename": filename,
             "content_hash": digest,
             "size_bytes": size,
             "landing_key": key,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from functools import cached_property
 from pathlib import Path
 
@@ -77,8 +76,8 @@ class Platform:
     def receive_dropped(self) -> list[Delivery]:
         """Register files dropped straight into `landing/<agency>/<dataset>/` as deliveries.
 
-        The dropped file is kept: after it is landed under its delivery folder, it is renamed
-        to a hidden `.received-<delivery>-<name>` beside where it was dropped.
+        A new file moves into its delivery folder; bytes already delivered are renamed to a
+        hidden `.duplicate-of-<delivery>-<name>` where they lie. Nothing is deleted.
         """
         new = []
         for contract in self.contracts.values():
@@ -86,11 +85,9 @@ class Platform:
             for key in self.landing.list_files(prefix):
                 if "/" in key.removeprefix(prefix):
                     continue  # inside a delivery folder: already landed
-                dropped = self.landing.path(key)
-                delivery, is_new = self.deliveries.receive(contract, dropped)
-                os.replace(
-                    dropped, dropped.with_name(f".received-{delivery.delivery_id}-{dropped.name}")
-                )
+                delivery, is_new = self.deliveries.receive_in_place(contract, key)
                 if is_new:
                     new.append(delivery)
+                else:
+                    self.landing.hide(key, f"duplicate-of-{delivery.delivery_id}")
         return new

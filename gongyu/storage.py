@@ -17,14 +17,14 @@ INCOMING = ".incoming"
 
 @dataclass(frozen=True)
 class Incoming:
-    """A copy on its way into storage: its content hash is known before it is kept."""
+    """An object on its way to its key: its content hash is known before it is kept."""
 
     storage: FolderStorage
     tmp: Path
     digest: str
 
     def keep(self, key: str) -> None:
-        """Store the copy under `key` (atomic rename; never overwrites)."""
+        """Store the object under `key` (atomic rename; never overwrites)."""
         self.storage._keep(self.tmp, key)
 
 
@@ -74,6 +74,24 @@ class FolderStorage:
             yield incoming
         finally:
             tmp.unlink(missing_ok=True)
+
+    @contextmanager
+    def in_place(self, key: str) -> Iterator[Incoming]:
+        """An object already stored (a file dropped into a zone), hashed where it lies.
+
+        `keep(key)` moves it under its new key; not kept, it stays where it is.
+        """
+        path = self.path(key)
+        digest = hashlib.sha256()
+        with path.open("rb") as f:
+            while block := f.read(CHUNK):
+                digest.update(block)
+        yield Incoming(self, path, digest.hexdigest())
+
+    def hide(self, key: str, prefix: str) -> None:
+        """Rename an object to a hidden `.<prefix>-<name>` beside it: kept, but no longer listed."""
+        path = self.path(key)
+        os.replace(path, path.with_name(f".{prefix}-{path.name}"))
 
     def _keep(self, tmp: Path, key: str) -> None:
         target = self.path(key)

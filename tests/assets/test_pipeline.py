@@ -103,9 +103,18 @@ def test_file_dropped_in_the_landing_zone_becomes_a_run(platform: Platform) -> N
     [(delivery, _)] = list(run_pending(platform))
     assert delivery.state == DeliveryState.published
     assert delivery.filename == "drop.csv"
-    kept = list(zone.glob(".received-*-drop.csv"))
-    assert len(kept) == 1 and kept[0].read_bytes() == data_file(KOTSA).read_bytes()
+    # Moved, not copied, into its delivery folder: the raw bytes are there, once.
+    assert not (zone / "drop.csv").exists()
+    landed = platform.landing.path(delivery.landing_key)
+    assert landed.parent.parent == zone
+    assert landed.read_bytes() == data_file(KOTSA).read_bytes()
     assert list(run_pending(platform)) == []  # nothing new on the next tick
+
+    shutil.copy(data_file(KOTSA), zone / "again.csv")  # the same bytes dropped again
+    assert list(run_pending(platform)) == []
+    [hidden] = zone.glob(f".duplicate-of-{delivery.delivery_id}-again.csv")
+    assert hidden.read_bytes() == data_file(KOTSA).read_bytes()
+    assert len(platform.deliveries.list()) == 1
 
 
 def test_materialize_one_partition(platform: Platform) -> None:
