@@ -47,6 +47,9 @@ ICEBERG_TYPES: dict[LogicalType, IcebergType] = {
     LogicalType.timestamp: TimestampType(),
 }
 SUMMARY_PREFIX = "gongyu."
+# pyiceberg's SqlCatalog keys every table by catalog name: "default" is the name its documentation
+# and most tools start from, so `SqlCatalog("default", uri=…)` from outside sees our tables.
+CATALOG_NAME = "default"
 STREAM_FILE_BYTES = (
     256 << 20
 )  # Arrow bytes in data files being written from a stream: bounds memory
@@ -103,7 +106,7 @@ def arrow_schema(contract: Contract) -> pa.Schema:
 def sql_catalog(url: str, warehouse: Path) -> SqlCatalog:
     """The Iceberg SQL catalog on the catalog database (readable by plain pyiceberg)."""
     warehouse.mkdir(parents=True, exist_ok=True)
-    return SqlCatalog("gongyu", uri=url, warehouse=warehouse.resolve().as_uri())
+    return SqlCatalog(CATALOG_NAME, uri=url, warehouse=warehouse.resolve().as_uri())
 
 
 def row_count(table: Table, snapshot_id: int | None) -> int:

@@ -113,7 +113,7 @@ def test_time_travel_and_duckdb_and_plain_pyiceberg(lake: Lakehouse, tmp_path: P
     assert rel.aggregate("sum(pm10)").fetchone() == (5.0,)
     # Any pyiceberg user reads the same catalog with no Gongyu code.
     outside = SqlCatalog(
-        "gongyu",
+        "default",
         uri=f"sqlite:///{tmp_path}/catalog.db",
         warehouse=(tmp_path / "warehouse").as_uri(),
     )
