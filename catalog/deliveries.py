@@ -138,10 +138,6 @@ class Deliveries:
         with self.engine.connect() as conn:
             return [Delivery.model_validate(r._mapping) for r in conn.execute(query)]
 
-    def pending(self) -> list[Delivery]:
-        """Deliveries not yet published or quarantined (a crashed `validating` one included)."""
-        return self.list(states=PENDING)
-
     def claim(self, delivery_id: str) -> Delivery:
         """Mark a pending delivery `validating` for processing; ValueError if it is already done."""
         with self.engine.begin() as conn:

@@ -16,6 +16,7 @@ from quality.gate import run_gate
 from quality.report import report_json, report_text
 from quality.results import CheckKind, CheckResult, GateResult
 from quality.spill import batches
+from quality.suite import suite_json
 
 PUBLISH_ATTEMPTS = 5
 
@@ -103,6 +104,7 @@ def _process(
     prefix = results_prefix(delivery)
     if run.validation is not None:
         platform.results.put_text(prefix + "validation.json", json.dumps(run.validation, indent=1))
+        platform.results.put_text(prefix + "suite.json", json.dumps(suite_json(contract), indent=1))
     report = report_text(gate, contract)
     platform.results.put_text(
         prefix + "report.json",

@@ -41,10 +41,6 @@ class FolderStorage:
             raise ValueError(f"key {key!r} escapes the storage root")
         return resolved
 
-    def exists(self, key: str) -> bool:
-        """True when an object is stored under `key`."""
-        return self.path(key).is_file()
-
     @contextmanager
     def incoming(self, source: Path) -> Iterator[Incoming]:
         """Copy `source` to a hidden temporary object, hashing it on the way (one read).

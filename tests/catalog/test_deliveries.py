@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from catalog.db import connect
-from catalog.deliveries import Deliveries, DeliveryState, DeliveryTooLarge
+from catalog.deliveries import PENDING, Deliveries, DeliveryState, DeliveryTooLarge
 from gongyu.storage import FolderStorage
 from tests.conftest import column, data_file, make_contract
 
@@ -53,12 +53,12 @@ def test_same_bytes_twice_are_recognised(ledger: Deliveries, tmp_path: Path) -> 
 def test_state_machine_and_claim(ledger: Deliveries) -> None:
     src = data_file("transport_logistics/kotsa_car_inspection_centers_20210927.csv")
     delivery, _ = ledger.receive(CONTRACT, src)
-    assert [d.delivery_id for d in ledger.pending()] == [delivery.delivery_id]
+    assert [d.delivery_id for d in ledger.list(states=PENDING)] == [delivery.delivery_id]
     assert ledger.claim(delivery.delivery_id).state == DeliveryState.validating
     ledger.set_state(delivery.delivery_id, DeliveryState.quarantined, reasons=["bad"], rows=3)
     done = ledger.get(delivery.delivery_id)
     assert (done.state, done.reasons, done.rows) == (DeliveryState.quarantined, ["bad"], 3)
-    assert ledger.pending() == []
+    assert ledger.list(states=PENDING) == []
     with pytest.raises(ValueError, match="already quarantined"):
         ledger.claim(delivery.delivery_id)
 

@@ -39,6 +39,9 @@ def test_spill_is_removed_and_validation_is_one_gx_result(platform: Platform) ->
     assert stats["evaluated_expectations"] == len(suite.expectations)
     assert stats["successful_expectations"] == len(suite.expectations)
     assert stats["unsuccessful_expectations"] == 0 and stats["success_percent"] == 100.0
+    # The suite the delivery was checked against is kept beside its result.
+    kept = platform.workspace.results / contract.id / delivery.delivery_id / "suite.json"
+    assert json.loads(kept.read_text())["name"] == result["suite_name"]
 
 
 def test_spill_is_removed_after_quarantine(platform: Platform, tmp_path: Path) -> None:
