@@ -42,5 +42,5 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except (ContractError, UnknownDataset, DeliveryTooLarge, FileNotFoundError, ValueError) as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False, markup=True)
+        err.print(f"[red]error:[/red] {exc}", highlight=False, markup=True, soft_wrap=True)
         raise typer.Exit(1) from None

@@ -1,4 +1,4 @@
-"""`gongyu contracts`: list and lint data contracts."""
+"""`gongyu contracts`: list, lint and diff data contracts."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from contracts.loader import load_contracts
 from gongyu.cli.common import console, settings_for, user_errors
 from sectors.registry import load_registry
 
-app = typer.Typer(help="List and lint data contracts (ODCS v3).", no_args_is_help=True)
+app = typer.Typer(help="List, lint and diff data contracts (ODCS v3).", no_args_is_help=True)
 
 
 @app.command("list")
@@ -72,3 +72,43 @@ def lint(
         f"{len(files)} contract(s): {errors} error(s), {len(issues) - errors} warning(s)", err=True
     )
     raise typer.Exit(1 if errors else 0)
+
+
+@app.command("diff")
+def diff(
+    old: Annotated[Path, typer.Argument(metavar="OLD", help="The contract file as published.")],
+    new: Annotated[Path, typer.Argument(metavar="NEW", help="The proposed new version of it.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the diff as JSON.")] = False,
+) -> None:
+    """Compare two versions of a contract; exit 1 if the new version is refused.
+
+    Prints `BREAKING path: message` or `compatible path: message` per change, then the verdict.
+    A breaking change needs a new major version; any change needs a higher version.
+    Exit 2 when a file does not load or a version is not semver.
+    Example: gongyu contracts diff kotsa_v1.yaml kotsa_v2.yaml --json
+    """
+    from contracts.diff import diff_contracts
+    from contracts.loader import ContractError, load_contract
+
+    settings = settings_for(None)
+    registry = load_registry(settings.sectors_file)
+    try:
+        result = diff_contracts(load_contract(old, registry), load_contract(new, registry))
+    except (ContractError, ValueError) as exc:
+        # Exit 2, not user_errors()'s 1: to CI scripts 1 means "read fine, refused"; plain echo,
+        # not Rich, so a long file path is not wrapped mid-word in logs.
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if as_json:
+        typer.echo(result.model_dump_json(indent=1))
+    else:
+        for change in result.changes:
+            label = "BREAKING" if change.kind == "breaking" else "compatible"
+            typer.echo(f"{label} {change.path}: {change.message}")
+        typer.echo(f"{result.old_version} -> {result.new_version}: {result.verdict}")
+    for reason in result.reasons:
+        typer.echo(f"refused: {reason}", err=True)
+    if result.refused:
+        for change in result.breaking:
+            typer.echo(f"  {change.path}: {change.message}", err=True)
+    raise typer.Exit(1 if result.refused else 0)
