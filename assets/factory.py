@@ -47,6 +47,7 @@ def check_kinds(contract: Contract) -> list[CheckKind]:
             v is not None for c in cols for v in (c.minimum, c.maximum, c.min_length, c.max_length)
         ),
         CheckKind.quality: bool(contract.quality),
+        CheckKind.privacy: False,  # no asset check until the gate runs quality.privacy
     }
     return [k for k in CheckKind if applies.get(k, True)]
 

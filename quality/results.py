@@ -29,6 +29,7 @@ class CheckKind(StrEnum):
     range = "range"
     quality = "quality"  # the contract's own `quality` rules
     audit = "audit"  # the staged snapshot, before it is published
+    privacy = "privacy"  # personal identifiers found in columns not declared as such
 
 
 class Sample(BaseModel):
