@@ -1,0 +1,207 @@
+"""Keyed pseudonyms for direct identifiers: HMAC-SHA-256 under a per-sector key.
+
+A master key file holds numbered key versions (JSON, mode 0600). Each sector gets its own key,
+derived from a master key with HKDF-SHA-256 (RFC 5869), so one person gets the same pseudonym
+from every agency of a sector and unlinkable pseudonyms across sectors. Rotation adds a version
+and makes it current; old versions stay in the file so earlier pseudonyms can be reproduced.
+
+Normalisation is deliberately minimal (Unicode NFC + strip): callers bring identifiers to one
+format first (e.g. drop the hyphen of a resident number), since only they know the format.
+Pseudonyms read `p<version>_<32 hex>`; nulls stay null.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import tempfile
+import unicodedata
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from pydantic import BaseModel, Field, SecretBytes, field_validator, model_validator
+
+MIN_KEY_BYTES = 32
+INFO_PREFIX = b"gongyu-pseudonym:"
+# 128 bits: collisions stay negligible far beyond the population (birthday bound ~2^64 values)
+# and, the key being secret, the hex cannot be brute-forced offline anyway; 32 hex chars keep
+# columns compact.
+HEX_CHARS = 32
+
+
+def hkdf_extract(salt: bytes, ikm: bytes) -> bytes:
+    """RFC 5869 HKDF-Extract with SHA-256 (empty salt = 32 zero bytes)."""
+    return hmac.digest(salt or bytes(32), ikm, hashlib.sha256)
+
+
+def hkdf_expand(prk: bytes, info: bytes, length: int = 32) -> bytes:
+    """RFC 5869 HKDF-Expand with SHA-256."""
+    if length > 255 * 32:
+        raise ValueError("HKDF-SHA-256 output is at most 8160 bytes")
+    out, block = b"", b""
+    for i in range(1, -(-length // 32) + 1):
+        block = hmac.digest(prk, block + info + bytes([i]), hashlib.sha256)
+        out += block
+    return out[:length]
+
+
+def hkdf(ikm: bytes, info: bytes, length: int = 32, salt: bytes = b"") -> bytes:
+    """HKDF-SHA-256: extract then expand."""
+    return hkdf_expand(hkdf_extract(salt, ikm), info, length)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+
+class KeyVersion(BaseModel):
+    """One master key version; the bytes are masked in repr and str."""
+
+    key: SecretBytes = Field(repr=False)
+    created_at: dt.datetime
+
+    @field_validator("key")
+    @classmethod
+    def _long_enough(cls, v: SecretBytes) -> SecretBytes:
+        if len(v.get_secret_value()) < MIN_KEY_BYTES:
+            raise ValueError(f"a master key needs at least {MIN_KEY_BYTES} bytes")
+        return v
+
+
+class Keyring(BaseModel):
+    """Numbered master key versions and the current one. Never prints key bytes."""
+
+    current: int
+    keys: dict[int, KeyVersion] = Field(repr=False)
+
+    @field_validator("keys")
+    @classmethod
+    def _not_empty(cls, v: dict[int, KeyVersion]) -> dict[int, KeyVersion]:
+        if not v:
+            raise ValueError("a keyring needs at least one key version")
+        return v
+
+    @model_validator(mode="after")
+    def _current_exists(self) -> Keyring:
+        if self.current not in self.keys:
+            raise ValueError(f"current version {self.current} is not in the keyring")
+        return self
+
+    def __repr__(self) -> str:
+        return f"Keyring(current={self.current}, versions={sorted(self.keys)})"
+
+    __str__ = __repr__
+
+    @classmethod
+    def new(cls) -> Keyring:
+        """A keyring with one fresh random version, 1."""
+        return cls(current=1, keys={1: KeyVersion(key=_fresh(), created_at=_now())})
+
+    @property
+    def rotations(self) -> list[tuple[int, dt.datetime]]:
+        """(version, created_at) for every version, oldest first."""
+        return [(v, self.keys[v].created_at) for v in sorted(self.keys)]
+
+    def rotate(self) -> Keyring:
+        """A new keyring with one more version, made current (the caller saves it)."""
+        version = max(self.keys) + 1
+        keys = {**self.keys, version: KeyVersion(key=_fresh(), created_at=_now())}
+        return Keyring(current=version, keys=keys)
+
+    def sector_key(self, sector: str, version: int | None = None) -> bytes:
+        """The HMAC key of one sector under one master version (default: current)."""
+        v = self.current if version is None else version
+        if v not in self.keys:
+            raise KeyError(f"no key version {v} in the keyring")
+        return hkdf(self.keys[v].key.get_secret_value(), INFO_PREFIX + sector.encode())
+
+
+def _fresh() -> SecretBytes:
+    return SecretBytes(secrets.token_bytes(MIN_KEY_BYTES))
+
+
+def save_keyring(keyring: Keyring, path: Path | str) -> None:
+    """Write the keyring atomically (temporary file in the same folder, then rename), mode 0600."""
+    path = Path(path)
+    doc = {
+        "current": keyring.current,
+        "keys": {
+            str(v): {
+                "key": base64.b64encode(k.key.get_secret_value()).decode("ascii"),
+                "created_at": k.created_at.isoformat(),
+            }
+            for v, k in sorted(keyring.keys.items())
+        },
+    }
+    # mkstemp creates the file 0600 from the start: the key is never readable by others.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(doc, f, indent=2)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def generate_key_file(path: Path | str) -> Keyring:
+    """Create a new key file with one random version; refuses to overwrite an existing one."""
+    path = Path(path)
+    if path.exists():
+        # Overwriting would lose the key and with it every pseudonym made so far.
+        raise FileExistsError(f"{path} exists; rotate its keyring instead")
+    keyring = Keyring.new()
+    save_keyring(keyring, path)
+    return keyring
+
+
+def load_keyring(path: Path | str) -> Keyring:
+    """Read a key file written by `save_keyring` / `generate_key_file`."""
+    doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    keys = {
+        int(v): KeyVersion(
+            key=SecretBytes(base64.b64decode(k["key"], validate=True)),
+            created_at=dt.datetime.fromisoformat(k["created_at"]),
+        )
+        for v, k in doc["keys"].items()
+    }
+    return Keyring(current=int(doc["current"]), keys=keys)
+
+
+def pseudonym(text: str, key: bytes, version: int) -> str:
+    """The pseudonym of one value under a sector key: `p<version>_` + 32 hex chars."""
+    normal = unicodedata.normalize("NFC", text).strip()
+    digest = hmac.new(key, normal.encode("utf-8"), hashlib.sha256).hexdigest()
+    return f"p{version}_{digest[:HEX_CHARS]}"
+
+
+def pseudonymise(
+    values: pa.Array | pa.ChunkedArray,
+    keyring: Keyring,
+    sector: str,
+    *,
+    version: int | None = None,
+) -> pa.Array:
+    """Pseudonyms of a column (string; other types are cast to text first); nulls stay null.
+
+    Each distinct value is hashed once, then spread back over the rows through the dictionary
+    indices, so a column repeating few identifiers costs little.
+    """
+    v = keyring.current if version is None else version
+    key = keyring.sector_key(sector, v)
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+        values = values.cast(pa.string())
+    encoded = pc.dictionary_encode(values)  # nulls become null indices
+    distinct = [pseudonym(t, key, v) for t in encoded.dictionary.to_pylist()]
+    return pa.array(distinct, pa.string()).take(encoded.indices)
