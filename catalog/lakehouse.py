@@ -36,7 +36,7 @@ from pyiceberg.types import (
 )
 from pyiceberg.utils.properties import property_as_int
 
-from contracts.model import ARROW_TYPES, ApplyMode, Contract, LogicalType
+from contracts.model import ApplyMode, Contract, LogicalType, arrow_schema
 
 ICEBERG_TYPES: dict[LogicalType, IcebergType] = {
     LogicalType.string: StringType(),
@@ -96,11 +96,6 @@ def iceberg_schema(contract: Contract) -> Schema:
             for i, c in enumerate(contract.columns, start=1)
         ]
     )
-
-
-def arrow_schema(contract: Contract) -> pa.Schema:
-    """The Arrow schema a delivery is cast to before it is written."""
-    return pa.schema([pa.field(c.name, ARROW_TYPES[c.logical_type]) for c in contract.columns])
 
 
 def sql_catalog(url: str, warehouse: Path) -> SqlCatalog:
@@ -211,7 +206,7 @@ class Lakehouse:
         if table.metadata.current_snapshot_id is None:
             # Branches need a snapshot to start from: an empty one marks the table's creation.
             table.append(
-                arrow_schema(contract).empty_table(),
+                arrow_schema(contract.columns).empty_table(),
                 snapshot_properties={f"{SUMMARY_PREFIX}event": "created"},
             )
         return table
@@ -238,7 +233,7 @@ class Lakehouse:
         table.manage_snapshots().create_branch(base, branch).commit()
         props = {f"{SUMMARY_PREFIX}{k}": v for k, v in summary.items()}
         props[f"{SUMMARY_PREFIX}delivery"] = delivery_id
-        schema = arrow_schema(contract)
+        schema = arrow_schema(contract.columns)
         if isinstance(data, pa.RecordBatchReader) and contract.apply_mode == ApplyMode.upsert:
             data = data.read_all()  # upserted datasets are small; the anti-join needs them whole
         if isinstance(data, pa.Table):

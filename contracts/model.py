@@ -7,6 +7,7 @@ apply mode, column classification).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -104,6 +105,18 @@ class Column(BaseModel):
     enum: tuple[str, ...] | None = Field(None, description="ODCS `enum` values, if declared.")
     classification: Classification = Classification.none
     examples: tuple[Any, ...] = ()
+
+    @property
+    def label(self) -> str:
+        """How messages name the column: '측정소명 (station_name)', or the name when they match."""
+        return (
+            self.name if self.physical_name == self.name else f"{self.physical_name} ({self.name})"
+        )
+
+
+def arrow_schema(columns: Iterable[Column]) -> pa.Schema:
+    """The Arrow schema deliveries are cast to and tables are written with."""
+    return pa.schema([pa.field(c.name, ARROW_TYPES[c.logical_type]) for c in columns])
 
 
 class Contract(BaseModel):

@@ -10,13 +10,13 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from catalog.deliveries import Delivery, DeliveryState
-from catalog.lakehouse import Auditor, PublishConflict, arrow_schema
+from catalog.lakehouse import Auditor, PublishConflict
+from contracts.model import arrow_schema
 from gongyu.platform import Platform
 from quality.gate import run_gate
 from quality.report import report_json, report_text
 from quality.results import CheckKind, CheckResult, GateResult
 from quality.spill import batches
-from quality.suite import suite_json
 
 PUBLISH_ATTEMPTS = 5
 
@@ -74,7 +74,7 @@ def _process(
         }
         for attempt in range(PUBLISH_ATTEMPTS):
             # A fresh stream per attempt: the spill is read again, without `__row`.
-            data = batches(run.typed, arrow_schema(contract))
+            data = batches(run.typed, arrow_schema(contract.columns))
             staged = platform.lakehouse.stage(
                 contract, delivery.delivery_id, data, summary, rows=gate.rows
             )
@@ -104,7 +104,7 @@ def _process(
     prefix = results_prefix(delivery)
     if run.validation is not None:
         platform.results.put_text(prefix + "validation.json", json.dumps(run.validation, indent=1))
-        platform.results.put_text(prefix + "suite.json", json.dumps(suite_json(contract), indent=1))
+        platform.results.put_text(prefix + "suite.json", json.dumps(run.suite, indent=1))
     report = report_text(gate, contract)
     platform.results.put_text(
         prefix + "report.json",

@@ -15,10 +15,11 @@ from quality.suite import suite_for
 
 
 class Validation(BaseModel):
-    """The suite's outcome on one table: our checks, and GX's own result as JSON."""
+    """The suite's outcome on one table: our checks, GX's own result and the suite, as JSON."""
 
     checks: list[CheckResult]
     result: dict[str, Any] = Field(default_factory=dict)
+    suite: dict[str, Any] = Field(default_factory=dict)
 
 
 def _judge(plan: Plan, value: float) -> bool:
@@ -157,4 +158,4 @@ def validate(typed: Typed, contract: Contract, *, sample_rows: int = 10) -> Vali
     checks = [
         _check(plan, by_check.get(i, []), rows, sample_rows, types) for i, plan in enumerate(plans)
     ]
-    return Validation(checks=checks, result=result)
+    return Validation(checks=checks, result=result, suite=suite.to_json_dict())

@@ -15,7 +15,7 @@ from quality.spill import Typed
 
 @dataclass
 class GateRun:
-    """A gate's verdict plus what it produced: the typed delivery and the GX validation result.
+    """A gate's verdict plus what it produced: the typed delivery, the GX suite and its result.
 
     `typed` is the spilled Arrow file when the gate ran with a work folder (the caller
     removes it), else the table in memory; None when the file could not be read.
@@ -24,6 +24,7 @@ class GateRun:
     result: GateResult
     typed: Typed | None
     validation: dict[str, Any] | None
+    suite: dict[str, Any] | None
 
 
 def explain_cast_nulls(checks: list[CheckResult], read: list[CheckResult]) -> list[CheckResult]:
@@ -53,12 +54,12 @@ def run_gate(
     """
     read = read_delivery(path, contract, sample_rows=sample_rows, work=work)
     checks = list(read.checks)
-    validation = None
+    validation = suite = None
     typed = read.typed
     if typed is not None:
         outcome = validate(typed, contract, sample_rows=sample_rows)
         checks += explain_cast_nulls(outcome.checks, read.checks)
-        validation = outcome.result
+        validation, suite = outcome.result, outcome.suite
     result = GateResult(
         dataset_id=contract.id,
         contract_version=contract.version,
@@ -66,4 +67,4 @@ def run_gate(
         checks=checks,
         rows=read.source.rows,
     )
-    return GateRun(result=result, typed=typed, validation=validation)
+    return GateRun(result=result, typed=typed, validation=validation, suite=suite)

@@ -54,11 +54,6 @@ class Plan:
     error: str | None = None
 
 
-def label(col: Column) -> str:
-    """How a column is named to stewards: `측정소명 (station_name)`."""
-    return col.name if col.physical_name == col.name else f"{col.physical_name} ({col.name})"
-
-
 def _typed(col: Column, values: tuple[str, ...]) -> list[Any]:
     """Enum values (strings in the contract) as the column's Python type."""
     if col.logical_type == LogicalType.integer:
@@ -85,7 +80,7 @@ def _column_plans(contract: Contract) -> list[Plan]:
     key = contract.primary_key
     err = Severity.error
     for col in contract.columns:
-        name, lab = col.name, label(col)
+        name, lab = col.name, col.label
         if col.required or name in key:
             plans.append(Plan(
                 CheckKind.required, f"required:{name}", name, err,
@@ -143,7 +138,7 @@ def _column_plans(contract: Contract) -> list[Plan]:
                   {"column": name, "min_value": col.min_length, "max_value": col.max_length})],
             ))  # fmt: skip
     if key:
-        labs = ", ".join(label(contract.column(k)) for k in key)
+        labs = ", ".join(contract.column(k).label for k in key)
         expectation = (
             ("expect_column_values_to_be_unique", {"column": key[0]})
             if len(key) == 1
@@ -172,7 +167,7 @@ def _quality_plan(contract: Contract, rule: QualityRule) -> Plan:
     """One ODCS quality entry as a plan; anything we cannot run becomes an `error` plan."""
     spec = rule.spec
     col = next((c for c in contract.columns if c.name == rule.column), None)
-    lab = label(col) if col else "the table"
+    lab = col.label if col else "the table"
     # An unnamed rule is called after its metric; say which column, as 'required:x' does.
     auto = rule.name in (spec.get("metric"), spec.get("rule")) and rule.column
     plan = Plan(
@@ -323,7 +318,7 @@ def _custom(plan: Plan, spec: dict, col: Column | None) -> None:
     if col and "column" not in kwargs and "column_list" not in kwargs:
         kwargs["column"] = col.name  # a property-level rule is about its own column
     plan.expectations = [(etype, kwargs)]
-    plan.failing = f"fail {etype}" + (f" on {label(col)}" if col else "")
+    plan.failing = f"fail {etype}" + (f" on {col.label}" if col else "")
 
 
 def plan_checks(contract: Contract) -> list[Plan]:

@@ -27,10 +27,7 @@ def _labels(contract: Contract | None) -> dict[str, str]:
     """Lakehouse name → '측정소명 (station_name)' when the contract is at hand."""
     if contract is None:
         return {}
-    return {
-        c.name: c.name if c.physical_name == c.name else f"{c.physical_name} ({c.name})"
-        for c in contract.columns
-    }
+    return {c.name: c.label for c in contract.columns}
 
 
 def _failure_json(check: CheckResult, labels: dict[str, str]) -> dict[str, Any]:

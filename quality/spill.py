@@ -20,7 +20,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
-from contracts.model import ARROW_TYPES, Column
+from contracts.model import Column, arrow_schema
 from quality.results import ROW
 
 SPILL_NAME = "typed.arrow"
@@ -33,8 +33,7 @@ Typed = pa.Table | Path
 
 def typed_schema(columns: list[Column]) -> pa.Schema:
     """The contract's Arrow schema plus `__row`: what the caster produces, piece by piece."""
-    fields = [pa.field(c.name, ARROW_TYPES[c.logical_type]) for c in columns]
-    return pa.schema([*fields, pa.field(ROW, pa.int64())])
+    return arrow_schema(columns).append(pa.field(ROW, pa.int64()))
 
 
 class Spill:

@@ -94,8 +94,3 @@ def suite_for(contract: Contract, plans: list[Plan]) -> gx.ExpectationSuite:
 def build_suite(contract: Contract) -> gx.ExpectationSuite:
     """The contract's GX suite (rules GX cannot express are left out; `validate` reports them)."""
     return suite_for(contract, plan_checks(contract))
-
-
-def suite_json(contract: Contract) -> dict[str, Any]:
-    """The contract's GX suite as a JSON-able dict."""
-    return build_suite(contract).to_json_dict()

@@ -16,7 +16,7 @@ from open_data_contract_standard.model import OpenDataContractStandard
 from contracts.model import Column, Contract, LogicalType, QualityRule, Severity
 from quality.expectations import validate
 from quality.results import ROW, CheckKind, GateResult, SourceInfo
-from quality.suite import build_suite, suite_json
+from quality.suite import build_suite
 from tests.conftest import data_file
 
 AIR = "environment_energy/seoul_daily_air_quality_2022.csv"
@@ -317,7 +317,7 @@ def test_gx_result_is_json_and_matches_the_suite(rows):
     assert len(suite.expectations) == 9 == len(v.result["results"]) == len(v.checks)
     json.loads(json.dumps(v.result))
     assert v.result["success"] is True
-    as_json = suite_json(contract)
+    as_json = v.suite
     assert as_json["name"] == "seoul_daily_air_quality@1.2.0"
     metas = [e["meta"] for e in as_json["expectations"]]
     assert {m["kind"] for m in metas} >= {"required", "primary_key", "quality"}
