@@ -89,11 +89,11 @@ Auditor = Callable[[Table, Staged], list[str]]
 
 
 def iceberg_schema(contract: Contract) -> Schema:
-    """The Iceberg schema of a contract's table (all columns optional: the gate enforces nulls)."""
+    """The Iceberg schema of a contract's published table (all optional: the gate checks nulls)."""
     return Schema(
         *[
             NestedField(i, c.name, ICEBERG_TYPES[c.logical_type], required=False, doc=c.description)
-            for i, c in enumerate(contract.columns, start=1)
+            for i, c in enumerate(contract.published_columns, start=1)
         ]
     )
 
@@ -206,7 +206,7 @@ class Lakehouse:
         if table.metadata.current_snapshot_id is None:
             # Branches need a snapshot to start from: an empty one marks the table's creation.
             table.append(
-                arrow_schema(contract.columns).empty_table(),
+                arrow_schema(contract.published_columns).empty_table(),
                 snapshot_properties={f"{SUMMARY_PREFIX}event": "created"},
             )
         return table
@@ -233,7 +233,7 @@ class Lakehouse:
         table.manage_snapshots().create_branch(base, branch).commit()
         props = {f"{SUMMARY_PREFIX}{k}": v for k, v in summary.items()}
         props[f"{SUMMARY_PREFIX}delivery"] = delivery_id
-        schema = arrow_schema(contract.columns)
+        schema = arrow_schema(contract.published_columns)
         if isinstance(data, pa.RecordBatchReader) and contract.apply_mode == ApplyMode.upsert:
             data = data.read_all()  # upserted datasets are small; the anti-join needs them whole
         if isinstance(data, pa.Table):

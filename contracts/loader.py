@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
@@ -16,14 +18,18 @@ from open_data_contract_standard.model import (
 from pydantic import ValidationError
 
 from contracts.model import (
+    GENERALISATION_LEVELS,
     AccessLevel,
     ApplyMode,
     Classification,
     Column,
     Contract,
+    IdentifierKind,
     LogicalType,
+    Privacy,
     QualityRule,
     Severity,
+    Sla,
 )
 from sectors.registry import Registry, default_registry
 
@@ -84,7 +90,17 @@ def _column(prop: SchemaProperty, where: str, problems: list[tuple[str, str]]) -
         "classification",
         problems,
     )
-    if logical is None or classification is None:
+    allowed = [
+        _choice(
+            IdentifierKind,
+            kind,
+            f"{where}.customProperties.allowedIdentifiers",
+            "identifier kind",
+            problems,
+        )
+        for kind in custom.get("allowedIdentifiers", [])
+    ]
+    if logical is None or classification is None or None in allowed:
         return None
     if not prop.name:
         problems.append((f"{where}.name", "every property needs a name"))
@@ -105,6 +121,7 @@ def _column(prop: SchemaProperty, where: str, problems: list[tuple[str, str]]) -
         format=options.get("format"),
         enum=tuple(str(e.value) for e in prop.enum) if prop.enum else None,
         classification=classification,
+        allowed_identifiers=tuple(a for a in allowed if a is not None),
         examples=tuple(prop.examples or ()),
     )
 
@@ -121,6 +138,79 @@ def _rules(column: str | None, entries: list[Any] | None, where: str) -> list[Qu
             )
         )
     return rules
+
+
+_UNITS = {
+    "h": dt.timedelta(hours=1),
+    "d": dt.timedelta(days=1),
+    "w": dt.timedelta(weeks=1),
+    "m": dt.timedelta(days=31),  # ODCS month: a calendar month at its longest
+    "y": dt.timedelta(days=366),
+}
+_UNIT_NAMES = {"hour": "h", "day": "d", "week": "w", "month": "m", "year": "y"}
+
+
+def _duration(value: Any, unit: str | None) -> dt.timedelta | None:
+    """`value` `unit` (ODCS units: h/d/w/m/y, singular or plural words) as a timedelta."""
+    word = (unit or "d").lower()
+    key = _UNIT_NAMES.get(word.rstrip("s"), word)
+    if key not in _UNITS or isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return _UNITS[key] * value
+
+
+def _sla(odcs: OpenDataContractStandard, problems: list[tuple[str, str]]) -> Sla:
+    found: dict[str, dt.timedelta] = {}
+    for i, prop in enumerate(odcs.slaProperties or []):
+        name = (prop.property or "").lower()
+        if name not in ("frequency", "latency"):
+            continue  # other SLA properties (retention, availability...) are informative here
+        span = _duration(prop.value, prop.unit)
+        if span is None or span <= dt.timedelta(0):
+            problems.append(
+                (
+                    f"slaProperties.{i}",
+                    f"{name} needs a positive number and a unit (h, d, w, m or y), "
+                    f"got {prop.value!r} {prop.unit or ''}".rstrip(),
+                )
+            )
+            continue
+        found[name] = span
+    return Sla(**found)
+
+
+_ROUND = re.compile(r"^round_\d+(\.\d+)?$")
+
+
+def _privacy(raw: Any, columns: list[Column], problems: list[tuple[str, str]]) -> Privacy:
+    where = "customProperties.privacy"
+    try:
+        privacy = Privacy.model_validate(raw or {})
+    except ValidationError as exc:
+        for e in exc.errors(include_url=False):
+            problems.append((f"{where}.{_loc(e['loc'])}", e["msg"]))
+        return Privacy()
+    by_name = {c.name: c for c in columns}
+    quasi = [c for c in columns if c.classification == Classification.quasi_identifier]
+    if privacy.k is not None and not quasi:
+        problems.append((f"{where}.k", "k needs at least one quasi_identifier column"))
+    for column, level in privacy.generalise.items():
+        if column not in by_name:
+            problems.append((f"{where}.generalise.{column}", "no such property"))
+        elif by_name[column].classification != Classification.quasi_identifier:
+            problems.append(
+                (f"{where}.generalise.{column}", "only quasi_identifier columns are generalised")
+            )
+        if level not in GENERALISATION_LEVELS and not _ROUND.match(level):
+            problems.append(
+                (
+                    f"{where}.generalise.{column}",
+                    f"unknown level {level!r}; use one of {', '.join(GENERALISATION_LEVELS)}",
+                )
+            )
+    if privacy.max_suppressed and privacy.k is None:
+        problems.append((f"{where}.maxSuppressed", "suppression needs k"))
+    return privacy
 
 
 def load_contract(path: Path, registry: Registry | None = None) -> Contract:
@@ -194,6 +284,8 @@ def load_contract(path: Path, registry: Registry | None = None) -> Contract:
         problems.append(("customProperties.applyMode", "upsert needs a primaryKey property"))
     if not odcs.version:
         problems.append(("version", "missing; contracts are versioned (semver)"))
+    privacy = _privacy(custom.get("privacy"), columns, problems)
+    sla = _sla(odcs, problems)
     if problems:
         raise ContractError(path, problems)
     assert sector and agency and access and mode  # narrowed by the checks above
@@ -210,6 +302,8 @@ def load_contract(path: Path, registry: Registry | None = None) -> Contract:
         null_values=tuple(custom.get("nullValues", [""])),
         columns=tuple(columns),
         quality=tuple(rules),
+        privacy=privacy,
+        sla=sla,
         path=path,
         odcs=odcs,
     )

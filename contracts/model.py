@@ -7,6 +7,7 @@ apply mode, column classification).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from enum import StrEnum
 from pathlib import Path
@@ -41,6 +42,19 @@ class Classification(StrEnum):
     direct_identifier = "direct_identifier"
     quasi_identifier = "quasi_identifier"
     sensitive = "sensitive"
+
+
+class IdentifierKind(StrEnum):
+    """Kinds of personal identifier the privacy gate detects (`quality.privacy.detectors`)."""
+
+    resident_registration_number = "resident_registration_number"
+    foreigner_registration_number = "foreigner_registration_number"
+    business_registration_number = "business_registration_number"
+    mobile_phone = "mobile_phone"
+    landline_phone = "landline_phone"
+    email = "email"
+    payment_card = "payment_card"
+    person_name = "person_name"
 
 
 class Severity(StrEnum):
@@ -104,6 +118,11 @@ class Column(BaseModel):
     format: str | None = Field(None, description="Date/timestamp format, e.g. 'yyyy-MM-dd HH'.")
     enum: tuple[str, ...] | None = Field(None, description="ODCS `enum` values, if declared.")
     classification: Classification = Classification.none
+    allowed_identifiers: tuple[IdentifierKind, ...] = Field(
+        (),
+        description="Identifier kinds this column may hold unpseudonymised, e.g. an office's "
+        "published landline number (`customProperties.allowedIdentifiers`).",
+    )
     examples: tuple[Any, ...] = ()
 
     @property
@@ -117,6 +136,64 @@ class Column(BaseModel):
 def arrow_schema(columns: Iterable[Column]) -> pa.Schema:
     """The Arrow schema deliveries are cast to and tables are written with."""
     return pa.schema([pa.field(c.name, ARROW_TYPES[c.logical_type]) for c in columns])
+
+
+GENERALISATION_LEVELS = (
+    "age_band_5",
+    "age_band_10",
+    "month",
+    "year",
+    "hour",
+    "day",
+    "first_token",
+    "round_N",
+    "suppress",
+)
+# What a generalised column is published as; levels not listed keep the column's type.
+GENERALISED_TYPES: dict[str, LogicalType] = {
+    "age_band_5": LogicalType.string,
+    "age_band_10": LogicalType.string,
+    "month": LogicalType.string,
+    "year": LogicalType.string,
+    "first_token": LogicalType.string,
+    "day": LogicalType.date,
+}
+
+
+class Privacy(BaseModel):
+    """A contract's privacy settings (`customProperties.privacy`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    k: int | None = Field(
+        None, ge=2, description="k-anonymity over the quasi-identifier columns; None: not checked."
+    )
+    generalise: dict[str, str] = Field(
+        default_factory=dict,
+        description="Column -> level applied before k is checked and the table is published.",
+    )
+    max_suppressed: float = Field(
+        0.0,
+        ge=0.0,
+        le=0.05,
+        alias="maxSuppressed",
+        description="Share of rows that may be withheld from the published table when their "
+        "class stays smaller than k after generalisation (local suppression, as in ARX).",
+    )
+
+
+class Sla(BaseModel):
+    """Freshness promised by ODCS `slaProperties`: a delivery every `frequency`, `latency` late."""
+
+    model_config = ConfigDict(frozen=True)
+
+    frequency: dt.timedelta | None = None
+    latency: dt.timedelta = dt.timedelta(0)
+
+    @property
+    def max_age(self) -> dt.timedelta | None:
+        """How old the last publication may be before the dataset is stale (None: no promise)."""
+        return None if self.frequency is None else self.frequency + self.latency
 
 
 class Contract(BaseModel):
@@ -136,6 +213,8 @@ class Contract(BaseModel):
     null_values: tuple[str, ...] = ("",)
     columns: tuple[Column, ...]
     quality: tuple[QualityRule, ...] = ()
+    privacy: Privacy = Privacy()
+    sla: Sla = Sla()
     path: Path
     odcs: OpenDataContractStandard
 
@@ -153,3 +232,23 @@ class Contract(BaseModel):
     def column(self, name: str) -> Column:
         """The column with this lakehouse name."""
         return next(c for c in self.columns if c.name == name)
+
+    def classified(self, classification: Classification) -> list[str]:
+        """Names of the columns with this privacy classification, in contract order."""
+        return [c.name for c in self.columns if c.classification == classification]
+
+    @property
+    def published_columns(self) -> tuple[Column, ...]:
+        """The columns as the published table holds them: pseudonyms and generalised values.
+
+        Direct identifiers become text pseudonyms; generalised columns take their level's type.
+        """
+        out = []
+        for c in self.columns:
+            level = self.privacy.generalise.get(c.name)
+            if c.classification == Classification.direct_identifier:
+                c = c.model_copy(update={"logical_type": LogicalType.string})
+            elif level in GENERALISED_TYPES:
+                c = c.model_copy(update={"logical_type": GENERALISED_TYPES[level]})
+            out.append(c)
+        return tuple(out)

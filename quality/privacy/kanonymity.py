@@ -8,8 +8,8 @@ groups nulls together), because an "unknown" cell singles a person out just as w
 Reports carry only class sizes and counts, never quasi-identifier values: the report may be
 shown to people who must not see the rows.
 
-`generalise` coarsens columns to a declared level (`LEVELS`) so a steward can opt in to sharing
-a generalised table instead of dropping a quasi-identifier.
+`generalise` coarsens columns to a declared level (`GENERALISATION_LEVELS`) so a steward can
+opt in to sharing a generalised table instead of dropping a quasi-identifier.
 """
 
 from __future__ import annotations
@@ -21,11 +21,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel, Field
 
-from contracts.model import Severity
+from contracts.model import GENERALISATION_LEVELS, Severity
 from quality.results import CheckKind, CheckResult
 
 RULE = "k_anonymity"
-LEVELS = ("age_band_5", "age_band_10", "month", "year", "hour", "day", "first_token", "round_N")
 _ROUND = re.compile(r"^round_(\d+(?:\.\d+)?)$")
 # Column names that mark an age or a place; logical types alone cannot tell them apart.
 _AGE = re.compile(r"(^|_)age($|_)|나이|연령", re.IGNORECASE)
@@ -175,15 +174,18 @@ def _generalise_column(values: pa.ChunkedArray, column: str, level: str) -> pa.C
         return pc.floor_temporal(values, unit="hour")
     if level == "first_token" and pa.types.is_string(t):
         return pc.replace_substring_regex(pc.utf8_trim_whitespace(values), r"\s[\s\S]*$", "")
+    if level == "suppress":
+        return pa.chunked_array([pa.nulls(len(values), t)], t)
     if rounding and numeric:
         step = rounding.group(1)
         multiple = float(step) if "." in step else int(step)
         if multiple <= 0:
             raise ValueError(f"{column}: round_N needs N > 0, got {level!r}")
         return pc.round_to_multiple(values, multiple=multiple)
-    known = level in LEVELS or rounding is not None
+    known = level in GENERALISATION_LEVELS or rounding is not None
     why = f"does not apply to a {t} column" if known else "is not a known level"
-    raise ValueError(f"{column}: level {level!r} {why}; allowed levels: {', '.join(LEVELS)}")
+    allowed = ", ".join(GENERALISATION_LEVELS)
+    raise ValueError(f"{column}: level {level!r} {why}; allowed levels: {allowed}")
 
 
 def generalise(table: pa.Table, hierarchy: dict[str, str]) -> pa.Table:
@@ -192,7 +194,8 @@ def generalise(table: pa.Table, hierarchy: dict[str, str]) -> pa.Table:
     Levels: age_band_5 / age_band_10 (integer → "30-34"), month / year (date or timestamp →
     "2022-07" / "2022"), day (timestamp → date), hour (timestamp → floored to the hour),
     first_token (string → first word, "서울특별시 강남구" → "서울특별시"), round_N (number →
-    nearest multiple of N). Unknown or inapplicable level: ValueError naming column and levels.
+    nearest multiple of N), suppress (every value → null: the top of any hierarchy).
+    Unknown or inapplicable level: ValueError naming column and levels.
     """
     for column, level in hierarchy.items():
         if column not in table.column_names:
