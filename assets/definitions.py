@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from assets.factory import contract_asset
+from assets.freshness import freshness_definitions
 from assets.resources import GongyuResource
 from assets.sensors import landing_sensor
 from contracts.loader import load_contracts
@@ -13,13 +14,14 @@ from sectors.registry import load_registry
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
-    """Assets, checks and the sensor for every contract, bound to the settings' workspace."""
+    """Assets, checks and sensors for every contract, bound to the settings' workspace."""
     contracts = load_contracts(settings.contracts_dir, load_registry(settings.sectors_file))
-    return dg.Definitions(
+    gate = dg.Definitions(
         assets=[contract_asset(c) for c in contracts],
         sensors=[landing_sensor(contracts)],
         resources={"gongyu": GongyuResource(home=str(settings.home.expanduser().resolve()))},
     )
+    return dg.Definitions.merge(gate, freshness_definitions(contracts))
 
 
 @dg.definitions

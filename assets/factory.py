@@ -10,6 +10,8 @@ from gongyu.pipeline import process_delivery
 from quality.results import CheckKind, CheckResult
 
 CHECK_DESCRIPTIONS: dict[CheckKind, str] = {
+    CheckKind.contract: "The contract version may follow the last one recorded (semver: a "
+    "breaking change needs a new major version).",
     CheckKind.readable: "The delivery opens, decodes (UTF-8, UTF-16, CP949) and parses.",
     CheckKind.schema: "Every contract property is present in the file (by its physicalName).",
     CheckKind.types: "Every cell casts to its property's logicalType.",

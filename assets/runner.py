@@ -9,6 +9,7 @@ from pathlib import Path
 import dagster as dg
 
 from assets.definitions import build_definitions
+from assets.freshness import FRESHNESS_JOB
 from catalog.deliveries import Delivery
 from gongyu.platform import Platform
 from gongyu.workspace import Workspace
@@ -61,3 +62,17 @@ def run_pending(
                 raise_on_error=False,
             )
             yield platform.deliveries.get(run.partition_key), executed.run_id
+
+
+def check_freshness(platform: Platform) -> dg.ExecuteInProcessResult | None:
+    """Run the freshness checks in this process, as the `freshness` sensor does under the daemon.
+
+    None when no contract has an SLA (there are no freshness checks then).
+    """
+    defs = build_definitions(platform.settings)
+    if not any(job.name == FRESHNESS_JOB for job in defs.jobs or ()):
+        return None
+    with dagster_instance(platform.workspace) as instance:
+        return defs.resolve_job_def(FRESHNESS_JOB).execute_in_process(
+            instance=instance, run_config=QUIET, raise_on_error=False
+        )

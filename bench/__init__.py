@@ -16,5 +16,6 @@ WORK = BENCH_DIR / ".work"
 
 BENCHMARKS: dict[str, str] = {
     "gate": "bench.gate",
+    "privacy": "bench.privacy",
 }
 """Benchmark name → module exposing `main(argv: list[str]) -> int`."""

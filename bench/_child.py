@@ -2,6 +2,7 @@
 
     python -m bench._child duckdb FILE --encoding cp949 --out OUT.parquet --result R.json
     python -m bench._child gongyu FILE --dataset ID --rows N --result R.json [--profile P]
+        [--contracts-dir DIR] [--no-privacy]
 
 Writes the result (or the error) as JSON to `--result`; exit 1 on error.
 """
@@ -24,14 +25,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         from bench.baseline import copy_to_parquet
 
         return copy_to_parquet(args.file, args.out, args.encoding)
-    from bench.gongyu_run import deliver_and_publish
+    from bench.gongyu_run import deliver_and_publish, without_privacy
 
+    if args.no_privacy:
+        without_privacy()
+    run = (args.file, args.dataset, args.rows, args.contracts_dir)
     if args.profile is None:
-        return deliver_and_publish(args.file, args.dataset, args.rows)
+        return deliver_and_publish(*run)
     import cProfile
 
     profiler = cProfile.Profile()
-    result = profiler.runcall(deliver_and_publish, args.file, args.dataset, args.rows)
+    result = profiler.runcall(deliver_and_publish, *run)
     profiler.dump_stats(args.profile)
     return result
 
@@ -47,6 +51,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--dataset")
     parser.add_argument("--rows", type=int, default=0)
     parser.add_argument("--profile", type=Path)
+    parser.add_argument("--contracts-dir", type=Path)
+    parser.add_argument("--no-privacy", action="store_true")
     args = parser.parse_args(argv)
     try:
         result: dict[str, Any] = {"ok": True, **run(args)}

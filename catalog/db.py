@@ -12,6 +12,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     UniqueConstraint,
     create_engine,
     event,
@@ -39,6 +40,19 @@ deliveries = Table(
     Column("received_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("dataset_id", "content_hash", name="uq_delivery_content"),
+)
+
+contract_versions = Table(
+    "gongyu_contract_versions",
+    metadata,
+    Column("dataset_id", String(128), primary_key=True),
+    Column("version", String(64), primary_key=True),
+    Column("sha256", String(64), nullable=False),
+    Column("yaml", Text, nullable=False),
+    Column("path", String(1024), nullable=False),
+    Column("table_version", Integer, nullable=False),
+    Column("iceberg_table", String(256), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
 )
 
 

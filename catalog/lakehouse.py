@@ -1,4 +1,5 @@
-"""The Iceberg lakehouse: one namespace per sector, one table per dataset, write–audit–publish.
+"""The Iceberg lakehouse: one namespace per sector, one table per dataset and major contract
+version (`<dataset>`, then `<dataset>_v2`...), schemas evolved in place, write–audit–publish.
 
 A delivery is written to a staging branch (`stage-<delivery>`), audited there, and published by
 moving `main` to the staged snapshot in one catalog commit. A failed audit drops the branch and
@@ -19,10 +20,10 @@ import pyarrow as pa
 from pydantic import BaseModel
 from pyiceberg.catalog import Catalog
 from pyiceberg.catalog.sql import SqlCatalog
-from pyiceberg.exceptions import NamespaceAlreadyExistsError, NoSuchTableError
+from pyiceberg.exceptions import NamespaceAlreadyExistsError, NoSuchTableError, ResolveError
 from pyiceberg.expressions import AlwaysTrue
 from pyiceberg.manifest import DataFile
-from pyiceberg.schema import Schema
+from pyiceberg.schema import Schema, promote
 from pyiceberg.table import Table, TableProperties
 from pyiceberg.types import (
     BooleanType,
@@ -36,6 +37,8 @@ from pyiceberg.types import (
 )
 from pyiceberg.utils.properties import property_as_int
 
+from catalog.published import CONTRACT_VERSION, SUPERSEDES, TABLE_VERSION, table_versions
+from contracts.diff import semver_key
 from contracts.model import ApplyMode, Contract, LogicalType, arrow_schema
 
 ICEBERG_TYPES: dict[LogicalType, IcebergType] = {
@@ -98,6 +101,60 @@ def iceberg_schema(contract: Contract) -> Schema:
     )
 
 
+def tracked_properties(contract: Contract) -> dict[str, str]:
+    """Table properties that follow the contract within one table version."""
+    return {CONTRACT_VERSION: contract.version, f"{SUMMARY_PREFIX}access": contract.access.value}
+
+
+def _promotes(stored: IcebergType, wanted: IcebergType) -> bool:
+    if stored == wanted:  # `promote` is dispatched on the type and may refuse its own type
+        return True
+    try:
+        promote(stored, wanted)
+    except ResolveError:
+        return False
+    return True
+
+
+def unpromotable(old: Schema, new: Schema) -> list[tuple[str, IcebergType, IcebergType]]:
+    """Columns both schemas hold whose type changed in a way Iceberg cannot promote in place
+    (it widens int to long and float to double; not long to double, nor anything to string).
+    """
+    stored = {f.name: f.field_type for f in old.fields}
+    return [
+        (f.name, stored[f.name], f.field_type)
+        for f in new.fields
+        if f.name in stored and not _promotes(stored[f.name], f.field_type)
+    ]
+
+
+def evolve(table: Table, contract: Contract) -> Table:
+    """Bring a table's schema and tracked properties to the contract, in one metadata commit.
+
+    Added columns (optional, placed as in the contract) and promoted types are metadata-only:
+    no data file is rewritten and older snapshots keep reading with their own schema. A type
+    Iceberg cannot promote raises pyiceberg's ValidationError (admission refuses such a change
+    without a new major version, i.e. a new table).
+    """
+    target = iceberg_schema(contract)
+    existing = {f.name for f in table.schema().fields}
+    stale = {k: v for k, v in tracked_properties(contract).items() if table.properties.get(k) != v}
+    with table.transaction() as tx:
+        if stale:
+            tx.set_properties(stale)
+        with tx.update_schema() as update:
+            update.union_by_name(target)
+            names = [f.name for f in target.fields]
+            for i, name in enumerate(names):
+                if name in existing:
+                    continue
+                if i == 0:
+                    update.move_first(name)
+                else:
+                    update.move_after(name, names[i - 1])
+    return table
+
+
 def sql_catalog(url: str, warehouse: Path) -> SqlCatalog:
     """The Iceberg SQL catalog on the catalog database (readable by plain pyiceberg)."""
     warehouse.mkdir(parents=True, exist_ok=True)
@@ -119,7 +176,14 @@ def upserted(table: Table, base: int | None, data: pa.Table, keys: list[str]) ->
     """
     if base is None or row_count(table, base) == 0:
         return data
-    current = table.scan(snapshot_id=base).to_arrow().cast(data.schema)
+    current = table.scan(snapshot_id=base).to_arrow()
+    # A base written before the schema evolved lacks the columns added since: they read as null.
+    current = pa.table(
+        {
+            f.name: current[f.name] if f.name in current.column_names else pa.nulls(len(current))
+            for f in data.schema
+        }
+    ).cast(data.schema)
     kept = current.join(data.select(keys), keys=keys, join_type="left anti")
     return pa.concat_tables([kept.select(data.column_names), data])
 
@@ -185,13 +249,23 @@ class Lakehouse:
         self.catalog = catalog
 
     def table(self, contract: Contract) -> Table:
-        """The dataset's table, created (with an empty first snapshot) on first use."""
+        """The table of the contract's major version: created (with an empty first snapshot)
+        on first use, its schema evolved in place when a compatible contract changed it."""
         try:
-            return self.catalog.load_table(contract.table)
+            table = self.catalog.load_table(contract.table)
         except NoSuchTableError:
-            pass
+            return self._create(contract)
+        return evolve(table, contract)
+
+    def _create(self, contract: Contract) -> Table:
         with suppress(NamespaceAlreadyExistsError):
             self.catalog.create_namespace(contract.sector, {"gongyu.sector": contract.sector})
+        major = semver_key(contract.version)[0]
+        older = [
+            v
+            for v in table_versions(self.catalog, contract.sector, contract.id)
+            if v.version < major
+        ]
         table = self.catalog.create_table_if_not_exists(
             contract.table,
             schema=iceberg_schema(contract),
@@ -199,8 +273,9 @@ class Lakehouse:
                 "format-version": "2",
                 f"{SUMMARY_PREFIX}dataset": contract.id,
                 f"{SUMMARY_PREFIX}agency": contract.agency,
-                f"{SUMMARY_PREFIX}access": contract.access.value,
-                f"{SUMMARY_PREFIX}contract-version": contract.version,
+                TABLE_VERSION: str(major),
+                **({SUPERSEDES: older[-1].identifier} if older else {}),
+                **tracked_properties(contract),
             },
         )
         if table.metadata.current_snapshot_id is None:

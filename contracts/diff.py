@@ -169,6 +169,17 @@ def _column_changes(old: Column, new: Column, where: str) -> list[Change]:
             "customProperties.classification",
             f"classification changed from {old.classification} to {new.classification}",
         )
+    if old.allowed_identifiers != new.allowed_identifiers:
+        dropped = [k for k in old.allowed_identifiers if k not in new.allowed_identifiers]
+        gained = [k for k in new.allowed_identifiers if k not in old.allowed_identifiers]
+        if dropped:
+            add(
+                True,
+                "customProperties.allowedIdentifiers",
+                f"no longer allows {', '.join(dropped)}",
+            )
+        if gained:
+            add(False, "customProperties.allowedIdentifiers", f"now allows {', '.join(gained)}")
     if old.description != new.description:
         add(False, "description", "description changed")
     if old.examples != new.examples:
@@ -291,6 +302,37 @@ def _table(old: Contract, new: Contract) -> list[Change]:
     return out
 
 
+def _privacy(old: Contract, new: Contract) -> list[Change]:
+    """k-anonymity and generalisation: a stricter gate breaks stewards, new levels break readers."""
+    out: list[Change] = []
+    path = "customProperties.privacy"
+    before, after = old.privacy, new.privacy
+    if before.k != after.k:
+        stricter = after.k is not None and (before.k is None or after.k > before.k)
+        out.append(
+            Change(
+                kind="breaking" if stricter else "compatible",
+                path=f"{path}.k",
+                message=f"k-anonymity k changed from {before.k} to {after.k}",
+            )
+        )
+    for column in sorted(before.generalise.keys() | after.generalise.keys()):
+        was, now = before.generalise.get(column), after.generalise.get(column)
+        if was != now:
+            # The published values (and often their type) change: readers see a new column.
+            message = f"{column}: published generalisation changed from {was} to {now}"
+            out.append(Change(kind="breaking", path=f"{path}.generalise.{column}", message=message))
+    if before.max_suppressed != after.max_suppressed:
+        lowered = after.max_suppressed < before.max_suppressed
+        message = (
+            f"suppression limit changed from {before.max_suppressed:.2%} "
+            f"to {after.max_suppressed:.2%}"
+        )
+        kind: Literal["breaking", "compatible"] = "breaking" if lowered else "compatible"
+        out.append(Change(kind=kind, path=f"{path}.maxSuppressed", message=message))
+    return out
+
+
 def _other(old: Contract, new: Contract) -> list[Change]:
     """Fields no rule above reads (name, team, tags, nullValues, the table's description, ...)."""
     old_doc = old.odcs.model_dump(by_alias=True, exclude_none=True)
@@ -307,7 +349,7 @@ def _other(old: Contract, new: Contract) -> list[Change]:
         for key in sorted(old_table.keys() | new_table.keys())
         if key not in table
     ]
-    read = {"sector", "agency", "accessLevel", "applyMode"}
+    read = {"sector", "agency", "accessLevel", "applyMode", "privacy"}
     old_custom, new_custom = _custom(old_doc), _custom(new_doc)
     pairs += [
         (f"customProperties.{key}", old_custom.get(key), new_custom.get(key))
@@ -336,5 +378,11 @@ def diff_contracts(old: Contract, new: Contract) -> ContractDiff:
             semver_key(contract.version)
         except ValueError as exc:
             raise ValueError(f"{contract.path}:version: {exc}") from None
-    changes = _table(old, new) + _columns(old, new) + _quality(old, new) + _other(old, new)
+    changes = (
+        _table(old, new)
+        + _columns(old, new)
+        + _quality(old, new)
+        + _privacy(old, new)
+        + _other(old, new)
+    )
     return ContractDiff(old_version=old.version, new_version=new.version, changes=changes)

@@ -17,6 +17,7 @@ from open_data_contract_standard.model import (
 )
 from pydantic import ValidationError
 
+from contracts.diff import semver_key
 from contracts.model import (
     GENERALISATION_LEVELS,
     AccessLevel,
@@ -180,6 +181,7 @@ def _sla(odcs: OpenDataContractStandard, problems: list[tuple[str, str]]) -> Sla
 
 
 _ROUND = re.compile(r"^round_\d+(\.\d+)?$")
+_RESERVED_ID = re.compile(r"_v\d+$")
 
 
 def _privacy(raw: Any, columns: list[Column], problems: list[tuple[str, str]]) -> Privacy:
@@ -215,10 +217,19 @@ def _privacy(raw: Any, columns: list[Column], problems: list[tuple[str, str]]) -
 
 def load_contract(path: Path, registry: Registry | None = None) -> Contract:
     """Load one contract file; raises ContractError listing every problem with its field path."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ContractError(path, [("(file)", str(exc).replace("\n", " "))]) from exc
+    return parse_contract(text, path, registry)
+
+
+def parse_contract(text: str, path: Path, registry: Registry | None = None) -> Contract:
+    """A contract from its YAML text (`path` names it in errors and in `Contract.path`)."""
     registry = registry or default_registry()
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
         raise ContractError(path, [("(file)", str(exc).replace("\n", " "))]) from exc
     try:
         odcs = OpenDataContractStandard.model_validate(raw)
@@ -284,6 +295,15 @@ def load_contract(path: Path, registry: Registry | None = None) -> Contract:
         problems.append(("customProperties.applyMode", "upsert needs a primaryKey property"))
     if not odcs.version:
         problems.append(("version", "missing; contracts are versioned (semver)"))
+    else:
+        try:
+            semver_key(odcs.version)  # the major version names the table version
+        except ValueError as exc:
+            problems.append(("version", str(exc)))
+    if _RESERVED_ID.search(odcs.id):
+        problems.append(
+            ("id", "ids ending in _v<number> are reserved: <id>_v2 is major version 2's table")
+        )
     privacy = _privacy(custom.get("privacy"), columns, problems)
     sla = _sla(odcs, problems)
     if problems:

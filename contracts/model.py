@@ -220,8 +220,11 @@ class Contract(BaseModel):
 
     @property
     def table(self) -> str:
-        """The Iceberg identifier: `<sector>.<dataset>`."""
-        return f"{self.sector}.{self.id}"
+        """The Iceberg identifier of the contract's table version (its major version):
+        `<sector>.<dataset>` for major 1, `<sector>.<dataset>_v<major>` for any other.
+        """
+        major = int(self.version.split(".", 1)[0])
+        return f"{self.sector}.{self.id}" + ("" if major == 1 else f"_v{major}")
 
     @property
     def primary_key(self) -> list[str]:

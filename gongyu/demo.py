@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import shutil
 import time
 from collections.abc import Callable
@@ -69,12 +71,30 @@ def duplicate_rows(src: Path, dst: Path, count: int) -> Path:
     return reencode_with_edit(src, dst, edit)
 
 
+def planted_mobiles(src: Path, dst: Path, column: str, numbers: list[str]) -> Path:
+    """A copy of a UTF-8 (BOM) CSV whose first rows hold `numbers` in `column`.
+
+    The numbers are synthetic (010-0000-xxxx is never assigned); they stand for an export
+    that picked up owners' personal mobiles where the office number belongs.
+    """
+    rows = list(csv.reader(io.StringIO(src.read_text(encoding="utf-8-sig"), newline="")))
+    at = rows[0].index(column)
+    for row, number in zip(rows[1:], numbers, strict=False):
+        row[at] = number
+    out = io.StringIO(newline="")
+    csv.writer(out, lineterminator="\r\n").writerows(rows)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    dst.write_text(out.getvalue(), encoding="utf-8-sig")
+    return dst
+
+
 def plan(inputs: Path) -> list[DemoDelivery]:
-    """Every demo delivery in order: the real files, two broken ones, and one fix."""
+    """Every demo delivery in order: the real files, three broken ones, and one fix."""
     d = DATA_DIR
     ok = DeliveryState.published
     bad = DeliveryState.quarantined
     kotsa = d / "transport_logistics/kotsa_car_inspection_centers_20210927.csv"
+    ice = d / "industry_sme/mois_localdata_edible_ice_sellers.csv"
     koica = d / "finance_insurance/koica_oda_by_income_group_20210521.csv"
     real = [
         ("seoul_daily_air_quality_2017", "environment_energy/seoul_daily_air_quality_2017.xlsx"),
@@ -127,6 +147,17 @@ def plan(inputs: Path) -> list[DemoDelivery]:
             bad,
             "three rows delivered twice (duplicate primary keys)",
         ),
+        DemoDelivery(
+            "mois_localdata_edible_ice_sellers",
+            planted_mobiles(
+                ice,
+                inputs / "mois_ice_sellers_with_mobiles.csv",
+                "소재지전화",
+                ["010-0000-1234", "010 0000 5678", "01000009012"],
+            ),
+            bad,
+            "owners' personal mobile numbers in the office-phone column (undeclared identifiers)",
+        ),
     ]
 
 
@@ -147,8 +178,9 @@ def run_demo(
     on_start: Callable[[DemoDelivery], None] | None = None,
     on_done: Callable[[DemoResult], None] | None = None,
 ) -> list[DemoResult]:
-    """Deliver and run every planned delivery in order, one Dagster run each."""
-    from assets.runner import run_pending
+    """Deliver and run every planned delivery in order, one Dagster run each, then the
+    freshness checks."""
+    from assets.runner import check_freshness, run_pending
 
     results = []
     for planned in plan(platform.workspace.root / "demo-inputs"):
@@ -161,4 +193,6 @@ def run_demo(
             results.append(result)
             if on_done:
                 on_done(result)
+    # In-process, so the Dagster UI shows every dataset's freshness as soon as it opens.
+    check_freshness(platform)
     return results

@@ -11,12 +11,13 @@ from pydantic import BaseModel
 
 from catalog.deliveries import Delivery, DeliveryState
 from catalog.lakehouse import Auditor, PublishConflict
-from contracts.model import arrow_schema
+from contracts.model import Classification
 from gongyu.platform import Platform
-from quality.gate import run_gate
+from quality.gate import GateRun, run_gate
+from quality.privacy.release import released
+from quality.privacy.scan import raw_identifier_auditor
 from quality.report import report_json, report_text
-from quality.results import CheckKind, CheckResult, GateResult
-from quality.spill import batches
+from quality.results import CheckKind, CheckResult, GateResult, SourceInfo
 
 PUBLISH_ATTEMPTS = 5
 
@@ -57,26 +58,38 @@ def _process(
     platform: Platform, delivery: Delivery, work: Path, auditors: list[Auditor], started: float
 ) -> Outcome:
     contract = platform.contract(delivery.dataset_id)
-    run = run_gate(
-        platform.landing.path(delivery.landing_key),
-        contract,
-        sample_rows=platform.settings.sample_rows,
-        work=work,
-    )
+    admission = platform.contract_versions.admit(contract)
+    source = platform.landing.path(delivery.landing_key)
+    if admission.check.passed:
+        run = run_gate(source, contract, sample_rows=platform.settings.sample_rows, work=work)
+    else:  # no row is read under a refused contract
+        unread = SourceInfo(file=source.name, format="not read")
+        result = GateResult(
+            dataset_id=contract.id, contract_version=contract.version, source=unread, checks=[]
+        )
+        run = GateRun(result=result, typed=None, validation=None, suite=None)
     gate = run.result
+    gate.checks.insert(0, admission.check)
     snapshot_id = None
     if gate.passed and run.typed is not None:
         counts = gate.counts()
+        keyring = platform.keyring()
+        released_rows = gate.rows - len(run.withheld)
         summary = {
             "contract-version": contract.version,
+            "contract-sha256": admission.sha256,
             "rows": str(gate.rows),
+            "rows-withheld": str(len(run.withheld)),
             **{f"checks-{k}": str(v) for k, v in counts.items()},
         }
+        if contract.classified(Classification.direct_identifier):
+            summary["pseudonym-key-version"] = str(keyring.current)
+        auditors = [*auditors, raw_identifier_auditor(contract)]
         for attempt in range(PUBLISH_ATTEMPTS):
-            # A fresh stream per attempt: the spill is read again, without `__row`.
-            data = batches(run.typed, arrow_schema(contract.columns))
+            # A fresh stream per attempt: the spill is read again and released anew.
+            data = released(run.typed, contract, keyring, run.withheld)
             staged = platform.lakehouse.stage(
-                contract, delivery.delivery_id, data, summary, rows=gate.rows
+                contract, delivery.delivery_id, data, summary, rows=released_rows
             )
             audit = platform.lakehouse.audit(staged, auditors)
             gate.checks.append(

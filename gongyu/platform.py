@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 
+from catalog.contract_versions import ContractVersions
 from catalog.db import connect
 from catalog.deliveries import Deliveries, Delivery, landing_prefix
+from catalog.freshness import Freshness, assess_all
 from catalog.lakehouse import Lakehouse, sql_catalog
 from contracts.loader import load_contracts
 from contracts.model import Contract
 from gongyu.settings import Settings
 from gongyu.storage import FolderStorage
 from gongyu.workspace import Workspace
+from quality.privacy.pseudonyms import Keyring, generate_key_file, load_keyring
 from sectors.registry import Registry, load_registry
 
 
@@ -61,6 +65,28 @@ class Platform:
         """The Iceberg lakehouse."""
         return Lakehouse(sql_catalog(self.workspace.catalog_url, self.workspace.warehouse))
 
+    @cached_property
+    def contract_versions(self) -> ContractVersions:
+        """Every contract version deliveries ran under, and the check that admits a new one."""
+        return ContractVersions(connect(self.workspace.catalog_url), self.registry)
+
+    @property
+    def key_file(self) -> Path:
+        """Where the pseudonym keyring is kept (settings, else the workspace's `keys/`)."""
+        return self.settings.pseudonym_key_file or self.workspace.keys / "pseudonyms.json"
+
+    def keyring(self) -> Keyring:
+        """The pseudonym keyring, read afresh (a rotation by another process takes effect);
+        created with one random key on first use."""
+        path = self.key_file
+        if not path.exists():
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            try:
+                return generate_key_file(path)
+            except FileExistsError:  # another process created it first
+                pass
+        return load_keyring(path)
+
     def contract(self, dataset_id: str) -> Contract:
         """The contract of a dataset; UnknownDataset names the known ids."""
         try:
@@ -68,6 +94,10 @@ class Platform:
         except KeyError:
             known = ", ".join(sorted(self.contracts))
             raise UnknownDataset(f"unknown dataset {dataset_id!r}; known: {known}") from None
+
+    def freshness(self, now: datetime | None = None) -> list[Freshness]:
+        """Every dataset's last publication against its contract's SLA (`catalog.freshness`)."""
+        return assess_all(self.contracts.values(), self.deliveries.engine, now)
 
     def deliver(self, dataset_id: str, file: Path) -> tuple[Delivery, bool]:
         """Land a file for a dataset; returns the delivery and whether it is new."""

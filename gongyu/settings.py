@@ -35,6 +35,11 @@ class Settings(BaseSettings):
     sample_rows: int = Field(
         10, ge=1, le=10, description="Sample rows kept per failing rule in quarantine reports."
     )
+    pseudonym_key_file: Path | None = Field(
+        None,
+        description="Key file of the pseudonym keyring (JSON, mode 0600), kept outside the "
+        "lakehouse; default `<home>/keys/pseudonyms.json`, created on first use.",
+    )
 
 
 @cache

@@ -51,6 +51,11 @@ class Workspace:
         return f"sqlite:///{self.catalog_db}"
 
     @property
+    def keys(self) -> Path:
+        """Secrets of this workspace (the default pseudonym key file); mode 0700."""
+        return self.root / "keys"
+
+    @property
     def dagster_home(self) -> Path:
         """DAGSTER_HOME: the instance's run, event and schedule storage."""
         return self.root / "dagster"

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from contracts.model import Contract
 from quality.expectations import validate
+from quality.privacy.screening import screen
 from quality.readers import read_delivery
 from quality.results import CheckKind, CheckResult, GateResult
 from quality.spill import Typed
@@ -19,12 +22,14 @@ class GateRun:
 
     `typed` is the spilled Arrow file when the gate ran with a work folder (the caller
     removes it), else the table in memory; None when the file could not be read.
+    `withheld` holds the source rows the privacy gate keeps out of the published table.
     """
 
     result: GateResult
     typed: Typed | None
     validation: dict[str, Any] | None
     suite: dict[str, Any] | None
+    withheld: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
 
 def explain_cast_nulls(checks: list[CheckResult], read: list[CheckResult]) -> list[CheckResult]:
@@ -48,18 +53,21 @@ def explain_cast_nulls(checks: list[CheckResult], read: list[CheckResult]) -> li
 def run_gate(
     path: Path, contract: Contract, *, sample_rows: int = 10, work: Path | None = None
 ) -> GateRun:
-    """Read `path` under `contract` and run every check; never raises for bad data.
-
-    With a `work` folder the delivery is spilled there, never held in memory whole.
+    """Read `path` under `contract` and run every check, privacy included; never raises for bad
+    data. With a `work` folder the delivery is spilled there, never held in memory whole.
     """
     read = read_delivery(path, contract, sample_rows=sample_rows, work=work)
     checks = list(read.checks)
     validation = suite = None
     typed = read.typed
+    withheld = np.zeros(0, np.int64)
     if typed is not None:
         outcome = validate(typed, contract, sample_rows=sample_rows)
         checks += explain_cast_nulls(outcome.checks, read.checks)
         validation, suite = outcome.result, outcome.suite
+        privacy = screen(typed, contract)
+        checks += privacy.checks
+        withheld = privacy.withheld
     result = GateResult(
         dataset_id=contract.id,
         contract_version=contract.version,
@@ -67,4 +75,6 @@ def run_gate(
         checks=checks,
         rows=read.source.rows,
     )
-    return GateRun(result=result, typed=typed, validation=validation, suite=suite)
+    return GateRun(
+        result=result, typed=typed, validation=validation, suite=suite, withheld=withheld
+    )

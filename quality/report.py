@@ -13,7 +13,13 @@ from quality.results import MAX_SAMPLES, CheckKind, CheckResult, GateResult
 
 MAX_VALUE = 60  # characters of a cell shown in the text report
 RULE = "─" * 72
-FILE_LEVEL = {CheckKind.readable, CheckKind.schema, CheckKind.quality, CheckKind.audit}
+FILE_LEVEL = {
+    CheckKind.contract,
+    CheckKind.readable,
+    CheckKind.schema,
+    CheckKind.quality,
+    CheckKind.audit,
+}
 
 
 def outcome(gate: GateResult) -> str:

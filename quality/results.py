@@ -18,6 +18,7 @@ MAX_SAMPLES = 10  # offending records a CheckResult keeps
 class CheckKind(StrEnum):
     """The gate's rule families; each becomes one Dagster asset check."""
 
+    contract = "contract"  # the contract version may follow the last one recorded
     readable = "readable"  # the file opens, decodes and parses
     schema = "schema"  # the contract's columns are present
     types = "types"  # every cell casts to its column's type

@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from gongyu.cli import contracts, deliver, demo, run, status
+from gongyu.cli import contracts, deliver, demo, privacy, run, status
 
 app = typer.Typer(
     name="gongyu",
@@ -20,6 +20,7 @@ app.command("deliver")(deliver.deliver)
 app.command("run")(run.run)
 app.command("status")(status.status)
 app.add_typer(contracts.app, name="contracts")
+app.add_typer(privacy.app, name="privacy")
 
 
 def main() -> None:

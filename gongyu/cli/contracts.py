@@ -1,4 +1,4 @@
-"""`gongyu contracts`: list, lint and diff data contracts."""
+"""`gongyu contracts`: list, lint, diff data contracts and show a dataset's contract history."""
 
 from __future__ import annotations
 
@@ -10,10 +10,14 @@ import typer
 from rich.table import Table
 
 from contracts.loader import load_contracts
-from gongyu.cli.common import console, settings_for, user_errors
+from gongyu.cli.common import WorkspaceOption, console, settings_for, user_errors
+from gongyu.platform import Platform
 from sectors.registry import load_registry
 
-app = typer.Typer(help="List, lint and diff data contracts (ODCS v3).", no_args_is_help=True)
+app = typer.Typer(
+    help="List, lint and diff data contracts (ODCS v3); show a dataset's contract history.",
+    no_args_is_help=True,
+)
 
 
 @app.command("list")
@@ -112,3 +116,36 @@ def diff(
         for change in result.breaking:
             typer.echo(f"  {change.path}: {change.message}", err=True)
     raise typer.Exit(1 if result.refused else 0)
+
+
+@app.command("history")
+def history(
+    dataset: Annotated[str, typer.Argument(metavar="DATASET", help="The dataset id.")],
+    workspace: WorkspaceOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False,
+) -> None:
+    """List every recorded version of a dataset's contract, oldest first.
+
+    A version is recorded when a delivery first runs under it; a refused one is not. Shows the
+    date, the table version (the major version: one Iceberg table each) and the text's SHA-256.
+    Example: gongyu contracts history kotsa_car_inspection_centers --json
+    """
+    with user_errors():
+        platform = Platform(settings_for(workspace))
+        versions = platform.contract_versions.history(dataset)
+        if not versions:
+            platform.contract(dataset)  # an unknown dataset is an error, a new one just empty
+    if as_json:
+        rows = [v.model_dump(mode="json", exclude={"yaml"}) for v in versions]
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=1))
+        return
+    table = Table("version", "recorded", "table version", "table", "sha256")
+    for v in versions:
+        table.add_row(
+            v.version,
+            f"{v.recorded_at:%Y-%m-%d %H:%M}",
+            str(v.table_version),
+            v.iceberg_table,
+            v.sha256[:12],
+        )
+    console.print(table)

@@ -1,34 +1,70 @@
-"""`gongyu status`: every delivery and where it stands."""
+"""`gongyu status`: every delivery and where it stands, and every dataset's freshness."""
 
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
+from catalog.deliveries import Delivery
+from catalog.freshness import Freshness, FreshnessState, span
 from gongyu.cli.common import WorkspaceOption, console, settings_for, user_errors
 from gongyu.platform import Platform
 
 FIELDS = ("dataset_id", "delivery_id", "state", "reasons", "rows", "snapshot_id")
+STATE_STYLES = {
+    FreshnessState.fresh: "green",
+    FreshnessState.stale: "red",
+    FreshnessState.never_published: "yellow",
+    FreshnessState.no_sla: "dim",
+}
 
 
 def status(
     workspace: WorkspaceOption = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print JSON: {deliveries: [...], freshness: [...]}.")
+    ] = False,
+    stale: Annotated[
+        bool,
+        typer.Option(
+            "--stale", help="Only stale datasets and their deliveries; exit 1 if there is one."
+        ),
+    ] = False,
 ) -> None:
-    """List deliveries with their state, reasons, rows and published snapshot.
+    """List deliveries (state, reasons, rows, published snapshot), then each dataset's
+    freshness against its contract's SLA: fresh, stale, never published or no SLA.
 
-    Example: gongyu status --json
+    Exit code: with --stale, 1 when a dataset's last publication is older than its SLA allows.
+    Example: gongyu status --stale --json
     """
     with user_errors():
-        deliveries = Platform(settings_for(workspace)).deliveries.list()
+        platform = Platform(settings_for(workspace))
+        deliveries = platform.deliveries.list()
+        freshness = platform.freshness()
+    if stale:
+        freshness = [f for f in freshness if f.state == FreshnessState.stale]
+        late = {f.dataset_id for f in freshness}
+        deliveries = [d for d in deliveries if d.dataset_id in late]
     if as_json:
-        rows = [d.model_dump(mode="json", include=set(FIELDS)) for d in deliveries]
-        typer.echo(json.dumps(rows, ensure_ascii=False, indent=1))
-        return
-    table = Table("dataset", "delivery", "state", "rows", "snapshot", "reasons")
+        out = {
+            "deliveries": [d.model_dump(mode="json", include=set(FIELDS)) for d in deliveries],
+            "freshness": [f.model_dump(mode="json") for f in freshness],
+        }
+        typer.echo(json.dumps(out, ensure_ascii=False, indent=1))
+    else:
+        console.print(delivery_table(deliveries))
+        console.print(freshness_table(freshness))
+    if stale and freshness:
+        raise typer.Exit(1)
+
+
+def delivery_table(deliveries: list[Delivery]) -> Table:
+    """Deliveries, oldest first."""
+    table = Table("dataset", "delivery", "state", "rows", "snapshot", "reasons", title="deliveries")
     for d in deliveries:
         table.add_row(
             d.dataset_id,
@@ -38,4 +74,24 @@ def status(
             d.snapshot_id or "",
             "; ".join(d.reasons)[:120],
         )
-    console.print(table)
+    return table
+
+
+def _at(moment: datetime | None) -> str:
+    return f"{moment:%Y-%m-%d %H:%M}" if moment else ""
+
+
+def freshness_table(freshness: list[Freshness]) -> Table:
+    """Each dataset's freshness; times in UTC."""
+    table = Table(
+        "dataset", "freshness", "last published", "due by", "max age", title="freshness (UTC)"
+    )
+    for f in freshness:
+        table.add_row(
+            f.dataset_id,
+            f"[{STATE_STYLES[f.state]}]{f.state.value}[/]",
+            _at(f.last_published_at),
+            _at(f.due_by),
+            span(f.max_age) if f.max_age else "",
+        )
+    return table

@@ -64,6 +64,8 @@ NAME_MIN = 3  # ... and at least this many, mostly distinct (words repeat, names
 # Bare digit strings pass a check digit about one time in ten by chance: a column's plain hits
 # count only when at least this share of its plain, well-shaped candidates pass.
 CHANCE_GUARD = 0.5
+# A column with at most this share of distinct values is scanned per distinct value.
+DEDUPE_SHARE = 0.5
 
 
 def _digits(v: pa.Array) -> pa.Array:
@@ -255,6 +257,27 @@ def _scannable(field: pa.Field) -> bool:
     )
 
 
+class _Cells:
+    """A column's cells, scanned once per distinct value when values repeat (codes, enums)."""
+
+    def __init__(self, values: pa.Array) -> None:
+        encoded = pc.dictionary_encode(values)
+        self.deduped = len(encoded.dictionary) <= DEDUPE_SHARE * len(values)
+        # Integers are cast to text after deduplication: the cast is the costly part.
+        self.scan = _flat(encoded.dictionary if self.deduped else values)
+        self._indices = encoded.indices
+        # Null cells point past the dictionary, at a final `False`.
+        self._rows = pc.fill_null(encoded.indices, len(encoded.dictionary)).to_numpy()
+
+    def rows(self, per_scanned: np.ndarray) -> np.ndarray:
+        """A per-scanned-value flag as a per-cell flag."""
+        return np.append(per_scanned, False)[self._rows] if self.deduped else per_scanned
+
+    def texts(self, per_scanned: pa.Array) -> pa.Array:
+        """Per-scanned-value text as per-cell text."""
+        return per_scanned.take(self._indices) if self.deduped else per_scanned
+
+
 def detect_identifiers(table: pa.Table, columns: list[str] | None = None) -> list[Detection]:
     """Scan string (and integer) columns for personal identifiers; masked samples only."""
     names = columns if columns is not None else table.column_names
@@ -263,24 +286,32 @@ def detect_identifiers(table: pa.Table, columns: list[str] | None = None) -> lis
         field = table.schema.field(name)
         if name == ROW or not _scannable(field):
             continue
-        values = _flat(table[name])
+        values = table[name].combine_chunks()
         present = len(values) - values.null_count
         if present == 0:
             continue
+        cells = _Cells(values)
         for det in DETECTORS:
-            v = _extract(values, det.pattern)
+            v = _extract(cells.scan, det.pattern)
             candidate = ~_np(pc.is_null(v))
             if not candidate.any():
                 continue
             hit, high, plain = det.validate(v)
-            hit &= candidate
+            hit, high, plain = (cells.rows(x) for x in (hit & candidate, high, plain))
             if (hit & plain).sum() < CHANCE_GUARD * plain.sum():
                 hit &= ~plain  # plain-digit hits at chance level: timestamps, amounts, codes
             if not hit.any():
                 continue
-            found.append(_detection(table, name, det.name, hit, high & hit, v, present))
-        hit, v = name_cells(values)
-        if pa.types.is_integer(field.type) or not _names_reported(hit, v, present):
+            found.append(
+                _detection(table, name, det.name, hit, high & hit, cells.texts(v), present)
+            )
+        if pa.types.is_integer(field.type):
+            continue
+        hit, v = name_cells(cells.scan)
+        if not hit.any():
+            continue
+        hit, v = cells.rows(hit), cells.texts(v)
+        if not _names_reported(hit, v, present):
             continue
         found.append(_detection(table, name, NAME_DETECTOR, hit, np.zeros(0, bool), v, present))
     return found
@@ -308,17 +339,27 @@ def _detection(
 
 HINT = (
     "declare the column as direct_identifier in the contract so it is pseudonymised, "
-    "or remove the values"
+    "or remove the values; an institution's own published contact (an office phone number) "
+    "may be listed in the column's allowedIdentifiers instead"
 )
 
 
 def detection_checks(
-    detections: list[Detection], declared: dict[str, Classification]
+    detections: list[Detection],
+    declared: dict[str, Classification],
+    allowed: dict[str, tuple[str, ...]] | None = None,
+    labels: dict[str, str] | None = None,
 ) -> list[CheckResult]:
-    """Failed blocking `privacy` checks for hits in columns not declared direct_identifier."""
+    """Failed blocking `privacy` checks for hits in columns not declared direct_identifier.
+
+    `allowed` names, per column, identifier kinds the contract lets it hold (an office's
+    published phone number, say); `labels` how messages name a column (default: its name).
+    """
     checks: list[CheckResult] = []
     for d in detections:
         if declared.get(d.column) == Classification.direct_identifier:
+            continue
+        if d.detector in (allowed or {}).get(d.column, ()):
             continue
         label = d.detector.replace("_", " ")
         checks.append(
@@ -331,8 +372,9 @@ def detection_checks(
                 count=d.count,
                 samples=d.samples,
                 message=(
-                    f"column '{d.column}' holds {d.count} value(s) that look like a {label} "
-                    f"({d.share:.0%} of its non-null cells) but is not declared direct_identifier"
+                    f"column '{(labels or {}).get(d.column, d.column)}' holds {d.count} "
+                    f"value(s) that look like a {label} "
+                    f"({d.share:.1%} of its non-null cells) but is not declared direct_identifier"
                 ),
                 hint=HINT,
             )

@@ -5,8 +5,8 @@ derived from a master key with HKDF-SHA-256 (RFC 5869), so one person gets the s
 from every agency of a sector and unlinkable pseudonyms across sectors. Rotation adds a version
 and makes it current; old versions stay in the file so earlier pseudonyms can be reproduced.
 
-Normalisation is deliberately minimal (Unicode NFC + strip): callers bring identifiers to one
-format first (e.g. drop the hyphen of a resident number), since only they know the format.
+Values are brought to one spelling first (`canonical`: NFC, trimmed, digits only for grouped
+numbers, e-mail in lower case), so agencies that format an identifier differently still agree.
 Pseudonyms read `p<version>_<32 hex>`; nulls stay null.
 """
 
@@ -20,7 +20,6 @@ import json
 import os
 import secrets
 import tempfile
-import unicodedata
 from pathlib import Path
 
 import pyarrow as pa
@@ -126,8 +125,11 @@ def _fresh() -> SecretBytes:
     return SecretBytes(secrets.token_bytes(MIN_KEY_BYTES))
 
 
-def save_keyring(keyring: Keyring, path: Path | str) -> None:
-    """Write the keyring atomically (temporary file in the same folder, then rename), mode 0600."""
+def save_keyring(keyring: Keyring, path: Path | str, *, exclusive: bool = False) -> None:
+    """Write the keyring atomically (temporary file in the same folder, then rename), mode 0600.
+
+    `exclusive`: fail with FileExistsError rather than replace an existing file.
+    """
     path = Path(path)
     doc = {
         "current": keyring.current,
@@ -147,7 +149,13 @@ def save_keyring(keyring: Keyring, path: Path | str) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
+        if exclusive:
+            # A hard link is created atomically or not at all: two processes creating the
+            # first key cannot both win, and the loser's key is never used.
+            os.link(tmp, path)
+            os.unlink(tmp)
+        else:
+            os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -160,7 +168,7 @@ def generate_key_file(path: Path | str) -> Keyring:
         # Overwriting would lose the key and with it every pseudonym made so far.
         raise FileExistsError(f"{path} exists; rotate its keyring instead")
     keyring = Keyring.new()
-    save_keyring(keyring, path)
+    save_keyring(keyring, path, exclusive=True)
     return keyring
 
 
@@ -179,9 +187,22 @@ def load_keyring(path: Path | str) -> Keyring:
 
 def pseudonym(text: str, key: bytes, version: int) -> str:
     """The pseudonym of one value under a sector key: `p<version>_` + 32 hex chars."""
-    normal = unicodedata.normalize("NFC", text).strip()
+    normal = canonical(pa.array([text])).to_pylist()[0]
     digest = hmac.new(key, normal.encode("utf-8"), hashlib.sha256).hexdigest()
     return f"p{version}_{digest[:HEX_CHARS]}"
+
+
+def canonical(values: pa.Array) -> pa.Array:
+    """One spelling per identifier: NFC, trimmed, grouped numbers to digits, e-mail in lower case.
+
+    So `900101-1234568` and `9001011234568`, or `010-1234-5678` and `01012345678`, delivered
+    by two agencies, give one pseudonym; `pseudonym` gives the same for a single value.
+    """
+    values = pc.utf8_trim_whitespace(pc.utf8_normalize(values, "NFC"))
+    numeric = pc.match_substring_regex(values, r"^[0-9\s().+-]*[0-9][0-9\s().+-]*$")
+    mail = pc.match_substring(values, "@")
+    digits = pc.replace_substring_regex(values, r"[^0-9]", "")
+    return pc.if_else(numeric, digits, pc.if_else(mail, pc.utf8_lower(values), values))
 
 
 def pseudonymise(
@@ -191,17 +212,28 @@ def pseudonymise(
     *,
     version: int | None = None,
 ) -> pa.Array:
-    """Pseudonyms of a column (string; other types are cast to text first); nulls stay null.
+    """Pseudonyms of a column (text; other types are cast to it), `canonical` first; nulls stay.
 
     Each distinct value is hashed once, then spread back over the rows through the dictionary
     indices, so a column repeating few identifiers costs little.
     """
     v = keyring.current if version is None else version
-    key = keyring.sector_key(sector, v)
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
-    if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
-        values = values.cast(pa.string())
     encoded = pc.dictionary_encode(values)  # nulls become null indices
-    distinct = [pseudonym(t, key, v) for t in encoded.dictionary.to_pylist()]
+    spelled = encoded.dictionary
+    if not (pa.types.is_string(spelled.type) or pa.types.is_large_string(spelled.type)):
+        spelled = spelled.cast(pa.string())
+    # Keyed once; each value then costs one copy of the keyed state (half of `hmac.new`).
+    copy = hmac.new(keyring.sector_key(sector, v), digestmod=hashlib.sha256).copy
+    prefix = f"p{v}_"
+    distinct = []
+    for text in canonical(spelled).to_pylist():
+        h = copy()
+        h.update(text.encode("utf-8"))
+        distinct.append(prefix + h.hexdigest()[:HEX_CHARS])
     return pa.array(distinct, pa.string()).take(encoded.indices)
+
+
+PSEUDONYM_PATTERN = rf"^p[0-9]+_[0-9a-f]{{{HEX_CHARS}}}$"
+"""What every non-null value of a published direct-identifier column must match."""

@@ -9,9 +9,11 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 from pyiceberg.catalog.sql import SqlCatalog
+from pyiceberg.exceptions import ValidationError
+from pyiceberg.types import DoubleType, StringType
 
-from catalog.lakehouse import Lakehouse, PublishConflict, sql_catalog
-from catalog.published import read_arrow, relation
+from catalog.lakehouse import Lakehouse, PublishConflict, iceberg_schema, sql_catalog, unpromotable
+from catalog.published import read_arrow, relation, table_versions
 from contracts.model import ApplyMode
 from tests.conftest import column, make_contract
 
@@ -118,3 +120,45 @@ def test_time_travel_and_duckdb_and_plain_pyiceberg(lake: Lakehouse, tmp_path: P
         warehouse=(tmp_path / "warehouse").as_uri(),
     )
     assert outside.load_table(c.table).scan().to_arrow().num_rows == 2
+
+
+def test_upsert_onto_a_snapshot_older_than_an_added_column(lake: Lakehouse) -> None:
+    key = column("station", primary_key_position=1, required=True)
+    before = make_contract([key, column("pm10", "number")], mode=ApplyMode.upsert)
+    publish(lake, before, "u1", batch(["a", "b"], [1.0, 2.0]))
+    after = make_contract(
+        [key, column("no2", "number"), column("pm10", "number")], mode=ApplyMode.upsert
+    )
+    publish(lake, after, "u2", pa.table({"station": ["b"], "no2": [0.5], "pm10": [20.0]}))
+    assert read_arrow(lake.catalog, after.table).sort_by("station").to_pylist() == [
+        {"station": "a", "no2": None, "pm10": 1.0},
+        {"station": "b", "no2": 0.5, "pm10": 20.0},
+    ]
+
+
+def test_a_type_iceberg_cannot_promote_is_never_applied(lake: Lakehouse) -> None:
+    c = contract()
+    publish(lake, c, "d1", batch(["a"], [1.0]))
+    schema = lake.catalog.load_table(c.table).schema()
+    as_text = make_contract([column("station"), column("pm10")])
+    assert unpromotable(iceberg_schema(c), iceberg_schema(as_text)) == [
+        ("pm10", DoubleType(), StringType())
+    ]
+    with pytest.raises(ValidationError, match="Cannot change column type"):
+        lake.table(as_text)
+    assert lake.catalog.load_table(c.table).schema() == schema
+
+
+def test_each_major_version_is_its_own_table(lake: Lakehouse) -> None:
+    v1 = contract()
+    publish(lake, v1, "d1", batch(["a"], [1.0]))
+    v3 = v1.model_copy(update={"version": "3.0.0"})
+    publish(lake, v3, "d2", batch(["b"], [2.0]))
+    versions = table_versions(lake.catalog, v1.sector, v1.id)
+    assert [(v.identifier, v.version, v.supersedes) for v in versions] == [
+        ("environment_energy.test_dataset", 1, None),
+        ("environment_energy.test_dataset_v3", 3, "environment_energy.test_dataset"),
+    ]
+    assert [v.current for v in versions] == [False, True]
+    assert read_arrow(lake.catalog, v1.table)["station"].to_pylist() == ["a"]
+    assert read_arrow(lake.catalog, v3.table)["station"].to_pylist() == ["b"]

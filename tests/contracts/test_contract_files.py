@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -106,6 +107,18 @@ def test_every_contract_has_quality_rules_and_some_warn(contracts):
         assert any(r.spec.get("metric") == "rowCount" for r in c.quality), c.id
     warnings = [r for c in contracts for r in c.quality if r.severity.value == "warning"]
     assert len(warnings) >= 5
+
+
+def test_slas_follow_how_often_each_source_is_published(contracts):
+    by_id = {c.id: c for c in contracts}
+    assert by_id["seoul_daily_air_quality"].sla.max_age == timedelta(days=2)  # daily, a day late
+    assert by_id["hira_drug_active_ingredients"].sla.frequency == timedelta(days=31)  # monthly
+    assert by_id["koroad_fatal_traffic_accidents"].sla.frequency == timedelta(days=366)  # yearly
+    # Closed tables (one year, or an old download layout) promise no further deliveries.
+    assert {c.id for c in contracts if c.sla.max_age is None} == {
+        "seoul_daily_air_quality_2017",
+        "police_crime_by_region_2015",
+    }
 
 
 def test_contracts_cover_every_demo_file(contracts):

@@ -110,6 +110,23 @@ def test_upsert_needs_a_primary_key(tmp_path):
     assert "primaryKey" in _problems(path)["customProperties.applyMode"]
 
 
+def test_version_must_be_semver_and_names_the_table_version(tmp_path):
+    raw = _raw()
+    raw["version"] = "v2"
+    assert "'v2' is not semver" in _problems(_write(tmp_path, raw))["version"]
+    table = "finance_insurance.koica_oda_by_income_group"
+    raw["version"] = "2.1.0"
+    assert load_contract(_write(tmp_path, raw)).table == f"{table}_v2"
+    raw["version"] = "1.4.2"
+    assert load_contract(_write(tmp_path, raw)).table == table
+
+
+def test_ids_ending_like_a_table_version_are_reserved(tmp_path):
+    raw = _raw()
+    raw["id"] = "koica_oda_v2"
+    assert "reserved" in _problems(_write(tmp_path, raw))["id"]
+
+
 def test_file_must_sit_at_sector_agency_id(tmp_path):
     path = _write(tmp_path, _raw(), "environment_energy/kpx/other_name.yaml")
     load_contract(path)  # the content itself is fine

@@ -74,7 +74,14 @@ def set_option(name: str, **fields: Any) -> Edit:
 
 
 def classify(name: str, value: str) -> Edit:
-    return set_prop(name, customProperties=[{"property": "classification", "value": value}])
+    """Set a column's classification, keeping its other custom properties."""
+
+    def edit(d: dict[str, Any]) -> None:
+        props = prop(d, name).setdefault("customProperties", [])
+        props[:] = [p for p in props if p["property"] != "classification"]
+        props.insert(0, {"property": "classification", "value": value})
+
+    return edit
 
 
 def add_rule(severity: str) -> Edit:
@@ -84,6 +91,25 @@ def add_rule(severity: str) -> Edit:
 
 def unkey(d: dict[str, Any]) -> None:
     del prop(d, "center_name")["primaryKey"], prop(d, "center_name")["primaryKeyPosition"]
+
+
+def quasi_with(privacy: dict[str, Any] | None) -> Edit:
+    """center_type as a quasi-identifier, and `privacy` as the contract's privacy settings."""
+
+    def edit(d: dict[str, Any]) -> None:
+        classify("center_type", "quasi_identifier")(d)
+        if privacy is not None:
+            custom(d, "privacy", privacy)
+
+    return edit
+
+
+def allow(column: str, kinds: list[str]) -> Edit:
+    props = [
+        {"property": "classification", "value": "none"},
+        {"property": "allowedIdentifiers", "value": kinds},
+    ]
+    return set_prop(column, customProperties=props)
 
 
 # (id, edit of the new contract, edit of both beforehand, expected (kind, path) of every change)
@@ -334,6 +360,48 @@ CASES: list[tuple[str, Edit, Edit | None, list[tuple[str, str]]]] = [
         lambda d: custom(d, "nullValues", ["", "-"]),
         None,
         [("compatible", "customProperties.nullValues")],
+    ),
+    (
+        "k-anonymity added",
+        lambda d: custom(d, "privacy", {"k": 5}),
+        quasi_with(None),
+        [("breaking", "customProperties.privacy.k")],
+    ),
+    (
+        "k lowered",
+        lambda d: custom(d, "privacy", {"k": 3}),
+        quasi_with({"k": 10}),
+        [("compatible", "customProperties.privacy.k")],
+    ),
+    (
+        "generalisation added",
+        lambda d: custom(d, "privacy", {"k": 5, "generalise": {"center_type": "first_token"}}),
+        quasi_with({"k": 5}),
+        [("breaking", "customProperties.privacy.generalise.center_type")],
+    ),
+    (
+        "suppression limit lowered",
+        lambda d: custom(d, "privacy", {"k": 5, "maxSuppressed": 0.01}),
+        quasi_with({"k": 5, "maxSuppressed": 0.02}),
+        [("breaking", "customProperties.privacy.maxSuppressed")],
+    ),
+    (
+        "suppression limit raised",
+        lambda d: custom(d, "privacy", {"k": 5, "maxSuppressed": 0.02}),
+        quasi_with({"k": 5, "maxSuppressed": 0.01}),
+        [("compatible", "customProperties.privacy.maxSuppressed")],
+    ),
+    (
+        "allowed identifier dropped",
+        set_prop("phone", customProperties=[{"property": "classification", "value": "none"}]),
+        None,
+        [("breaking", f"{P}.6.customProperties.allowedIdentifiers")],
+    ),
+    (
+        "allowed identifier added",
+        allow("center_name", ["person_name"]),
+        None,
+        [("compatible", f"{P}.0.customProperties.allowedIdentifiers")],
     ),
     (
         "property tag added",

@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from catalog.deliveries import DeliveryState
+from gongyu.platform import Platform
+from gongyu.settings import Settings
 from tests.conftest import REPO, data_file
 
 GONGYU = str(Path(sys.executable).with_name("gongyu"))
@@ -64,7 +68,8 @@ def test_deliver_run_status(tmp_path: Path) -> None:
     assert "already delivered" in again.stdout
     ran = gongyu("run", "--workspace", str(ws))
     assert ran.returncode == 0, ran.stdout + ran.stderr
-    status = json.loads(gongyu("status", "--json", env_home=ws).stdout)
+    shown = json.loads(gongyu("status", "--json", env_home=ws).stdout)
+    status = shown["deliveries"]
     assert len(status) == 1
     assert set(status[0]) == {
         "dataset_id",
@@ -76,6 +81,39 @@ def test_deliver_run_status(tmp_path: Path) -> None:
     }
     assert status[0]["state"] == "published" and status[0]["rows"] == 59
     assert status[0]["snapshot_id"]
+    freshness = {f["dataset_id"]: f for f in shown["freshness"]}
+    assert freshness["kotsa_car_inspection_centers"]["state"] == "fresh"
+    assert freshness["kotsa_car_inspection_centers"]["max_age"] == 396 * 86400  # seconds
+    assert freshness["koica_oda_by_income_group"]["state"] == "never_published"
+
+
+def test_status_shows_a_stale_dataset(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    platform = Platform(Settings(home=ws))
+    delivery, _ = platform.deliver("kotsa_car_inspection_centers", data_file(KOTSA))
+    ledger = platform.deliveries
+    ledger.claim(delivery.delivery_id)
+    # Published a year and two months ago: a yearly SLA with 30 days' latency is missed.
+    published = datetime.now(UTC) - timedelta(days=430)
+    ledger.set_state(delivery.delivery_id, DeliveryState.published, updated_at=published)
+
+    shown = gongyu("status", "-w", str(ws))
+    assert shown.returncode == 0, shown.stderr
+    [line] = [
+        ln
+        for ln in shown.stdout.splitlines()
+        if "kotsa_car_inspection_centers" in ln and "stale" in ln
+    ]
+    assert f"{published:%Y-%m-%d %H:%M}" in line and "396 d" in line
+    assert f"{published + timedelta(days=396):%Y-%m-%d %H:%M}" in line
+    assert "seoul_daily_air_quality_2017" in shown.stdout and "no_sla" in shown.stdout
+
+    late = gongyu("status", "--stale", "--json", "-w", str(ws))
+    assert late.returncode == 1
+    only = json.loads(late.stdout)
+    assert [f["dataset_id"] for f in only["freshness"]] == ["kotsa_car_inspection_centers"]
+    assert only["freshness"][0]["state"] == "stale"
+    assert [d["delivery_id"] for d in only["deliveries"]] == [delivery.delivery_id]
 
 
 @pytest.mark.parametrize(

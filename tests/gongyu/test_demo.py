@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from catalog.published import read_arrow
 from gongyu.demo import fresh_workspace, plan
+from gongyu.platform import Platform
+from gongyu.settings import Settings
 from tests.gongyu.test_cli import gongyu
 
 
@@ -17,13 +20,35 @@ def test_demo_runs_every_delivery_as_expected(tmp_path: Path) -> None:
     done = gongyu("demo", "--workspace", str(ws), "--no-serve")
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
     assert "Gongyu demo" in done.stdout
-    status = json.loads(gongyu("status", "--json", "--workspace", str(ws)).stdout)
+    shown = json.loads(gongyu("status", "--json", "--workspace", str(ws)).stdout)
+    status = shown["deliveries"]
+    # Everything was just published: datasets with an SLA are fresh, the two closed ones have none.
+    freshness = {f["dataset_id"]: f["state"] for f in shown["freshness"]}
+    assert {d for d, s in freshness.items() if s == "no_sla"} == {
+        "seoul_daily_air_quality_2017",
+        "police_crime_by_region_2015",
+    }
+    assert {s for s in freshness.values() if s != "no_sla"} == {"fresh"}
     planned = plan(ws / "demo-inputs")
     assert [s["dataset_id"] for s in status] == [p.dataset_id for p in planned]
     assert [s["state"] for s in status] == [p.expect.value for p in planned]
     quarantined = [s for s in status if s["state"] == "quarantined"]
-    assert len(quarantined) == 2
+    assert len(quarantined) == 3
     assert all(s["reasons"] and s["snapshot_id"] is None for s in quarantined)
+    assert "look like a mobile phone" in quarantined[-1]["reasons"][0]
+    # The person-level drunk-driving table is published k-anonymous: generalised, some withheld.
+    drunk = next(s for s in status if s["dataset_id"] == "police_drunk_driving_detections")
+    settings = Settings(home=ws)
+    table = read_arrow(
+        Platform(settings).lakehouse.catalog, "welfare_safety.police_drunk_driving_detections"
+    )
+    assert 0 < drunk["rows"] - table.num_rows <= drunk["rows"] * 0.01
+    assert table["police_station"].null_count == table.num_rows
+    assert set(table["detected_at"].to_pylist()) == {"2022-07"}
+    sizes = table.group_by(["sex", "age", "detected_at", "police_station"]).aggregate(
+        [([], "count_all")]
+    )
+    assert min(sizes["count_all"].to_pylist()) >= 5
     # Every shipped contract got at least one published delivery.
     contracts = json.loads(gongyu("contracts", "list", "--json").stdout)
     assert {c["id"] for c in contracts} == {s["dataset_id"] for s in status}

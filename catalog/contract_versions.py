@@ -1,0 +1,189 @@
+"""Contract history: every version of a dataset's contract that deliveries ran under.
+
+A delivery's contract is admitted before the gate reads a row: recorded if new, and refused
+when it may not follow the last recorded version (semver, as `contracts.diff` decides; a type
+the Iceberg table cannot promote in place; or a changed text under the same version).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+from sqlalchemy import Engine, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from catalog.db import contract_versions
+from catalog.lakehouse import iceberg_schema, unpromotable
+from contracts.diff import Change, diff_contracts, semver_key
+from contracts.loader import ContractError, parse_contract
+from contracts.model import Contract
+from quality.results import CheckKind, CheckResult
+from sectors.registry import Registry
+
+RULE = "contract:version"
+
+
+class ContractVersion(BaseModel):
+    """One recorded contract version, with the text deliveries ran under."""
+
+    dataset_id: str
+    version: str
+    sha256: str = Field(description="SHA-256 of the contract file's text.")
+    yaml: str = Field(repr=False)
+    path: str = Field(description="The file it was read from.")
+    table_version: int = Field(description="The major version: one Iceberg table per major.")
+    iceberg_table: str
+    recorded_at: datetime
+
+
+class Admission(BaseModel):
+    """The contract check of one delivery and the digest of the text it checked."""
+
+    check: CheckResult
+    sha256: str
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class ContractVersions:
+    """The contract history in the catalog database."""
+
+    def __init__(self, engine: Engine, registry: Registry) -> None:
+        self.engine = engine
+        self.registry = registry
+
+    def history(self, dataset_id: str) -> list[ContractVersion]:
+        """Every recorded version of a dataset's contract, oldest first."""
+        query = select(contract_versions).where(contract_versions.c.dataset_id == dataset_id)
+        with self.engine.connect() as conn:
+            found = [ContractVersion.model_validate(r._mapping) for r in conn.execute(query)]
+        return sorted(found, key=lambda v: semver_key(v.version))
+
+    def get(self, dataset_id: str, version: str) -> ContractVersion:
+        """One recorded version; KeyError if it was never recorded."""
+        query = select(contract_versions).where(
+            (contract_versions.c.dataset_id == dataset_id)
+            & (contract_versions.c.version == version)
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            raise KeyError(f"no recorded contract {dataset_id} {version}")
+        return ContractVersion.model_validate(row._mapping)
+
+    def contract(self, recorded: ContractVersion) -> Contract:
+        """A recorded version read back as a contract."""
+        return parse_contract(recorded.yaml, Path(recorded.path), self.registry)
+
+    def admit(self, contract: Contract) -> Admission:
+        """Record the contract a delivery runs under, or refuse it (a failed, blocking check)."""
+        text = contract.path.read_text(encoding="utf-8")
+        sha = _digest(text)
+        try:
+            unchanged = parse_contract(text, contract.path, self.registry).odcs == contract.odcs
+        except ContractError:
+            unchanged = False
+        if not unchanged:
+            # The contract was loaded earlier; only the text the delivery is checked under may
+            # be recorded.
+            message = f"{contract.path} changed since version {contract.version} was loaded"
+            hint = "deliver again: the next run reads the contract file as it is then"
+            return Admission(check=_refused(message, [], hint), sha256=sha)
+        history = self.history(contract.id)
+        if not history:
+            return self._record(contract, text, sha, "first version of the dataset")
+        latest = history[-1]
+        if (latest.version, latest.sha256) == (contract.version, sha):
+            return Admission(check=_passed(f"contract {contract.version} as recorded"), sha256=sha)
+        return Admission(check=self._follows(latest, contract, sha, text), sha256=sha)
+
+    def _follows(
+        self, latest: ContractVersion, contract: Contract, sha: str, text: str
+    ) -> CheckResult:
+        """Whether `contract` may follow the latest recorded version; records it if so."""
+        previous = self.contract(latest)
+        diff = diff_contracts(previous, contract)  # both semver: the loader saw to it
+        reasons, listed = list(diff.reasons), diff.breaking
+        old_major, new_major = semver_key(latest.version)[0], semver_key(contract.version)[0]
+        kept = (
+            unpromotable(iceberg_schema(previous), iceberg_schema(contract))
+            if new_major == old_major
+            else []
+        )
+        if kept:
+            index = {c.name: i for i, c in enumerate(contract.columns)}
+            listed += [
+                Change(
+                    kind="breaking",
+                    path=f"schema.0.properties.{index[name]}",
+                    message=f"{name}: published as {old} in {latest.iceberg_table}, "
+                    f"which Iceberg cannot change to {new} in place",
+                )
+                for name, old, new in kept
+            ]
+            reasons.append(
+                f"{len(kept)} column type change(s) need a new table version: "
+                f"bump {latest.version} to {old_major + 1}.0.0"
+            )
+        if contract.version == latest.version and not diff.changes:
+            reasons.append(
+                f"the text of version {latest.version} changed (sha256 {latest.sha256[:12]} "
+                f"recorded, {sha[:12]} now)"
+            )
+        if not reasons:
+            summary = f"{len(diff.changes)} compatible change(s) from {latest.version}"
+            return self._record(contract, text, sha, summary).check
+        needs_major = bool(kept) or (bool(diff.breaking) and new_major <= old_major)
+        fix = (
+            f"bump the major version to {old_major + 1}.0.0 (a new table version starts)"
+            if needs_major
+            else f"give the changed contract a version above {latest.version}"
+        )
+        return _refused(
+            f"contract {latest.version} -> {contract.version} refused: {'; '.join(reasons)}",
+            listed,
+            f"{fix}, or revert the contract to {latest.version} as recorded "
+            f"(gongyu contracts history {contract.id})",
+        )
+
+    def _record(self, contract: Contract, text: str, sha: str, why: str) -> Admission:
+        row = {
+            "dataset_id": contract.id,
+            "version": contract.version,
+            "sha256": sha,
+            "yaml": text,
+            "path": str(contract.path),
+            "table_version": semver_key(contract.version)[0],
+            "iceberg_table": contract.table,
+            "recorded_at": datetime.now(UTC),
+        }
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(contract_versions).values(**row))
+        except IntegrityError:
+            # Another delivery recorded this version first: check against what it recorded.
+            return self.admit(contract)
+        message = f"contract {contract.version} recorded: {why} (table {contract.table})"
+        return Admission(check=_passed(message), sha256=sha)
+
+
+def _passed(message: str) -> CheckResult:
+    return CheckResult(kind=CheckKind.contract, rule=RULE, passed=True, message=message)
+
+
+def _refused(message: str, changes: list[Change], hint: str) -> CheckResult:
+    """A blocking failure whose message lists each change with its field path."""
+    listed = "".join(f"; {c.path}: {c.message}" for c in changes)
+    return CheckResult(
+        kind=CheckKind.contract,
+        rule=RULE,
+        passed=False,
+        count=max(len(changes), 1),
+        message=message + listed,
+        hint=hint,
+    )

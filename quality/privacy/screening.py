@@ -1,0 +1,113 @@
+"""The privacy gate on a typed delivery: undeclared identifiers and k-anonymity, as checks.
+
+`screen` runs after the contract's suite and decides what may be published; `Screen.withheld`
+lists the source rows that local suppression keeps out of the published table (they stay in
+the raw delivery: nothing is deleted). Reading is column by column from the spill, so a large
+delivery is never held whole.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from contracts.model import Classification, Contract, Severity
+from quality.privacy.detectors import detect_identifiers, detection_checks
+from quality.privacy.kanonymity import RULE, check_k, equivalence_classes, generalise
+from quality.results import ROW, CheckKind, CheckResult
+from quality.spill import Typed, load
+
+
+@dataclass
+class Screen:
+    """The privacy checks of one delivery and the source rows suppression withholds."""
+
+    checks: list[CheckResult]
+    withheld: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+
+
+def scanned_columns(contract: Contract) -> list[str]:
+    """Columns scanned for identifiers: all but the declared direct identifiers (pseudonymised)."""
+    return [
+        c.name for c in contract.columns if c.classification != Classification.direct_identifier
+    ]
+
+
+def detection(typed: Typed, contract: Contract) -> list[CheckResult]:
+    """Blocking checks for identifiers in columns that do not declare them; one column at a time."""
+    found = []
+    for name in scanned_columns(contract):
+        found += detect_identifiers(load(typed, [name, ROW]), [name])
+    declared = {c.name: c.classification for c in contract.columns}
+    allowed = {c.name: tuple(c.allowed_identifiers) for c in contract.columns}
+    labels = {c.name: c.label for c in contract.columns}
+    return detection_checks(found, declared, allowed, labels)
+
+
+def _suppressed(table: pa.Table, quasi: list[str], k: int) -> np.ndarray:
+    """Source rows of the classes smaller than k (nulls grouped as one value, as in the report)."""
+    grouped = table.group_by(quasi).aggregate([([], "count_all"), (ROW, "list")])
+    small = grouped.filter(pc.less(grouped["count_all"], k))
+    return np.sort(pc.list_flatten(small[f"{ROW}_list"]).to_numpy())
+
+
+def anonymity(typed: Typed, contract: Contract) -> tuple[CheckResult, np.ndarray]:
+    """The k-anonymity check after the contract's generalisation, and the rows it withholds."""
+    privacy = contract.privacy
+    quasi = contract.classified(Classification.quasi_identifier)
+    assert privacy.k is not None  # callers check
+    table = generalise(load(typed, [*quasi, ROW]), privacy.generalise)
+    report = equivalence_classes(table, quasi, privacy.k)
+    levels = ", ".join(f"{c}→{lv}" for c, lv in privacy.generalise.items())
+    after = f" after generalising {levels}" if levels else ""
+    if report.passed:
+        check = check_k(table, quasi, privacy.k)
+        return check.model_copy(update={"message": check.message + after}), np.zeros(0, np.int64)
+    share = report.rows_below_k / report.rows
+    if share <= privacy.max_suppressed:
+        withheld = _suppressed(table, quasi, privacy.k)
+        message = (
+            f"k={privacy.k} met over {', '.join(quasi)}{after} by withholding "
+            f"{report.rows_below_k:,} row(s) in {report.classes_below_k:,} class(es) smaller "
+            f"than k ({share:.2%} of rows; the contract allows {privacy.max_suppressed:.2%}). "
+            "They stay in the raw delivery and are not published."
+        )
+        check = CheckResult(
+            kind=CheckKind.privacy,
+            rule=RULE,
+            passed=True,
+            count=report.rows_below_k,
+            message=message,
+        )
+        return check, withheld
+    check = check_k(table, quasi, privacy.k)
+    message = check.message.rstrip(".") + (f" ({after.strip()})." if after else ".")
+    if privacy.max_suppressed:
+        message += (
+            f" {share:.2%} of rows are in small classes; the contract allows withholding at "
+            f"most {privacy.max_suppressed:.2%}."
+        )
+    return check.model_copy(update={"message": message}), np.zeros(0, np.int64)
+
+
+def screen(typed: Typed, contract: Contract) -> Screen:
+    """Every privacy check of a typed delivery; blocking failures stop it at the gate."""
+    checks = detection(typed, contract)
+    if not checks:
+        checks.append(
+            CheckResult(
+                kind=CheckKind.privacy,
+                rule="privacy:undeclared-identifiers",
+                severity=Severity.error,
+                passed=True,
+                message="no undeclared personal identifiers found",
+            )
+        )
+    withheld = np.zeros(0, np.int64)
+    if contract.privacy.k is not None:
+        check, withheld = anonymity(typed, contract)
+        checks.append(check)
+    return Screen(checks=checks, withheld=withheld)
