@@ -23,6 +23,8 @@ CHECK_DESCRIPTIONS: dict[CheckKind, str] = {
     CheckKind.range: "Values and lengths are within the contract's bounds.",
     CheckKind.quality: "The contract's quality rules (errors block, warnings are recorded).",
     CheckKind.audit: "The staged snapshot holds what the delivery should produce.",
+    CheckKind.privacy: "No personal identifier the contract does not declare; k-anonymity "
+    "over the quasi-identifiers where the contract sets k.",
 }
 
 
@@ -49,7 +51,6 @@ def check_kinds(contract: Contract) -> list[CheckKind]:
             v is not None for c in cols for v in (c.minimum, c.maximum, c.min_length, c.max_length)
         ),
         CheckKind.quality: bool(contract.quality),
-        CheckKind.privacy: False,  # no asset check until the gate runs quality.privacy
     }
     return [k for k in CheckKind if applies.get(k, True)]
 
