@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Column,
+    Date,
     DateTime,
     Engine,
     Float,
@@ -53,6 +55,57 @@ contract_versions = Table(
     Column("table_version", Integer, nullable=False),
     Column("iceberg_table", String(256), nullable=False),
     Column("recorded_at", DateTime(timezone=True), nullable=False),
+)
+
+api_keys = Table(
+    "gongyu_api_keys",
+    metadata,
+    Column("key_id", String(32), primary_key=True),
+    Column("agency", String(64), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("name", String(256), nullable=False),
+    Column("secret_sha256", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+)
+
+grants = Table(
+    "gongyu_grants",
+    metadata,
+    Column("grant_id", String(32), primary_key=True),
+    Column("dataset_id", String(128), nullable=False, index=True),
+    Column("agency", String(64), nullable=False, index=True),
+    Column("purpose", Text, nullable=False),
+    Column("expires", Date, nullable=False),
+    Column("columns", JSON),
+    Column("row_filter", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", String(256), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+)
+
+# One row per API request, hash-chained in `seq` order (catalog/audit.py). The primary key on
+# `seq` is what keeps the chain single when several workers append at once. Every value is
+# stored as it is hashed (`at` as its ISO text), so a check never depends on a driver's types.
+audit_log = Table(
+    "gongyu_audit_log",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("at", String(32), nullable=False, index=True),
+    Column("subject", String(256), nullable=False),
+    Column("via", String(16), nullable=False),
+    Column("agency", String(64), nullable=False, index=True),
+    Column("role", String(16), nullable=False),
+    Column("purpose", Text),
+    Column("kind", String(16), nullable=False),
+    Column("statement", Text, nullable=False),
+    Column("datasets", Text, nullable=False),
+    Column("rows", BigInteger),
+    Column("bytes_out", BigInteger),
+    Column("duration_ms", Float, nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("error", Text),
+    Column("hash", String(64), nullable=False),
 )
 
 

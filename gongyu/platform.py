@@ -6,10 +6,13 @@ from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 
+from catalog.audit import AuditLog
 from catalog.contract_versions import ContractVersions
 from catalog.db import connect
 from catalog.deliveries import Deliveries, Delivery, landing_prefix
 from catalog.freshness import Freshness, assess_all
+from catalog.grants import Grants
+from catalog.keys import ApiKeys
 from catalog.lakehouse import Lakehouse, sql_catalog
 from contracts.loader import load_contracts
 from contracts.model import Contract
@@ -69,6 +72,21 @@ class Platform:
     def contract_versions(self) -> ContractVersions:
         """Every contract version deliveries ran under, and the check that admits a new one."""
         return ContractVersions(connect(self.workspace.catalog_url), self.registry)
+
+    @cached_property
+    def keys(self) -> ApiKeys:
+        """API keys (stored as digests) and the principals they stand for."""
+        return ApiKeys(connect(self.workspace.catalog_url), self.registry)
+
+    @cached_property
+    def grants(self) -> Grants:
+        """Datasets granted to other agencies, with purpose and expiry."""
+        return Grants(connect(self.workspace.catalog_url), self.registry)
+
+    @cached_property
+    def audit(self) -> AuditLog:
+        """The hash-chained log of every API request."""
+        return AuditLog(connect(self.workspace.catalog_url))
 
     @property
     def key_file(self) -> Path:

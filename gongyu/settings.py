@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 import contracts
@@ -15,7 +15,10 @@ import sectors
 class Settings(BaseSettings):
     """Gongyu's configuration; read from `GONGYU_*` environment variables or passed in."""
 
-    model_config = SettingsConfigDict(env_prefix="GONGYU_", extra="ignore")
+    # Errors never echo input values: some settings are secrets.
+    model_config = SettingsConfigDict(
+        env_prefix="GONGYU_", extra="ignore", hide_input_in_errors=True
+    )
 
     home: Path = Field(
         Path(".gongyu"),
@@ -35,11 +38,64 @@ class Settings(BaseSettings):
     sample_rows: int = Field(
         10, ge=1, le=10, description="Sample rows kept per failing rule in quarantine reports."
     )
+    sql_timeout_seconds: float = Field(
+        30.0, gt=0, description="Time limit of one SQL API query; it is cancelled past it."
+    )
+    sql_memory_limit: str = Field(
+        "1GB", description="Memory limit of one caller's DuckDB sandbox (DuckDB syntax)."
+    )
+    sql_threads: int = Field(2, ge=1, description="Threads of one caller's DuckDB sandbox.")
+    sql_max_rows: int = Field(
+        100_000,
+        ge=1,
+        description="Row limit of answers built whole (JSON, Parquet); CSV and Arrow stream.",
+    )
     pseudonym_key_file: Path | None = Field(
         None,
         description="Key file of the pseudonym keyring (JSON, mode 0600), kept outside the "
         "lakehouse; default `<home>/keys/pseudonyms.json`, created on first use.",
     )
+    token_secret: SecretStr | None = Field(
+        None,
+        description="Shared secret (at least 32 characters) of HS256-signed bearer tokens. "
+        "Bearer tokens are refused unless this or `token_key_file` is set.",
+    )
+    token_key_file: Path | None = Field(
+        None,
+        description="The token issuer's public key: a PEM file or a JWKS JSON file (keys chosen "
+        "by `kid`), read locally and re-read when it changes; never fetched from a URL.",
+    )
+    token_issuer: str | None = Field(
+        None, description="Required `iss` of bearer tokens; must be set with a token key."
+    )
+    token_audience: str | None = Field(
+        None, description="Required `aud` of bearer tokens; unset, tokens must carry no `aud`."
+    )
+    token_algorithms: list[str] | None = Field(
+        None,
+        description='Accepted token signature algorithms (JSON list); default `["HS256"]` '
+        'with a secret, `["RS256"]` with a key file.',
+    )
+
+    @model_validator(mode="after")
+    def _one_token_key(self) -> Settings:
+        # Refuse a half-made token setup at startup rather than at a caller's first request.
+        if self.token_secret and self.token_key_file:
+            raise ValueError("set GONGYU_TOKEN_SECRET or GONGYU_TOKEN_KEY_FILE, not both")
+        if not (self.token_secret or self.token_key_file):
+            return self
+        if not self.token_issuer:
+            raise ValueError("GONGYU_TOKEN_ISSUER is required when bearer tokens are enabled")
+        if self.token_secret and len(self.token_secret.get_secret_value()) < 32:
+            raise ValueError("GONGYU_TOKEN_SECRET must be at least 32 characters")
+        # A public key may never verify an HMAC token, nor a secret an asymmetric one (the
+        # classic algorithm-confusion attack), and `none` is never a signature.
+        hmac_key = self.token_secret is not None
+        for algorithm in self.token_algorithms or ():
+            if algorithm.lower() == "none" or algorithm.startswith("HS") != hmac_key:
+                kind = "GONGYU_TOKEN_SECRET" if hmac_key else "GONGYU_TOKEN_KEY_FILE"
+                raise ValueError(f"token algorithm {algorithm!r} does not fit {kind}")
+        return self
 
 
 @cache

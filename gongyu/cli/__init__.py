@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from gongyu.cli import contracts, deliver, demo, privacy, run, status
+from gongyu.cli import audit, contracts, deliver, demo, grants, keys, privacy, run, serve, status
 
 app = typer.Typer(
     name="gongyu",
@@ -19,8 +19,12 @@ app.command("demo")(demo.demo)
 app.command("deliver")(deliver.deliver)
 app.command("run")(run.run)
 app.command("status")(status.status)
+app.command("serve")(serve.serve)
 app.add_typer(contracts.app, name="contracts")
 app.add_typer(privacy.app, name="privacy")
+app.add_typer(keys.app, name="keys")
+app.add_typer(grants.app, name="grants")
+app.add_typer(audit.app, name="audit")
 
 
 def main() -> None:

@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from api.principal import Role
 from gongyu.cli.common import WorkspaceOption, console, settings_for, user_errors
 from gongyu.demo import DemoDelivery, DemoResult, fresh_workspace, run_demo
 from gongyu.platform import Platform
@@ -25,9 +26,10 @@ def demo(
         bool, typer.Option("--no-serve", help="Stop after the summary instead of serving.")
     ] = False,
     port: Annotated[int, typer.Option(help="Port of the Dagster UI.")] = 3000,
+    api_port: Annotated[int, typer.Option(help="Port of the SQL API.")] = 8000,
 ) -> None:
-    """Build a fresh workspace, deliver the real datasets (two must fail, one is fixed), run them
-    through Dagster, print a summary, then serve the Dagster UI.
+    """Build a fresh workspace, deliver the real datasets (three must fail, one is fixed), run
+    them through Dagster, print a summary, then serve the SQL API and the Dagster UI.
 
     Exit code (with --no-serve): 0 only when every delivery ended as expected.
     Example: gongyu demo --workspace /tmp/gongyu-demo --no-serve
@@ -59,7 +61,7 @@ def demo(
     )
     if no_serve:
         raise typer.Exit(1 if unexpected else 0)
-    serve_dagster(platform, port)
+    serve(platform, port, api_port)
 
 
 def summary(results: list[DemoResult]) -> Table:
@@ -86,8 +88,21 @@ def summary(results: list[DemoResult]) -> Table:
     return table
 
 
-def serve_dagster(platform: Platform, port: int) -> None:
-    """Serve the Dagster UI (webserver and daemon) on the demo workspace until interrupted."""
+DEMO_CALLERS = (("nhis", Role.analyst), ("kotsa", Role.analyst), ("knpa", Role.steward))
+"""Callers the demo makes keys for: the welfare secretariat's analyst, an analyst of another
+sector, and the police agency's steward (who owns the restricted drunk-driving table)."""
+
+
+def demo_keys(platform: Platform) -> list[tuple[str, Role, str]]:
+    """An API key per demo caller, created now (the demo workspace is fresh each run)."""
+    return [
+        (agency, role, platform.keys.create(agency, role, f"demo {agency} {role.value}")[1])
+        for agency, role in DEMO_CALLERS
+    ]
+
+
+def serve(platform: Platform, port: int, api_port: int) -> None:
+    """Serve the SQL API and the Dagster UI (webserver and daemon) until interrupted."""
     from assets.runner import dagster_home
 
     env = {
@@ -95,22 +110,41 @@ def serve_dagster(platform: Platform, port: int) -> None:
         "GONGYU_HOME": str(platform.workspace.root),
         "DAGSTER_HOME": str(dagster_home(platform.workspace)),
     }
-
-    console.print(f"Dagster UI: http://127.0.0.1:{port}  (Ctrl-C to stop)")
-    dagster = Path(sys.executable).with_name("dagster")
-    with suppress(KeyboardInterrupt):
-        subprocess.run(
-            [
-                str(dagster),
-                "dev",
-                "-w",
-                str(REPO / "workspace.yaml"),
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(port),
-            ],
-            env=env,
-            cwd=REPO,
-            check=False,
-        )
+    bin_dir = Path(sys.executable).parent
+    keys = demo_keys(platform)
+    console.print("API keys (shown once; `gongyu keys create` makes more):")
+    for agency, role, key in keys:
+        console.print(f"  {agency:6} {role.value:9} {key}", highlight=False)
+    sql = "SELECT sido, count(*) FROM welfare_safety.koroad_fatal_traffic_accidents GROUP BY 1"
+    console.print(
+        f"SQL API: http://127.0.0.1:{api_port}/docs — e.g.\n"
+        f"  curl -s -H 'Authorization: Bearer {keys[0][2]}' "
+        f'http://127.0.0.1:{api_port}/api/v1/sql -d \'{{"sql": "{sql}"}}\' '
+        "-H 'Content-Type: application/json'",
+        highlight=False,
+        soft_wrap=True,
+    )
+    api = subprocess.Popen(
+        [str(bin_dir / "gongyu"), "serve", "--port", str(api_port)], env=env, cwd=REPO
+    )
+    console.print(f"Dagster UI: http://127.0.0.1:{port}  (Ctrl-C to stop both)")
+    try:
+        with suppress(KeyboardInterrupt):
+            subprocess.run(
+                [
+                    str(bin_dir / "dagster"),
+                    "dev",
+                    "-w",
+                    str(REPO / "workspace.yaml"),
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    str(port),
+                ],
+                env=env,
+                cwd=REPO,
+                check=False,
+            )
+    finally:
+        api.terminate()
+        api.wait(timeout=30)

@@ -1,0 +1,49 @@
+"""The HTTP face of a platform: SQL API and audit; OpenAPI at `/docs`.
+
+`/docs` is served from files shipped in the package (`fastapi-offline`): air-gapped networks
+have no CDN. Documentation and `/healthz` are the only routes open without credentials.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
+
+import gongyu
+from api import audit, sql
+from api.query import QueryService
+from api.sandbox import Limits
+from gongyu.platform import Platform
+from gongyu.settings import Settings, get_settings
+
+
+def create_app(platform: Platform) -> FastAPI:
+    """The API app of one platform (one workspace)."""
+    settings = platform.settings
+    app = FastAPIOffline(
+        title="Gongyu API",
+        version=gongyu.__version__,
+        description="SQL over the published tables of Korea's public-institution data commons: "
+        "entitled, masked, sandboxed and audited.",
+    )
+    app.state.platform = platform
+    app.state.max_rows = settings.sql_max_rows
+    limits = Limits(
+        memory=settings.sql_memory_limit,
+        threads=settings.sql_threads,
+        seconds=settings.sql_timeout_seconds,
+    )
+    app.state.queries = QueryService(platform, limits)
+    app.include_router(sql.router)
+    app.include_router(audit.router)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+def app_from_settings(settings: Settings | None = None) -> FastAPI:
+    """The app for the environment's settings (uvicorn's `--factory` entry, one per worker)."""
+    return create_app(Platform(settings or get_settings()))

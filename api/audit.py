@@ -1,0 +1,134 @@
+"""`/api/v1/audit`: who read what. Operators see and export every record; a steward sees the
+records that touched their agency's datasets. Reading the log is itself audited (kind `audit`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Annotated, NoReturn
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel
+
+from api.auth import CurrentPrincipal
+from api.principal import Principal, Role
+from catalog.audit import AuditKind, AuditLog, AuditRecord, Outcome
+from gongyu.platform import Platform
+
+router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
+
+
+class AuditPage(BaseModel):
+    """Audit records, newest first."""
+
+    records: list[AuditRecord]
+
+
+def _statement(request: Request) -> str:
+    query = f"?{request.url.query}" if request.url.query else ""
+    return f"{request.method} {request.url.path}{query}"
+
+
+def _elapsed_ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
+
+
+def _deny(audit: AuditLog, principal: Principal, request: Request, started: float) -> NoReturn:
+    message = "the audit log is open to operators and to stewards for their own datasets"
+    audit.append(
+        principal,
+        AuditKind.audit,
+        _statement(request),
+        duration_ms=_elapsed_ms(started),
+        outcome=Outcome.denied,
+        error=message,
+    )
+    raise HTTPException(403, message)
+
+
+@router.get("", response_model=AuditPage)
+def audit_records(
+    request: Request,
+    principal: CurrentPrincipal,
+    agency: Annotated[str | None, Query(description="Only requests by this agency.")] = None,
+    dataset: Annotated[str | None, Query(description="Only requests touching it.")] = None,
+    since: Annotated[datetime | None, Query(description="Only requests from then on.")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> AuditPage:
+    """The newest audit records first: who read what, when, for what purpose, with what outcome.
+
+    Operators see every record. A steward sees the records that touched their agency's datasets
+    (who read their data). Other roles get 403.
+    """
+    started = time.perf_counter()
+    platform: Platform = request.app.state.platform
+    if principal.role == Role.operator:
+        scope = None
+    elif principal.role == Role.steward:
+        scope = {c.id for c in platform.contracts.values() if c.agency == principal.agency}
+    else:
+        _deny(platform.audit, principal, request, started)
+    if dataset:
+        scope = {dataset} if scope is None else scope & {dataset}
+    records = platform.audit.records(agency=agency, dataset_ids=scope, since=since, limit=limit)
+    platform.audit.append(
+        principal,
+        AuditKind.audit,
+        _statement(request),
+        rows=len(records),
+        duration_ms=_elapsed_ms(started),
+    )
+    return AuditPage(records=records)
+
+
+@router.get(
+    "/export",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/x-ndjson": {}}}},
+)
+def audit_export(request: Request, principal: CurrentPrincipal) -> StreamingResponse:
+    """The whole audit log as JSON Lines, oldest first, streamed (operators only).
+
+    Each line is a record's canonical JSON plus its `hash`: `gongyu audit verify --file` checks
+    an exported file.
+    """
+    started = time.perf_counter()
+    platform: Platform = request.app.state.platform
+    if principal.role != Role.operator:
+        _deny(platform.audit, principal, request, started)
+    return StreamingResponse(
+        _export(platform.audit, principal, _statement(request), started),
+        media_type="application/x-ndjson",
+        headers={"Content-Disposition": 'attachment; filename="gongyu-audit.jsonl"'},
+    )
+
+
+def _export(
+    audit: AuditLog, principal: Principal, statement: str, started: float
+) -> Iterator[bytes]:
+    """The export's lines; its own audit record is written when it ends, however it ends."""
+    rows = sent = 0
+    outcome, error = Outcome.cancelled, None  # stays so when the client goes away
+    try:
+        for line in audit.lines():
+            data = line.encode("utf-8")
+            rows, sent = rows + 1, sent + len(data)
+            yield data
+        outcome = Outcome.ok
+    except Exception as exc:
+        outcome, error = Outcome.error, str(exc)
+        raise
+    finally:
+        audit.append(
+            principal,
+            AuditKind.audit,
+            statement,
+            rows=rows,
+            bytes_out=sent,
+            duration_ms=_elapsed_ms(started),
+            outcome=outcome,
+            error=error,
+        )

@@ -1,0 +1,187 @@
+"""Who is calling: an API key or a signed bearer token (JWT), turned into a `Principal`.
+
+Credentials come as `Authorization: Bearer <token or API key>` or `X-API-Key: <API key>`. Any
+failure is a 401 whose body is exactly `{"detail": "invalid"}`: a caller learns nothing of why.
+Tokens are checked against the settings (`GONGYU_TOKEN_*`), so an existing OIDC provider can
+issue them: signature, `iss`, `aud` when configured, `exp`, and Gongyu's `agency` and `role`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from contextlib import suppress
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import unquote
+
+import jwt
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+from fastapi import Depends, Header, HTTPException, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field, ValidationError
+
+from api.principal import Principal, Role
+from catalog.keys import PREFIX
+from gongyu.platform import Platform
+from gongyu.settings import Settings
+from sectors.registry import Registry
+
+log = logging.getLogger(__name__)
+
+# Clock skew tolerated between the token issuer and this server.
+LEEWAY = timedelta(seconds=30)
+MAX_PURPOSE_CHARS = 500
+
+
+class TokenClaims(BaseModel):
+    """The claims Gongyu reads from a verified token."""
+
+    sub: str = Field(min_length=1)
+    agency: str
+    role: Role
+
+
+@dataclass(frozen=True)
+class KeyFile:
+    """A token issuer's public keys as read from `GONGYU_TOKEN_KEY_FILE`."""
+
+    pem_key: Any | None = None
+    jwks: jwt.PyJWKSet | None = None
+
+    def key_for(self, token: str) -> Any | None:
+        """The key that must have signed this token: the PEM key, or the JWKS key its `kid`
+        names (the only key when the set holds one and the token names none)."""
+        if self.jwks is None:
+            return self.pem_key
+        kid = jwt.get_unverified_header(token).get("kid")
+        if kid is None:
+            return self.jwks.keys[0] if len(self.jwks.keys) == 1 else None
+        return next((k for k in self.jwks.keys if k.key_id == kid), None)
+
+
+@lru_cache(maxsize=4)
+def _read_key_file(path: Path, mtime_ns: int, size: int) -> KeyFile:
+    """Parse a PEM public key or certificate, or a JWKS (cached per file version)."""
+    data = path.read_bytes()
+    if data.lstrip().startswith(b"{"):
+        # A key file holds public keys only: a symmetric (`oct`) key there would let anyone
+        # who can read the file sign tokens.
+        found = [k for k in json.loads(data)["keys"] if k.get("kty") != "oct"]
+        return KeyFile(jwks=jwt.PyJWKSet(found))
+    if b"BEGIN CERTIFICATE" in data:
+        return KeyFile(pem_key=x509.load_pem_x509_certificate(data).public_key())
+    return KeyFile(pem_key=load_pem_public_key(data))
+
+
+def key_file(path: Path) -> KeyFile:
+    """The keys in the file as it is now: an issuer's key rotation needs no restart."""
+    stat = path.stat()
+    return _read_key_file(path, stat.st_mtime_ns, stat.st_size)
+
+
+def signing_key(settings: Settings, token: str) -> tuple[Any, list[str]] | None:
+    """The key that must have signed the token and the algorithms accepted with it; None when
+    bearer tokens are off or no configured key fits."""
+    if settings.token_secret:
+        return settings.token_secret.get_secret_value(), settings.token_algorithms or ["HS256"]
+    if not settings.token_key_file:
+        return None
+    try:
+        keys = key_file(settings.token_key_file)
+    except (OSError, ValueError, KeyError, TypeError, jwt.PyJWTError) as exc:
+        log.error("bearer tokens refused: cannot read %s: %s", settings.token_key_file, exc)
+        return None
+    try:
+        key = keys.key_for(token)
+    except jwt.PyJWTError:  # not even a token's header
+        return None
+    return None if key is None else (key, settings.token_algorithms or ["RS256"])
+
+
+def verify_token(settings: Settings, registry: Registry, token: str) -> Principal | None:
+    """The principal a signed token stands for; None when tokens are off or it fails a check."""
+    found = signing_key(settings, token)
+    if found is None:
+        return None
+    key, algorithms = found
+    try:
+        payload = jwt.decode(
+            token,
+            key,
+            algorithms=algorithms,
+            issuer=settings.token_issuer,
+            audience=settings.token_audience,
+            leeway=LEEWAY,
+            options={"require": ["sub", "iss", "exp", *(["aud"] * bool(settings.token_audience))]},
+        )
+        claims = TokenClaims.model_validate(payload)
+    except (jwt.PyJWTError, ValidationError):
+        return None
+    if registry.agency(claims.agency) is None:
+        return None
+    return Principal(subject=claims.sub, agency=claims.agency, role=claims.role, via="token")
+
+
+def authenticate(platform: Platform, bearer: str | None, api_key: str | None) -> Principal | None:
+    """The principal behind one request's credentials; None when missing or invalid."""
+    if bearer and api_key:
+        return None  # one credential per request: never guess which one was meant
+    credential = bearer or api_key
+    if not credential:
+        return None
+    if credential.startswith(PREFIX):
+        return platform.keys.verify(credential)
+    if api_key:
+        return None  # X-API-Key carries API keys only
+    return verify_token(platform.settings, platform.registry, credential)
+
+
+def declared_purpose(value: str | None) -> str | None:
+    """The purpose a caller declares: UTF-8 or percent-encoded (headers carry bytes), trimmed."""
+    if value is None:
+        return None
+    with suppress(UnicodeError):  # raw UTF-8 bytes arrive decoded as Latin-1
+        value = value.encode("latin-1").decode("utf-8")
+    return unquote(value).strip()[:MAX_PURPOSE_CHARS] or None
+
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearer",
+    description="A signed token (JWT) from the configured issuer, or an API key (`gyk_…`).",
+)
+_api_key = APIKeyHeader(
+    name="X-API-Key",
+    auto_error=False,
+    scheme_name="apiKey",
+    description="An API key (`gyk_…`) from `gongyu keys create`.",
+)
+
+
+def current_principal(
+    request: Request,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    api_key: Annotated[str | None, Depends(_api_key)],
+    purpose: Annotated[
+        str | None,
+        Header(
+            alias="X-Gongyu-Purpose",
+            description="Why the data is read; recorded in the audit log (percent-encode "
+            "non-ASCII text).",
+        ),
+    ] = None,
+) -> Principal:
+    """The authenticated caller; 401 `invalid` when credentials are missing or invalid."""
+    platform: Platform = request.app.state.platform
+    principal = authenticate(platform, bearer.credentials if bearer else None, api_key)
+    if principal is None:
+        raise HTTPException(401, "invalid", headers={"WWW-Authenticate": "Bearer"})
+    return principal.model_copy(update={"purpose": declared_purpose(purpose)})
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

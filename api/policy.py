@@ -1,0 +1,132 @@
+"""Who may read what: entitlements, column masks and row filters — the one place policy lives.
+
+A caller's agency decides what it reads (the role only narrows: operators run the platform
+and read public data like anyone). Access levels:
+- `public`: every caller;
+- `sector`: agencies of the dataset's sector;
+- `restricted`: agencies holding an active grant;
+- `private`: the owning agency.
+The owning agency reads its own data whole. Everyone else sees `sensitive` columns as NULL
+unless an active grant names them, and a grant's row filter applies to every query of the
+grantee (several grants: any of their filters lets a row through). Pseudonymised columns are
+stored as pseudonyms, so they stay pseudonyms here.
+"""
+
+from __future__ import annotations
+
+import sqlglot
+from pydantic import BaseModel, ConfigDict
+from sqlglot import exp
+from sqlglot.errors import ParseError
+
+from api.principal import Principal, Role
+from api.sqlcheck import forbidden_function
+from catalog.grants import Grant
+from contracts.model import AccessLevel, Classification, Contract
+from sectors.registry import Registry
+
+
+class ColumnView(BaseModel):
+    """One column as a caller sees it: its value, or NULL when masked."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    masked: bool = False
+
+
+class TablePolicy(BaseModel):
+    """What one caller may see of one dataset: which columns are masked, which rows pass."""
+
+    model_config = ConfigDict(frozen=True)
+
+    dataset_id: str
+    sector: str
+    columns: tuple[ColumnView, ...]
+    row_filter: str | None = None
+    grants: tuple[str, ...] = ()
+
+    def masked(self, name: str) -> bool:
+        """True when the column reads as NULL for this caller."""
+        return any(c.masked for c in self.columns if c.name == name)
+
+
+def may_read(
+    principal: Principal, contract: Contract, registry: Registry, grants: list[Grant]
+) -> bool:
+    """True when the caller's agency may read the dataset at all."""
+    if contract.access == AccessLevel.public:
+        return True
+    if principal.role == Role.operator:
+        return False
+    if principal.agency == contract.agency:
+        return True
+    if contract.access == AccessLevel.sector:
+        return contract.sector in {s.id for s in registry.sectors_of(principal.agency)}
+    if contract.access == AccessLevel.restricted:
+        return bool(grants)
+    return False
+
+
+def table_policy(
+    principal: Principal, contract: Contract, registry: Registry, grants: list[Grant]
+) -> TablePolicy | None:
+    """The caller's view of one dataset, or None when it does not exist for them.
+
+    `grants` are the active grants of the caller's agency on this dataset.
+    """
+    if principal.role == Role.operator:
+        grants = []  # grants are given to an agency's analysts, not to the platform's operators
+    if not may_read(principal, contract, registry, grants):
+        return None
+    owner = principal.agency == contract.agency and principal.role != Role.operator
+    named = {c for g in grants for c in (g.columns or ())}
+    columns = tuple(
+        ColumnView(
+            name=c.name,
+            masked=not owner
+            and c.classification == Classification.sensitive
+            and c.name not in named,
+        )
+        for c in contract.columns
+    )
+    filters = [g.row_filter for g in grants]
+    # Any grant without a filter lets every row through; the owner is never filtered.
+    row_filter = None
+    if filters and not owner and all(filters):
+        # Re-written by sqlglot from its parse: only the expression that was validated runs.
+        row_filter = " OR ".join(
+            f"({sqlglot.parse_one(f, read='duckdb').sql(dialect='duckdb')})" for f in filters if f
+        )
+    return TablePolicy(
+        dataset_id=contract.id,
+        sector=contract.sector,
+        columns=columns,
+        row_filter=row_filter,
+        grants=tuple(g.grant_id for g in grants),
+    )
+
+
+# A row filter is a predicate over the dataset's own columns: no subqueries, no table access.
+_FILTER_FORBIDDEN = (exp.Select, exp.Subquery, exp.Table, exp.Exists, exp.Command, exp.Placeholder)
+
+
+def validate_row_filter(contract: Contract, predicate: str) -> str | None:
+    """An error message when `predicate` is not a plain predicate over the contract's columns."""
+    try:
+        tree = sqlglot.parse_one(predicate, read="duckdb")
+    except (ParseError, RecursionError) as exc:
+        return f"row filter does not parse: {str(exc).splitlines()[0]}"
+    if isinstance(tree, exp.Query) or not isinstance(tree, exp.Expression):
+        return "a row filter is a condition (e.g. sido = '서울'), not a statement"
+    if any(isinstance(node, _FILTER_FORBIDDEN) for node in tree.walk()):
+        return "a row filter may not hold subqueries or refer to tables"
+    known = {c.name for c in contract.columns}
+    unknown = sorted({c.name for c in tree.find_all(exp.Column)} - known)
+    if unknown:
+        names = ", ".join(sorted(known))
+        return f"row filter names unknown column(s) {', '.join(unknown)}; known: {names}"
+    for func in tree.find_all(exp.Func):
+        if name := forbidden_function(func):
+            return f"row filter may not call {name}()"
+    return None

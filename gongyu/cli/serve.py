@@ -1,0 +1,39 @@
+"""`gongyu serve`: the SQL API (and, later, the catalog pages) over HTTP."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+
+from gongyu.cli.common import WorkspaceOption, console, settings_for, user_errors
+from gongyu.platform import Platform
+
+
+def serve(
+    workspace: WorkspaceOption = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+) -> None:
+    """Serve the API (OpenAPI at /docs) on a workspace until interrupted.
+
+    Example: gongyu serve --workspace .gongyu --port 8000
+    """
+    import uvicorn
+
+    settings = settings_for(workspace)
+    with user_errors():
+        platform = Platform(settings)  # fails early, with a message, on a bad workspace
+    # Workers build their own app from the environment: pass the workspace on.
+    os.environ["GONGYU_HOME"] = str(platform.workspace.root)
+    console.print(f"Gongyu API: http://{host}:{port}/docs  (workspace {platform.workspace.root})")
+    uvicorn.run(
+        "api.app:app_from_settings",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+    )
