@@ -1,4 +1,4 @@
-"""The HTTP face of a platform: SQL API and audit; OpenAPI at `/docs`.
+"""The HTTP face of a platform: SQL API, Trino protocol, audit; OpenAPI at `/docs`.
 
 `/docs` is served from files shipped in the package (`fastapi-offline`): air-gapped networks
 have no CDN. Documentation and `/healthz` are the only routes open without credentials.
@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 import gongyu
-from api import audit, sql
+from api import audit, sql, trino
 from api.query import QueryService
 from api.sandbox import Limits
 from gongyu.platform import Platform
@@ -36,6 +36,8 @@ def create_app(platform: Platform) -> FastAPI:
     app.state.queries = QueryService(platform, limits)
     app.include_router(sql.router)
     app.include_router(audit.router)
+    app.state.trino = trino.Statements(app.state.queries, platform.audit)
+    app.include_router(trino.router)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

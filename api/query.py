@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from api.principal import Principal
 from api.sandbox import Limits, QueryTimeout, Sandboxes
-from api.sqlcheck import Refused, check_query
+from api.sqlcheck import NotFound, Refused, check_query
 from catalog.grants import KOREA
 from catalog.published import AsOf
 from gongyu.platform import Platform
@@ -96,6 +96,8 @@ class QueryService:
             raise QueryError("as_of", str(exc)) from None
         try:
             checked = check_query(sql, sandbox.allowed)
+        except NotFound as exc:
+            raise QueryError("sql", str(exc)) from None
         except Refused as exc:
             raise QueryError("refused", str(exc)) from None
         try:

@@ -82,9 +82,13 @@ def forbidden_function(func: exp.Func) -> str | None:
     return None
 
 
-def not_found(name: str) -> Refused:
-    """The refusal for a table the caller may not read: the same as for a typo."""
-    return Refused(f"Catalog Error: Table with name {name} does not exist!")
+class NotFound(Refused):
+    """A table the caller cannot see: reported exactly as a typo is."""
+
+
+def not_found(name: str) -> NotFound:
+    """The error for a table the caller may not read: the same as for a typo."""
+    return NotFound(f"Catalog Error: Table with name {name} does not exist!")
 
 
 def _parse(sql: str, dialect: str) -> exp.Expression:

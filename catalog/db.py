@@ -120,6 +120,10 @@ def connect(url: str) -> Engine:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA busy_timeout=30000")
+            # In WAL mode NORMAL never corrupts the database and loses nothing on a crash of
+            # the process; only a power cut may take the last commits (FULL fsyncs every
+            # commit: 2 ms per audit record). The scale-out profile is PostgreSQL.
+            cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
 
     metadata.create_all(engine)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -16,6 +17,10 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    ssl_certfile: Annotated[
+        Path | None, typer.Option(help="TLS certificate (PEM): serve HTTPS, as Trino clients need.")
+    ] = None,
+    ssl_keyfile: Annotated[Path | None, typer.Option(help="TLS private key (PEM).")] = None,
 ) -> None:
     """Serve the API (OpenAPI at /docs) on a workspace until interrupted.
 
@@ -28,12 +33,17 @@ def serve(
         platform = Platform(settings)  # fails early, with a message, on a bad workspace
     # Workers build their own app from the environment: pass the workspace on.
     os.environ["GONGYU_HOME"] = str(platform.workspace.root)
-    console.print(f"Gongyu API: http://{host}:{port}/docs  (workspace {platform.workspace.root})")
+    scheme = "https" if ssl_certfile else "http"
+    console.print(
+        f"Gongyu API: {scheme}://{host}:{port}/docs  (workspace {platform.workspace.root})"
+    )
     uvicorn.run(
         "api.app:app_from_settings",
         factory=True,
         host=host,
         port=port,
         workers=workers,
+        ssl_certfile=str(ssl_certfile) if ssl_certfile else None,
+        ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None,
         log_level="warning",
     )
