@@ -163,7 +163,7 @@ _api_key = APIKeyHeader(
 )
 
 
-def current_principal(
+async def current_principal(
     request: Request,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     api_key: Annotated[str | None, Depends(_api_key)],
@@ -176,7 +176,11 @@ def current_principal(
         ),
     ] = None,
 ) -> Principal:
-    """The authenticated caller; 401 `invalid` when credentials are missing or invalid."""
+    """The authenticated caller; 401 `invalid` when credentials are missing or invalid.
+
+    Runs on the event loop: the key lookup is one indexed read (~0.1 ms), cheaper than the
+    hand-over to a worker thread it would otherwise take.
+    """
     platform: Platform = request.app.state.platform
     principal = authenticate(platform, bearer.credentials if bearer else None, api_key)
     if principal is None:

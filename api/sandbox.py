@@ -146,29 +146,32 @@ class Watchdog:
     """One thread that interrupts queries past their deadline (a thread per query costs ~1 ms)."""
 
     def __init__(self) -> None:
-        self._due: list[tuple[float, int, Callable[[], None]]] = []
-        self._live: set[int] = set()
+        self._due: list[tuple[float, int]] = []
+        self._live: dict[int, Callable[[], None]] = {}  # done() drops the cursor at once
         self._next = 0
         self._wake = threading.Condition()
         self._thread: threading.Thread | None = None
 
     def watch(self, seconds: float, cancel: Callable[[], None]) -> int:
         """Call `cancel` in `seconds` unless `done` is called first; returns the ticket."""
+        deadline = time.monotonic() + seconds
         with self._wake:
             self._next += 1
             ticket = self._next
-            heapq.heappush(self._due, (time.monotonic() + seconds, ticket, cancel))
-            self._live.add(ticket)
+            earliest = not self._due or deadline < self._due[0][0]
+            heapq.heappush(self._due, (deadline, ticket))
+            self._live[ticket] = cancel
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="sql-watchdog", daemon=True)
                 self._thread.start()
-            self._wake.notify()
+            if earliest:  # otherwise the thread already wakes up in time
+                self._wake.notify()
         return ticket
 
     def done(self, ticket: int) -> None:
         """The query finished: no interrupt."""
         with self._wake:
-            self._live.discard(ticket)
+            self._live.pop(ticket, None)
 
     def _run(self) -> None:
         with self._wake:
@@ -178,13 +181,13 @@ class Watchdog:
                 if not self._due:
                     self._wake.wait()
                     continue
-                deadline, ticket, cancel = self._due[0]
+                deadline, ticket = self._due[0]
                 wait = deadline - time.monotonic()
                 if wait > 0:
                     self._wake.wait(wait)
                     continue
                 heapq.heappop(self._due)
-                self._live.discard(ticket)
+                cancel = self._live.pop(ticket)
                 with suppress(Exception):  # the query may have ended this very moment
                     cancel()
 
@@ -227,7 +230,7 @@ class Sandbox:
             cursor.close()
 
         try:
-            reader = cursor.execute(sql).fetch_record_batch(BATCH_ROWS)
+            reader = cursor.execute(sql).to_arrow_reader(BATCH_ROWS)
         except duckdb.InterruptException:
             finish()
             raise QueryTimeout(f"query cancelled after {self.limits.seconds:g} s") from None

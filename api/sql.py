@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
+from starlette.background import BackgroundTask
 
 from api.auth import current_principal
 from api.principal import Principal
@@ -89,7 +90,7 @@ class ErrorAnswer(BaseModel):
     error: ErrorBody
 
 
-def service(request: Request) -> QueryService:
+async def service(request: Request) -> QueryService:
     """The app's query service."""
     return request.app.state.queries
 
@@ -232,12 +233,16 @@ def run_sql(
         return _error(exc)
     finally:
         answer.close()
-    _audit(request, principal, body.sql, answer, started, "ok")
+    # Recorded once the answer is sent, as for the streamed formats (and off the critical
+    # path: the append is a database commit); uvicorn finishes it before shutting down.
+    audit = BackgroundTask(_audit, request, principal, body.sql, answer, started, "ok")
     headers = {"X-Gongyu-Truncated": "true" if truncated else "false"}
     if body.format == Format.parquet:
         out = io.BytesIO()
         pq.write_table(table, out)
-        return Response(out.getvalue(), media_type=MEDIA[Format.parquet], headers=headers)
+        return Response(
+            out.getvalue(), media_type=MEDIA[Format.parquet], headers=headers, background=audit
+        )
     payload = JsonAnswer(
         columns=[Column(name=f.name, type=str(f.type)) for f in table.schema],
         rows=[list(r.values()) for r in _jsonable(table).to_pylist()],
@@ -245,4 +250,6 @@ def run_sql(
         truncated=truncated,
     )
     # NaN and infinities become null: JSON has no spelling for them.
-    return Response(payload.model_dump_json(), media_type=MEDIA[Format.json], headers=headers)
+    return Response(
+        payload.model_dump_json(), media_type=MEDIA[Format.json], headers=headers, background=audit
+    )

@@ -17,5 +17,6 @@ WORK = BENCH_DIR / ".work"
 BENCHMARKS: dict[str, str] = {
     "gate": "bench.gate",
     "privacy": "bench.privacy",
+    "api": "bench.api",
 }
 """Benchmark name → module exposing `main(argv: list[str]) -> int`."""
