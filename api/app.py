@@ -1,7 +1,9 @@
-"""The HTTP face of a platform: SQL API, Trino protocol, audit; OpenAPI at `/docs`.
+"""The HTTP face of a platform: SQL API, Trino protocol, audit, the catalog (JSON, DCAT, CKAN)
+and its web pages; OpenAPI at `/docs`.
 
-`/docs` is served from files shipped in the package (`fastapi-offline`): air-gapped networks
-have no CDN. Documentation and `/healthz` are the only routes open without credentials.
+`/docs` and the pages' assets are served from files shipped in the package (`fastapi-offline`,
+`api/web/static/`): air-gapped networks have no CDN. Documentation, `/healthz`, the sign-in page
+and the static assets are the only routes open without credentials.
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 import gongyu
-from api import audit, sql, trino
+from api import audit, catalog_api, ckan, dcat, sql, trino, web
+from api.catalog_service import CatalogService
 from api.query import QueryService
 from api.sandbox import Limits
 from gongyu.platform import Platform
@@ -38,6 +41,11 @@ def create_app(platform: Platform) -> FastAPI:
     app.include_router(audit.router)
     app.state.trino = trino.Statements(app.state.queries, platform.audit)
     app.include_router(trino.router)
+    app.state.catalog = CatalogService(platform, app.state.queries)
+    app.include_router(catalog_api.router)
+    app.include_router(dcat.router)
+    app.include_router(ckan.router)
+    web.mount(app, platform)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

@@ -1,13 +1,17 @@
 """Who is calling: an API key or a signed bearer token (JWT), turned into a `Principal`.
 
-Credentials come as `Authorization: Bearer <token or API key>` or `X-API-Key: <API key>`. Any
-failure is a 401 whose body is exactly `{"detail": "invalid"}`: a caller learns nothing of why.
+Credentials come as `Authorization: Bearer <token or API key>` or `X-API-Key: <API key>`, or,
+from the web pages' own scripts, as the session cookie (`gongyu_session`), which on any request
+but GET/HEAD/OPTIONS must come with the session's CSRF token in `X-CSRF-Token` (else 403
+`csrf`). Any credential failure is a 401 whose body is exactly `{"detail": "invalid"}`: a caller
+learns nothing of why.
 Tokens are checked against the settings (`GONGYU_TOKEN_*`), so an existing OIDC provider can
 issue them: signature, `iss`, `aud` when configured, `exp`, and Gongyu's `agency` and `role`.
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 from contextlib import suppress
@@ -27,6 +31,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from api.principal import Principal, Role
 from catalog.keys import PREFIX
+from catalog.sessions import Sessions
 from gongyu.platform import Platform
 from gongyu.settings import Settings
 from sectors.registry import Registry
@@ -36,6 +41,9 @@ log = logging.getLogger(__name__)
 # Clock skew tolerated between the token issuer and this server.
 LEEWAY = timedelta(seconds=30)
 MAX_PURPOSE_CHARS = 500
+SESSION_COOKIE = "gongyu_session"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class TokenClaims(BaseModel):
@@ -141,6 +149,27 @@ def authenticate(platform: Platform, bearer: str | None, api_key: str | None) ->
     return verify_token(platform.settings, platform.registry, credential)
 
 
+def session_principal(request: Request) -> Principal | None:
+    """The principal of the request's session cookie; None without a live session.
+
+    A state-changing request must also carry the session's CSRF token in `X-CSRF-Token`:
+    browsers attach cookies to cross-site requests, but no other site can read the token.
+    """
+    # An app that serves no web pages has no session store and takes no session cookie.
+    store: Sessions | None = getattr(request.app.state, "sessions", None)
+    session_id = request.cookies.get(SESSION_COOKIE)
+    if store is None or not session_id:
+        return None
+    session = store.get(session_id)
+    if session is None:
+        return None
+    if request.method not in SAFE_METHODS:
+        sent = request.headers.get(CSRF_HEADER, "")
+        if not hmac.compare_digest(sent.encode(), session.csrf_token.encode()):
+            raise HTTPException(403, "csrf")
+    return session.principal
+
+
 def declared_purpose(value: str | None) -> str | None:
     """The purpose a caller declares: UTF-8 or percent-encoded (headers carry bytes), trimmed."""
     if value is None:
@@ -176,13 +205,18 @@ async def current_principal(
         ),
     ] = None,
 ) -> Principal:
-    """The authenticated caller; 401 `invalid` when credentials are missing or invalid.
+    """The authenticated caller; 401 `invalid` when credentials are missing or invalid, 403
+    `csrf` when a session cookie comes without its CSRF token on a state-changing request.
 
-    Runs on the event loop: the key lookup is one indexed read (~0.1 ms), cheaper than the
-    hand-over to a worker thread it would otherwise take.
+    A request with a key or token is judged by it alone; the session cookie counts only
+    without one. Runs on the event loop: the key or session lookup is one indexed read
+    (~0.1 ms), cheaper than the hand-over to a worker thread it would otherwise take.
     """
     platform: Platform = request.app.state.platform
-    principal = authenticate(platform, bearer.credentials if bearer else None, api_key)
+    if bearer or api_key:
+        principal = authenticate(platform, bearer.credentials if bearer else None, api_key)
+    else:
+        principal = session_principal(request)
     if principal is None:
         raise HTTPException(401, "invalid", headers={"WWW-Authenticate": "Bearer"})
     return principal.model_copy(update={"purpose": declared_purpose(purpose)})

@@ -10,6 +10,10 @@ The owning agency reads its own data whole. Everyone else sees `sensitive` colum
 unless an active grant names them, and a grant's row filter applies to every query of the
 grantee (several grants: any of their filters lets a row through). Pseudonymised columns are
 stored as pseudonyms, so they stay pseudonyms here.
+
+The catalog shows every dataset's entry to every caller except another agency's `private` one;
+who reads a dataset is shown to its agency, its sector's secretariat and operators; why a
+delivery was quarantined to its agency and operators.
 """
 
 from __future__ import annotations
@@ -66,6 +70,31 @@ def may_read(
     if contract.access == AccessLevel.restricted:
         return bool(grants)
     return False
+
+
+def may_see(principal: Principal, contract: Contract, registry: Registry) -> bool:
+    """True when the dataset's catalog entry exists for the caller: every dataset's but another
+    agency's `private` one (a private entry exists exactly for those who may read it)."""
+    return contract.access != AccessLevel.private or may_read(principal, contract, registry, [])
+
+
+def sees_usage(principal: Principal, contract: Contract, registry: Registry) -> bool:
+    """True when the caller may see which agencies read the dataset: its owning agency, the
+    secretariat of its sector and operators. Who reads what can reveal grants and studies."""
+    if principal.role == Role.operator or principal.agency == contract.agency:
+        return True
+    sector = registry.sector(contract.sector)
+    return (
+        principal.role == Role.secretariat
+        and sector is not None
+        and principal.agency == sector.secretariat
+    )
+
+
+def sees_deliveries(principal: Principal, contract: Contract) -> bool:
+    """True when the caller may read why the dataset's deliveries were quarantined: the owning
+    agency and operators (reasons quote values of the raw delivery)."""
+    return principal.role == Role.operator or principal.agency == contract.agency
 
 
 def table_policy(

@@ -18,5 +18,6 @@ BENCHMARKS: dict[str, str] = {
     "gate": "bench.gate",
     "privacy": "bench.privacy",
     "api": "bench.api",
+    "search": "bench.search",
 }
 """Benchmark name → module exposing `main(argv: list[str]) -> int`."""

@@ -108,6 +108,20 @@ audit_log = Table(
     Column("hash", String(64), nullable=False),
 )
 
+# Web sessions (catalog/sessions.py): the cookie's random id is stored only as its SHA-256.
+sessions = Table(
+    "gongyu_sessions",
+    metadata,
+    Column("session_sha256", String(64), primary_key=True),
+    Column("subject", String(256), nullable=False),
+    Column("via", String(16), nullable=False),
+    Column("agency", String(64), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False, index=True),
+)
+
 
 def connect(url: str) -> Engine:
     """An engine on the catalog database with the platform tables created."""

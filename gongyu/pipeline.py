@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from catalog.deliveries import Delivery, DeliveryState
 from catalog.lakehouse import Auditor, PublishConflict
 from contracts.model import Classification
+from gongyu.lineage import DeliveryLineage
 from gongyu.platform import Platform
 from quality.gate import GateRun, run_gate
 from quality.privacy.release import released
@@ -46,12 +47,19 @@ def process_delivery(
     """Take one delivery through the gate into the lakehouse, or into quarantine."""
     started = time.perf_counter()
     delivery = platform.deliveries.claim(delivery_id)
+    lineage = DeliveryLineage(platform, delivery)
+    lineage.started()
     work = platform.workspace.staging / delivery.delivery_id
     try:
-        return _process(platform, delivery, work, auditors or [], started)
+        outcome = _process(platform, delivery, work, auditors or [], started)
+    except Exception as error:
+        lineage.crashed(error)
+        raise
     finally:
         # The spill is derived data: gone once the delivery is published or quarantined.
         shutil.rmtree(work, ignore_errors=True)
+    lineage.finished(outcome)
+    return outcome
 
 
 def _process(

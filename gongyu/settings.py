@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, HttpUrl, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 import contracts
@@ -55,6 +55,12 @@ class Settings(BaseSettings):
         description="Key file of the pseudonym keyring (JSON, mode 0600), kept outside the "
         "lakehouse; default `<home>/keys/pseudonyms.json`, created on first use.",
     )
+    session_hours: float = Field(
+        8.0,
+        gt=0,
+        description="Lifetime of a web session after sign-in, in hours (a bearer token's own "
+        "expiry ends it sooner).",
+    )
     token_secret: SecretStr | None = Field(
         None,
         description="Shared secret (at least 32 characters) of HS256-signed bearer tokens. "
@@ -75,6 +81,23 @@ class Settings(BaseSettings):
         None,
         description='Accepted token signature algorithms (JSON list); default `["HS256"]` '
         'with a secret, `["RS256"]` with a key file.',
+    )
+    lineage_file: Path | None = Field(
+        None,
+        description="OpenLineage events of every delivery run, appended as JSON Lines; "
+        "default `<home>/lineage/events.jsonl`.",
+    )
+    lineage_url: HttpUrl | None = Field(
+        None,
+        description="An OpenLineage HTTP endpoint that also receives every event (Marquez: "
+        "`http://HOST:5000/api/v1/lineage`); when it is down, the run goes on and the file "
+        "keeps the event.",
+    )
+    lineage_api_key: SecretStr | None = Field(
+        None, description="API key sent to `lineage_url` as `Authorization: Bearer …`."
+    )
+    lineage_timeout_seconds: float = Field(
+        2.0, gt=0, description="How long one event may take to send to `lineage_url`."
     )
 
     @model_validator(mode="after")

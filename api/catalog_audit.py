@@ -1,0 +1,44 @@
+"""One audit record per catalog request (JSON API, DCAT, CKAN), written once it is answered."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+from fastapi import BackgroundTasks, Request
+
+from api.principal import Principal
+from catalog.audit import AuditKind, Outcome
+
+
+def statement(request: Request) -> str:
+    """The request as the audit log records it: method, path and query string."""
+    query = f"?{request.url.query}" if request.url.query else ""
+    return f"{request.method} {request.url.path}{query}"
+
+
+def audit_later(
+    background: BackgroundTasks,
+    request: Request,
+    principal: Principal,
+    started: float,
+    *,
+    datasets: Iterable[str] = (),
+    rows: int | None = None,
+    outcome: Outcome = Outcome.ok,
+    error: str | None = None,
+    body: str | None = None,
+) -> None:
+    """Record the request after the answer is sent (the append is a database commit);
+    `body` is what a POST asked, added to the statement."""
+    background.add_task(
+        request.app.state.platform.audit.append,
+        principal,
+        AuditKind.catalog,
+        statement(request) + (f" {body}" if body else ""),
+        datasets=list(datasets),
+        rows=rows,
+        duration_ms=(time.perf_counter() - started) * 1000,
+        outcome=outcome,
+        error=error,
+    )

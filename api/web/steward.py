@@ -1,0 +1,241 @@
+"""Steward pages: the agency's deliveries and their states, each gate report, and an upload form
+that lands a file exactly as `gongyu deliver` does (`Platform.deliver`), audited as `upload`."""
+
+from __future__ import annotations
+
+import re
+import tempfile
+import time
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, BackgroundTasks, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.datastructures import FormData, UploadFile
+
+from api.catalog_audit import audit_later
+from api.principal import Principal, Role
+from api.web.render import error_page, page
+from api.web.session import PageError, SignedIn, check_csrf
+from catalog.audit import AuditKind, Outcome
+from catalog.deliveries import Delivery, DeliveryTooLarge
+from catalog.sessions import Session
+from contracts.model import Contract
+from gongyu.pipeline import results_prefix
+from gongyu.platform import Platform
+
+router = APIRouter(prefix="/steward", include_in_schema=False)
+MAX_LISTED = 500
+# Multipart framing and the form's small fields around the file.
+FORM_OVERHEAD = 64 * 1024
+CHUNK = 1024 * 1024
+UNSAFE = re.compile(r"[^\w.\- ]+")
+
+
+def _platform(request: Request) -> Platform:
+    return request.app.state.platform
+
+
+def _steward(session: Session) -> Principal:
+    """The viewer, who must be a steward: these pages are their agency's working view."""
+    if session.principal.role != Role.steward:
+        raise PageError(403, "error.stewards_only")
+    return session.principal
+
+
+def _own_contracts(platform: Platform, agency: str) -> list[Contract]:
+    return sorted(
+        (c for c in platform.contracts.values() if c.agency == agency), key=lambda c: c.id
+    )
+
+
+def _deliveries_page(
+    request: Request,
+    session: Session,
+    *,
+    landed: Delivery | None = None,
+    landed_new: bool = False,
+    problem: str | None = None,
+    detail: str | None = None,
+    chosen: str | None = None,
+    status: int = 200,
+) -> Response:
+    platform = _platform(request)
+    agency = session.principal.agency
+    mine = [d for d in platform.deliveries.list() if d.agency == agency]
+    mine.sort(key=lambda d: d.received_at, reverse=True)
+    return page(
+        request,
+        "steward.html",
+        session=session,
+        status=status,
+        datasets=_own_contracts(platform, agency),
+        deliveries=mine[:MAX_LISTED],
+        landed=landed,
+        landed_new=landed_new,
+        problem=problem,
+        detail=detail,
+        chosen=chosen,
+        limit_mib=platform.settings.max_delivery_bytes // 1024**2,
+    )
+
+
+def _own_delivery(platform: Platform, principal: Principal, delivery_id: str) -> Delivery | None:
+    """The delivery if it is one of the principal's agency (another's does not exist here)."""
+    try:
+        delivery = platform.deliveries.get(delivery_id)
+    except KeyError:
+        return None
+    return delivery if delivery.agency == principal.agency else None
+
+
+@router.get("", response_class=HTMLResponse)
+def deliveries(
+    request: Request,
+    session: SignedIn,
+    background: BackgroundTasks,
+    delivery: Annotated[str | None, Query(max_length=64)] = None,
+    new: bool = False,
+) -> Response:
+    """My agency's deliveries, newest first, and the upload form."""
+    started = time.perf_counter()
+    principal = _steward(session)
+    landed = _own_delivery(_platform(request), principal, delivery) if delivery else None
+    audit_later(background, request, principal, started)
+    return _deliveries_page(
+        request,
+        session,
+        landed=landed,
+        landed_new=new,
+        chosen=landed.dataset_id if landed else None,
+    )
+
+
+@router.get("/deliveries/{delivery_id}", response_class=HTMLResponse)
+def report(
+    request: Request, session: SignedIn, background: BackgroundTasks, delivery_id: str
+) -> Response:
+    """One delivery of my agency and its gate report (`report.txt`), if the gate has run."""
+    started = time.perf_counter()
+    principal = _steward(session)
+    platform = _platform(request)
+    delivery = _own_delivery(platform, principal, delivery_id)
+    if delivery is None:
+        audit_later(background, request, principal, started)
+        return error_page(request, session, 404, "error.not_found")
+    audit_later(background, request, principal, started, datasets=[delivery.dataset_id])
+    path = platform.results.path(results_prefix(delivery) + "report.txt")
+    text = path.read_text(encoding="utf-8") if path.is_file() else None
+    return page(request, "report.html", session=session, delivery=delivery, report=text)
+
+
+def _file_name(name: str | None) -> str:
+    """The uploaded file's own name, reduced to a safe base name (it becomes a landing key)."""
+    base = UNSAFE.sub("_", Path((name or "").replace("\\", "/")).name).strip(" .")
+    return base[:200] or "upload"
+
+
+def _land(
+    platform: Platform, contract: Contract, upload: UploadFile, name: str
+) -> tuple[Delivery, bool]:
+    """Copy the upload to a file of its own name and deliver it; the copy is removed after."""
+    limit = platform.settings.max_delivery_bytes
+    with tempfile.TemporaryDirectory(prefix="gongyu-upload-") as folder:
+        target = Path(folder) / name
+        with target.open("wb") as out:
+            written = 0
+            while block := upload.file.read(CHUNK):
+                written += len(block)
+                if written > limit:  # no Content-Length, or it lied: stop copying at the limit
+                    raise DeliveryTooLarge(
+                        f"{name}: over the delivery limit of {limit:,} bytes "
+                        "(GONGYU_MAX_DELIVERY_BYTES); split the file or ask the operator "
+                        "to raise it"
+                    )
+                out.write(block)
+        return platform.deliver(contract.id, target)
+
+
+def _audit(
+    platform: Platform,
+    principal: Principal,
+    contract: Contract | None,
+    statement: str,
+    started: float,
+    outcome: Outcome,
+    error: str | None = None,
+) -> None:
+    platform.audit.append(
+        principal,
+        AuditKind.upload,
+        statement,
+        datasets=[contract.id] if contract else [],
+        duration_ms=(time.perf_counter() - started) * 1000,
+        outcome=outcome,
+        error=error,
+    )
+
+
+async def _deliver_form(
+    request: Request, session: Session, form: FormData, started: float
+) -> Response:
+    principal, platform = session.principal, _platform(request)
+    check_csrf(session, form.get("csrf_token"))
+    dataset_id, file = form.get("dataset"), form.get("file")
+    contract = platform.contracts.get(dataset_id) if isinstance(dataset_id, str) else None
+    name = _file_name(file.filename if isinstance(file, UploadFile) else None)
+    statement = f"upload {name} to {dataset_id}"
+    if contract is None or contract.agency != principal.agency:
+        _audit(
+            platform,
+            principal,
+            contract,
+            statement,
+            started,
+            Outcome.denied,
+            "not a dataset of the steward's agency",
+        )
+        raise PageError(403, "error.not_your_dataset")
+    if not isinstance(file, UploadFile) or not file.filename:
+        return _deliveries_page(
+            request, session, problem="steward.no_file", chosen=contract.id, status=400
+        )
+    try:
+        delivery, new = await run_in_threadpool(_land, platform, contract, file, name)
+    except DeliveryTooLarge as exc:
+        _audit(platform, principal, contract, statement, started, Outcome.error, str(exc))
+        return _deliveries_page(
+            request,
+            session,
+            problem="error.too_large",
+            detail=str(exc),
+            chosen=contract.id,
+            status=413,
+        )
+    _audit(
+        platform,
+        principal,
+        contract,
+        f"{statement} as delivery {delivery.delivery_id}",
+        started,
+        Outcome.ok,
+    )
+    target = f"/steward?delivery={delivery.delivery_id}&new={str(new).lower()}"
+    return RedirectResponse(target, status_code=303)
+
+
+@router.post("/upload", response_class=HTMLResponse)
+async def upload(request: Request, session: SignedIn) -> Response:
+    """Land an uploaded file as a delivery of one of my agency's datasets."""
+    started = time.perf_counter()
+    _steward(session)
+    declared = request.headers.get("content-length", "")
+    limit = _platform(request).settings.max_delivery_bytes + FORM_OVERHEAD
+    if declared.isdigit() and int(declared) > limit:
+        raise PageError(413, "error.too_large")  # refused before a byte of it is spooled
+    form = await request.form(max_files=1, max_fields=3)
+    try:
+        return await _deliver_form(request, session, form, started)
+    finally:
+        await form.close()

@@ -1,0 +1,235 @@
+"""What the catalog shows, as data: one model per page, shared by the web pages and the JSON API.
+
+Built by `api.catalog_service.CatalogService` for one viewer (what a viewer may see depends on
+their agency); the web pages render these models, the JSON API returns them as they are.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from catalog.freshness import Freshness
+from contracts.model import AccessLevel, Classification
+
+
+class AgencyCard(BaseModel):
+    """An agency in lists: names and how many datasets the viewer can see from it."""
+
+    id: str
+    name: str
+    name_en: str
+    contact: str
+    sectors: list[str]
+    datasets: int
+
+
+class SectorCard(BaseModel):
+    """A sector leadership group in lists."""
+
+    id: str
+    name: str
+    name_en: str
+    secretariat: AgencyCard
+    agencies: list[AgencyCard]
+    datasets: int
+
+
+class DatasetSummary(BaseModel):
+    """A dataset in lists and search results."""
+
+    id: str
+    title: str
+    description: str | None = None
+    sector: str
+    sector_name: str
+    agency: str
+    agency_name: str
+    access: AccessLevel
+    tags: list[str] = Field(default_factory=list)
+    freshness: str = Field(description="fresh, stale, never_published or no_sla")
+    last_published_at: datetime | None = None
+    readable: bool = Field(description="Whether the viewer may query its rows.")
+
+
+class SectorPage(BaseModel):
+    """A sector's page: its card and the datasets of the sector the viewer can see."""
+
+    sector: SectorCard
+    datasets: list[DatasetSummary]
+
+
+class AgencyPage(BaseModel):
+    """An agency's page: its card, its sectors and the datasets of it the viewer can see."""
+
+    agency: AgencyCard
+    sectors: list[SectorCard]
+    datasets: list[DatasetSummary]
+
+
+class Publication(BaseModel):
+    """A recent event for the home page: a delivery published or quarantined."""
+
+    dataset_id: str
+    title: str
+    agency: str
+    delivery_id: str
+    state: str
+    rows: int | None = None
+    at: datetime
+    reasons: list[str] = Field(default_factory=list)
+
+
+class Home(BaseModel):
+    """The home page: the five sectors, recent publications and quarantines."""
+
+    sectors: list[SectorCard]
+    recent_published: list[Publication]
+    recent_quarantined: list[Publication]
+    datasets: int
+
+
+class ColumnEntry(BaseModel):
+    """One column of a dataset's schema as the viewer sees it."""
+
+    name: str
+    physical_name: str
+    type: str
+    description: str | None = None
+    classification: Classification
+    required: bool = False
+    primary_key: bool = False
+    examples: list[Any] = Field(default_factory=list)
+    masked: bool = Field(False, description="NULL for this viewer (sensitive, no grant).")
+
+
+class ContractVersionEntry(BaseModel):
+    """A recorded contract version, with its changes from the one before."""
+
+    version: str
+    recorded_at: datetime
+    table_version: int
+    iceberg_table: str
+    changes: list[dict[str, str]] = Field(
+        default_factory=list, description="[{kind, path, message}] from contracts.diff."
+    )
+
+
+class QualityPoint(BaseModel):
+    """One delivery's gate outcome, for the quality history chart."""
+
+    delivery_id: str
+    at: datetime
+    state: str
+    rows: int | None = None
+    passed: int = 0
+    failed: int = 0
+    warnings: int = 0
+    contract_version: str | None = None
+    reasons: list[str] = Field(default_factory=list)
+
+
+class SnapshotEntry(BaseModel):
+    """A published snapshot: what `as_of` can name."""
+
+    snapshot_id: int
+    table: str
+    at: datetime
+    rows: int | None = None
+    delivery_id: str | None = None
+    contract_version: str | None = None
+    current: bool = False
+
+
+class LineageNode(BaseModel):
+    """A node of the lineage graph: a delivery, a table (version) or a reader."""
+
+    id: str
+    kind: str = Field(description="delivery, table or reader")
+    label: str
+
+
+class LineageEdge(BaseModel):
+    """A directed edge of the lineage graph."""
+
+    source: str
+    target: str
+    label: str = ""
+
+
+class Lineage(BaseModel):
+    """Deliveries → table versions → readers (agencies whose queries read it)."""
+
+    nodes: list[LineageNode]
+    edges: list[LineageEdge]
+
+
+class Usage(BaseModel):
+    """Reads of a dataset by one agency, from the audit log."""
+
+    agency: str
+    queries: int
+    rows: int
+    last_at: datetime
+
+
+class Sample(BaseModel):
+    """Sample rows read through the SQL API's policy for the viewer (masked, filtered)."""
+
+    columns: list[str]
+    rows: list[list[Any]]
+    note: str | None = Field(None, description="Why there are no rows (e.g. no access).")
+
+
+class DatasetEntry(BaseModel):
+    """Everything the dataset page shows."""
+
+    summary: DatasetSummary
+    purpose: str | None = None
+    usage_note: str | None = None
+    limitations: str | None = None
+    steward: str | None = None
+    agency_contact: str
+    how_to_request: str = Field(description="How to get access when the viewer has none.")
+    table: str = Field(description="The SQL name to query: <sector>.<table>.")
+    columns: list[ColumnEntry]
+    versions: list[ContractVersionEntry]
+    quality: list[QualityPoint]
+    freshness: Freshness
+    snapshots: list[SnapshotEntry]
+    lineage: Lineage
+    usage: list[Usage]
+    usage_shown: bool = Field(
+        description="Whether usage and readers are shown to this viewer (the owning agency, the "
+        "sector's secretariat and operators see them)."
+    )
+    sample: Sample
+
+
+class SearchFilters(BaseModel):
+    """Search filters (each optional)."""
+
+    sector: str | None = None
+    agency: str | None = None
+    access: AccessLevel | None = None
+    freshness: str | None = None
+    tag: str | None = Field(None, description="Only datasets carrying this tag (exact).")
+
+
+class SearchHit(BaseModel):
+    """A search result: the dataset, its score and where the words matched."""
+
+    dataset: DatasetSummary
+    score: float
+    matched: list[str] = Field(default_factory=list, description="Fields that matched.")
+
+
+class SearchResult(BaseModel):
+    """A page of search results."""
+
+    query: str
+    filters: SearchFilters
+    total: int
+    hits: list[SearchHit]
