@@ -117,6 +117,9 @@ def serve(platform: Platform, port: int, api_port: int) -> None:
         console.print(f"  {agency:6} {role.value:9} {key}", highlight=False)
     sql = "SELECT sido, count(*) FROM welfare_safety.koroad_fatal_traffic_accidents GROUP BY 1"
     console.print(
+        f"Catalog: http://127.0.0.1:{api_port}/ (sign in with a key above)", highlight=False
+    )
+    console.print(
         f"SQL API: http://127.0.0.1:{api_port}/docs — e.g.\n"
         f"  curl -s -H 'Authorization: Bearer {keys[0][2]}' "
         f'http://127.0.0.1:{api_port}/api/v1/sql -d \'{{"sql": "{sql}"}}\' '
