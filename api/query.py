@@ -72,7 +72,7 @@ class Answer:
             raise QueryError("sql", clean(str(exc))) from None
 
 
-_PATHS = re.compile(r"(?:file://)?/[^\s'\"]*\.parquet")
+_PATHS = re.compile(r"(?:s3://|file://|/)[^\s'\"]*\.parquet")
 
 
 def clean(message: str) -> str:

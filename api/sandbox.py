@@ -1,11 +1,12 @@
 """A caller's DuckDB: only their policy views, no file or network access, locked limits.
 
 Each view reads a published snapshot's Parquet files directly (`read_parquet`, so queries run
-at DuckDB's own speed) with the caller's masks and row filter. The database then loses every
-way out: `enable_external_access` off with only those data files allowed, no extension
-loading, no Python replacement scans, no spilling to disk, and `lock_configuration` so no
-statement can undo it. Databases are cached per agency and rebuilt when a table or the
-agency's grants change; each query runs on its own cursor with a time limit.
+at DuckDB's own speed) with the caller's masks and row filter; a warehouse in a bucket is read
+through the packaged httpfs extension and a secret scoped to the warehouse, both set up first.
+The database then loses every way out: `enable_external_access` off with only those data files
+allowed, no further extension loading, no Python replacement scans, no spilling to disk, and
+`lock_configuration` so no statement can undo it. Databases are cached per agency and rebuilt
+when a table or the agency's grants change; each query runs on its own cursor with a time limit.
 """
 
 from __future__ import annotations
@@ -80,11 +81,6 @@ def literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def local_path(location: str) -> str:
-    """A data file's path as DuckDB opens it (`file://` URIs become paths)."""
-    return location.removeprefix("file://")
-
-
 @dataclass(frozen=True)
 class Snapshot:
     """A table's snapshot as a view reads it: its data files and the columns they hold."""
@@ -96,7 +92,8 @@ class Snapshot:
 class DataFiles:
     """Data files per (table, snapshot), cached: snapshots and their files never change."""
 
-    def __init__(self) -> None:
+    def __init__(self, duckdb_path: Callable[[str], str]) -> None:
+        self.duckdb_path = duckdb_path
         self._cache: dict[tuple[str, int], Snapshot] = {}
         self._columns: dict[str, frozenset[str]] = {}
         self._lock = threading.Lock()
@@ -111,12 +108,14 @@ class DataFiles:
         if any(task.delete_files for task in tasks):
             # Gongyu writes copy-on-write; row-level deletes come from other engines only.
             raise RuntimeError(f"{key[0]}: snapshot {snapshot_id} has row-level deletes")
-        files = tuple(local_path(t.file.file_path) for t in tasks)
         present: set[str] = set()
-        for path in files:
-            if path not in self._columns:
-                self._columns[path] = frozenset(pq.read_schema(path).names)
-            present |= self._columns[path]
+        for location in (t.file.file_path for t in tasks):
+            if location not in self._columns:
+                # Through the table's FileIO: a local file or an object in the bucket.
+                with table.io.new_input(location).open() as f:
+                    self._columns[location] = frozenset(pq.read_schema(f).names)
+            present |= self._columns[location]
+        files = tuple(self.duckdb_path(t.file.file_path) for t in tasks)
         found = Snapshot(files=files, present=frozenset(present))
         with self._lock:
             self._cache[key] = found
@@ -279,7 +278,7 @@ class Sandboxes:
     def __init__(self, platform: Platform, limits: Limits) -> None:
         self.platform = platform
         self.limits = limits
-        self.files = DataFiles()
+        self.files = DataFiles(platform.store.duckdb_path)
         self._cache: OrderedDict[tuple, Sandbox] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -336,6 +335,7 @@ class Sandboxes:
         platform = self.platform
         catalog = platform.lakehouse.catalog
         con = _connect(self.limits)
+        platform.store.attach_duckdb(con)  # reach the warehouse before the lock-down
         con.execute(f"ATTACH ':memory:' AS {CATALOG}")
         con.execute(f"USE {CATALOG}")
         views: dict[tuple[str, str], TablePolicy] = {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dagster as dg
+from sqlalchemy.engine import make_url
 
 from assets.factory import contract_asset
 from assets.freshness import freshness_definitions
@@ -19,9 +20,17 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     gate = dg.Definitions(
         assets=[contract_asset(c) for c in contracts],
         sensors=[landing_sensor(contracts)],
-        resources={"gongyu": GongyuResource(home=str(settings.home.expanduser().resolve()))},
+        resources={"gongyu": resource(settings)},
     )
     return dg.Definitions.merge(gate, freshness_definitions(contracts))
+
+
+def resource(settings: Settings) -> GongyuResource:
+    """The resource of the settings' workspace and catalog database."""
+    url = settings.database_url
+    # Resource config is shown in Dagster's UI: a URL with a password stays in the environment.
+    shown = url if url and make_url(url).password is None else None
+    return GongyuResource(home=str(settings.home.expanduser().resolve()), database_url=shown)
 
 
 @dg.definitions

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import dagster as dg
+import yaml
+from sqlalchemy.engine import make_url
 
 from assets.definitions import build_definitions
 from assets.freshness import FRESHNESS_JOB
@@ -18,17 +20,40 @@ INSTANCE_CONFIG = Path(__file__).resolve().parent.parent / "dagster.yaml"
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
+def instance_config(workspace: Workspace) -> str:
+    """The workspace's `dagster.yaml`: the repository's, with run, event and schedule storage
+    in the catalog database when that is PostgreSQL (SQLite under the workspace otherwise)."""
+    text = INSTANCE_CONFIG.read_text(encoding="utf-8")
+    url = make_url(workspace.catalog_url)
+    if url.get_backend_name() != "postgresql":
+        return text
+    config = yaml.safe_load(text)
+    # A password never goes into the file: Dagster then reads the URL from the environment.
+    postgres_url = (
+        {"env": "GONGYU_DATABASE_URL"}
+        if url.password
+        else url.render_as_string(hide_password=False)
+    )
+    config["storage"] = {"postgres": {"postgres_url": postgres_url}}
+    header = "# Written by Gongyu from the repository's dagster.yaml and GONGYU_DATABASE_URL.\n"
+    return header + yaml.safe_dump(config, sort_keys=False)
+
+
 def dagster_home(workspace: Workspace) -> Path:
-    """The workspace's DAGSTER_HOME, with the repository's `dagster.yaml` in it."""
+    """The workspace's DAGSTER_HOME, its `dagster.yaml` brought up to date (`instance_config`)."""
     home = workspace.dagster_home
     home.mkdir(parents=True, exist_ok=True)
-    if not (home / "dagster.yaml").exists():
-        shutil.copyfile(INSTANCE_CONFIG, home / "dagster.yaml")
+    target, text = home / "dagster.yaml", instance_config(workspace)
+    if not target.exists() or target.read_text(encoding="utf-8") != text:
+        # Written aside and renamed: another process may be reading it right now.
+        partial = target.with_name(f".dagster.yaml.{os.getpid()}")
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(target)
     return home
 
 
 def dagster_instance(workspace: Workspace) -> dg.DagsterInstance:
-    """The workspace's Dagster instance (SQLite under `<workspace>/dagster`)."""
+    """The workspace's Dagster instance (SQLite under `<workspace>/dagster`, or PostgreSQL)."""
     return dg.DagsterInstance.from_config(str(dagster_home(workspace)))
 
 

@@ -20,6 +20,8 @@ from sqlalchemy import (
     event,
 )
 
+from catalog.migrate import upgrade
+
 metadata = MetaData()
 
 deliveries = Table(
@@ -124,8 +126,9 @@ sessions = Table(
 
 
 def connect(url: str) -> Engine:
-    """An engine on the catalog database with the platform tables created."""
-    engine = create_engine(url)
+    """An engine on the catalog database, its platform tables migrated to the newest revision."""
+    # pre_ping: a pooled PostgreSQL connection may have been closed by the server meanwhile.
+    engine = create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
     if engine.dialect.name == "sqlite":
         # WAL lets readers (the API, Dagster's UI) work while a publish writes; the busy timeout
         # makes concurrent writers wait instead of failing at once.
@@ -140,5 +143,5 @@ def connect(url: str) -> Engine:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
 
-    metadata.create_all(engine)
+    upgrade(engine)
     return engine

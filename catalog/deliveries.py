@@ -11,7 +11,7 @@ from sqlalchemy import Engine, insert, select, update
 
 from catalog.db import deliveries
 from contracts.model import Contract
-from gongyu.storage import FolderStorage, Incoming
+from gongyu.storage import Incoming, Storage
 
 
 class DeliveryState(StrEnum):
@@ -59,7 +59,7 @@ def landing_prefix(contract: Contract) -> str:
 class Deliveries:
     """The delivery ledger in the catalog database."""
 
-    def __init__(self, engine: Engine, storage: FolderStorage, max_bytes: int) -> None:
+    def __init__(self, engine: Engine, storage: Storage, max_bytes: int) -> None:
         self.engine = engine
         self.storage = storage
         self.max_bytes = max_bytes
@@ -68,19 +68,18 @@ class Deliveries:
         """Land a copy of `file` for the contract's dataset; returns the delivery and whether it
         is new. The same bytes delivered again for the same dataset return the earlier delivery.
         """
-        size = self._size(file)
+        size = self._size(file, file.stat().st_size)
         with self.storage.incoming(file) as incoming:
             return self._register(contract, incoming, file.name, size)
 
     def receive_in_place(self, contract: Contract, key: str) -> tuple[Delivery, bool]:
         """Register a file dropped into the landing zone; a new one moves into its delivery
         folder (no copy), a repeated one stays where it was dropped."""
-        size = self._size(self.storage.path(key))
+        size = self._size(key, self.storage.size(key))
         with self.storage.in_place(key) as incoming:
             return self._register(contract, incoming, key.rsplit("/", 1)[-1], size)
 
-    def _size(self, file: Path) -> int:
-        size = file.stat().st_size
+    def _size(self, file: Path | str, size: int) -> int:
         if size > self.max_bytes:
             raise DeliveryTooLarge(
                 f"{file}: {size:,} bytes is over the delivery limit of {self.max_bytes:,} bytes "

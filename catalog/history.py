@@ -32,7 +32,7 @@ from catalog.lakehouse import SUMMARY_PREFIX
 from catalog.published import TableVersion, table_versions
 from contracts.diff import diff_contracts, semver_key
 from contracts.model import Contract
-from gongyu.storage import FolderStorage
+from gongyu.storage import Storage
 
 QUALITY_POINTS = 100  # newest deliveries in the quality chart
 SNAPSHOTS = 100  # newest published snapshots listed per table version
@@ -66,7 +66,7 @@ class History:
     def __init__(
         self,
         ledger: Deliveries,
-        results: FolderStorage,
+        results: Storage,
         versions: ContractVersions,
         catalog: Catalog,
     ) -> None:
@@ -127,9 +127,9 @@ class History:
         with self._lock:
             if delivery.delivery_id in self._counts:
                 return self._counts[delivery.delivery_id]
-        path = self.results.path(f"{delivery.dataset_id}/{delivery.delivery_id}/report.json")
+        key = f"{delivery.dataset_id}/{delivery.delivery_id}/report.json"
         try:
-            counts = json.loads(path.read_text(encoding="utf-8"))["counts"]
+            counts = json.loads(self.results.read_text(key) or "")["counts"]
         except (OSError, ValueError, KeyError):
             return {}  # a report not written (the run broke): the ledger's state still tells
         found = {k: int(counts.get(k, 0)) for k in ("passed", "failed", "warnings")}

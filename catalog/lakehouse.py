@@ -9,22 +9,30 @@ leaves `main` exactly as it was.
 from __future__ import annotations
 
 import itertools
+import random
+import time
 import warnings
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pyarrow as pa
 from pydantic import BaseModel
 from pyiceberg.catalog import Catalog
 from pyiceberg.catalog.sql import SqlCatalog
-from pyiceberg.exceptions import NamespaceAlreadyExistsError, NoSuchTableError, ResolveError
+from pyiceberg.exceptions import (
+    CommitFailedException,
+    NamespaceAlreadyExistsError,
+    NoSuchTableError,
+    ResolveError,
+)
 from pyiceberg.expressions import AlwaysTrue
 from pyiceberg.manifest import DataFile
 from pyiceberg.schema import Schema, promote
 from pyiceberg.table import Table, TableProperties
+from pyiceberg.table.update.snapshot import ManageSnapshots
 from pyiceberg.types import (
     BooleanType,
     DateType,
@@ -57,10 +65,15 @@ STREAM_FILE_BYTES = (
     256 << 20
 )  # Arrow bytes in data files being written from a stream: bounds memory
 STREAM_WRITERS = 2  # data files written at once (Parquet encoding releases the GIL)
+# A branch-only commit lost to a concurrent writer is made again on the new metadata; the bound
+# only stops a broken catalog from looping forever.
+REF_COMMIT_ATTEMPTS = 50
+STALE_SEQUENCE = "Cannot add snapshot with sequence number"
 
 
 class PublishConflict(RuntimeError):
-    """`main` moved between staging and publishing; stage again on the new `main`."""
+    """Another writer committed to the table while a delivery was staged or published (`main`
+    moved, or the catalog refused a commit made on older metadata); stage again."""
 
 
 class Staged(BaseModel):
@@ -155,10 +168,16 @@ def evolve(table: Table, contract: Contract) -> Table:
     return table
 
 
-def sql_catalog(url: str, warehouse: Path) -> SqlCatalog:
-    """The Iceberg SQL catalog on the catalog database (readable by plain pyiceberg)."""
-    warehouse.mkdir(parents=True, exist_ok=True)
-    return SqlCatalog(CATALOG_NAME, uri=url, warehouse=warehouse.resolve().as_uri())
+def sql_catalog(
+    url: str, warehouse: Path | str, properties: dict[str, str] | None = None
+) -> SqlCatalog:
+    """The Iceberg SQL catalog on the catalog database (readable by plain pyiceberg).
+
+    `warehouse` is a local folder or a URI (`s3://…`, reached with FileIO `properties`)."""
+    if isinstance(warehouse, Path):
+        warehouse.mkdir(parents=True, exist_ok=True)
+        warehouse = warehouse.resolve().as_uri()
+    return SqlCatalog(CATALOG_NAME, uri=url, warehouse=warehouse, **(properties or {}))
 
 
 def row_count(table: Table, snapshot_id: int | None) -> int:
@@ -303,9 +322,10 @@ class Lakehouse:
         table = self.table(contract)
         base = table.metadata.current_snapshot_id
         branch = f"stage-{delivery_id}"
-        if branch in table.metadata.refs:  # a crashed earlier attempt: start it over
-            table.manage_snapshots().remove_branch(branch).commit()
-        table.manage_snapshots().create_branch(base, branch).commit()
+        self._remove_branch(contract.table, branch)  # a crashed earlier attempt: start it over
+        create = lambda t: t.manage_snapshots().create_branch(base, branch)  # noqa: E731
+        self._commit_refs(contract.table, create)
+        table.refresh()
         props = {f"{SUMMARY_PREFIX}{k}": v for k, v in summary.items()}
         props[f"{SUMMARY_PREFIX}delivery"] = delivery_id
         schema = arrow_schema(contract.published_columns)
@@ -314,7 +334,7 @@ class Lakehouse:
         if isinstance(data, pa.Table):
             data = data.select(schema.names).cast(schema)
             written = data.num_rows
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _conflicts(contract.table):
             # Replacing an empty table "deletes nothing"; pyiceberg warns, we expect it.
             warnings.filterwarnings("ignore", "Delete operation did not match any records")
             if isinstance(data, pa.RecordBatchReader):
@@ -376,12 +396,54 @@ class Lakehouse:
                 f"{staged.table}: main moved from {staged.base_snapshot_id} to "
                 f"{table.metadata.current_snapshot_id} while {staged.branch} was staged"
             )
-        table.manage_snapshots().set_current_snapshot(snapshot_id=staged.snapshot_id).commit()
+        # The commit asserts `main` is still at the base: a writer in between makes it fail.
+        with _conflicts(staged.table):
+            table.manage_snapshots().set_current_snapshot(snapshot_id=staged.snapshot_id).commit()
         self.discard(staged)
         return staged.snapshot_id
 
     def discard(self, staged: Staged) -> None:
         """Drop a staging branch; `main` is not touched."""
-        table = self.catalog.load_table(staged.table)
-        if staged.branch in table.metadata.refs:
-            table.manage_snapshots().remove_branch(staged.branch).commit()
+        self._remove_branch(staged.table, staged.branch)
+
+    def _remove_branch(self, identifier: str, branch: str) -> None:
+        """Drop a branch if it is there (made again when another writer commits first)."""
+
+        def remove(table: Table) -> ManageSnapshots | None:
+            refs = table.metadata.refs
+            return table.manage_snapshots().remove_branch(branch) if branch in refs else None
+
+        self._commit_refs(identifier, remove)
+
+    def _commit_refs(
+        self, identifier: str, build: Callable[[Table], ManageSnapshots | None]
+    ) -> None:
+        """Commit a change of branch refs built on fresh metadata, again when another writer's
+        commit lands first (it touches no data, so making it again is always right)."""
+        for attempt in range(REF_COMMIT_ATTEMPTS):
+            update = build(self.catalog.load_table(identifier))
+            if update is None:
+                return
+            try:
+                update.commit()
+                return
+            except CommitFailedException:
+                if attempt == REF_COMMIT_ATTEMPTS - 1:
+                    raise
+                # The jitter keeps the same writers from colliding again in lockstep.
+                time.sleep(random.uniform(0, 0.005 * min(attempt + 1, 20)))
+
+
+@contextmanager
+def _conflicts(identifier: str) -> Iterator[None]:
+    """Report a data or `main` commit refused for a concurrent writer's as PublishConflict."""
+    try:
+        yield
+    except CommitFailedException as error:
+        raise PublishConflict(f"{identifier}: {error}; stage again") from error
+    except ValueError as error:
+        # pyiceberg numbers a new snapshot from the metadata it wrote against; when another
+        # writer's snapshot took that number meanwhile, the catalog refuses it this way.
+        if not str(error).startswith(STALE_SEQUENCE):
+            raise
+        raise PublishConflict(f"{identifier}: {error}; stage again") from error

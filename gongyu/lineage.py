@@ -212,7 +212,7 @@ class DeliveryLineage:
         rows: int | None = None,
     ) -> InputDataset:
         """The raw delivery in the landing zone, described by the contract's file schema."""
-        landing = self.platform.workspace.landing.as_uri()
+        landing = self.platform.landing.uri
         fields = [
             schema_dataset.SchemaDatasetFacetFields(
                 name=c.physical_name,
@@ -265,7 +265,7 @@ class DeliveryLineage:
             facets={
                 "schema": schema_dataset.SchemaDatasetFacet(fields=fields),
                 "dataSource": datasource_dataset.DatasourceDatasetFacet(
-                    name=f"{JOB_NAMESPACE}-lakehouse", uri=workspace.warehouse.as_uri()
+                    name=f"{JOB_NAMESPACE}-lakehouse", uri=self.platform.store.warehouse
                 ),
                 "storage": storage_dataset.StorageDatasetFacet(
                     storageLayer="iceberg", fileFormat="parquet"
@@ -276,11 +276,11 @@ class DeliveryLineage:
                     name="default",
                     # Never a password: a catalog URL may carry one.
                     metadataUri=make_url(workspace.catalog_url).render_as_string(),
-                    warehouseUri=workspace.warehouse.as_uri(),
+                    warehouseUri=self.platform.store.warehouse,
                     source="gongyu",
                 ),
                 "columnLineage": column_lineage(
-                    contract, workspace.landing.as_uri(), self.delivery.landing_key
+                    contract, self.platform.landing.uri, self.delivery.landing_key
                 ),
                 **facets,
             },

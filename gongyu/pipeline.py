@@ -20,7 +20,8 @@ from quality.privacy.scan import raw_identifier_auditor
 from quality.report import report_json, report_text
 from quality.results import CheckKind, CheckResult, GateResult, SourceInfo
 
-PUBLISH_ATTEMPTS = 5
+# Each conflict means another writer published; several workers may share one table.
+PUBLISH_ATTEMPTS = 20
 
 
 class Outcome(BaseModel):
@@ -51,7 +52,9 @@ def process_delivery(
     lineage.started()
     work = platform.workspace.staging / delivery.delivery_id
     try:
-        outcome = _process(platform, delivery, work, auditors or [], started)
+        # The gate's readers open paths: a bucket's object is read from a local copy.
+        with platform.landing.local(delivery.landing_key) as source:
+            outcome = _process(platform, delivery, source, work, auditors or [], started)
     except Exception as error:
         lineage.crashed(error)
         raise
@@ -63,11 +66,15 @@ def process_delivery(
 
 
 def _process(
-    platform: Platform, delivery: Delivery, work: Path, auditors: list[Auditor], started: float
+    platform: Platform,
+    delivery: Delivery,
+    source: Path,
+    work: Path,
+    auditors: list[Auditor],
+    started: float,
 ) -> Outcome:
     contract = platform.contract(delivery.dataset_id)
     admission = platform.contract_versions.admit(contract)
-    source = platform.landing.path(delivery.landing_key)
     if admission.check.passed:
         run = run_gate(source, contract, sample_rows=platform.settings.sample_rows, work=work)
     else:  # no row is read under a refused contract
@@ -96,9 +103,14 @@ def _process(
         for attempt in range(PUBLISH_ATTEMPTS):
             # A fresh stream per attempt: the spill is read again and released anew.
             data = released(run.typed, contract, keyring, run.withheld)
-            staged = platform.lakehouse.stage(
-                contract, delivery.delivery_id, data, summary, rows=released_rows
-            )
+            try:
+                staged = platform.lakehouse.stage(
+                    contract, delivery.delivery_id, data, summary, rows=released_rows
+                )
+            except PublishConflict:  # another writer's commit landed first: stage again
+                if attempt == PUBLISH_ATTEMPTS - 1:
+                    raise
+                continue
             audit = platform.lakehouse.audit(staged, auditors)
             gate.checks.append(
                 CheckResult(

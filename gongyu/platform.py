@@ -6,6 +6,8 @@ from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 
+from sqlalchemy import Engine
+
 from catalog.audit import AuditLog
 from catalog.contract_versions import ContractVersions
 from catalog.db import connect
@@ -17,7 +19,7 @@ from catalog.lakehouse import Lakehouse, sql_catalog
 from contracts.loader import load_contracts
 from contracts.model import Contract
 from gongyu.settings import Settings
-from gongyu.storage import FolderStorage
+from gongyu.storage import Storage, Store, open_store
 from gongyu.workspace import Workspace
 from quality.privacy.pseudonyms import Keyring, generate_key_file, load_keyring
 from sectors.registry import Registry, load_registry
@@ -48,45 +50,56 @@ class Platform:
         return {c.id: c for c in load_contracts(self.settings.contracts_dir, self.registry)}
 
     @cached_property
-    def landing(self) -> FolderStorage:
-        """The landing zone (raw deliveries)."""
-        return FolderStorage(self.workspace.landing)
+    def store(self) -> Store:
+        """Where zones and the warehouse live: the workspace folder or a bucket (settings)."""
+        return open_store(self.settings, self.workspace)
 
     @cached_property
-    def results(self) -> FolderStorage:
+    def landing(self) -> Storage:
+        """The landing zone (raw deliveries)."""
+        return self.store.zone("landing")
+
+    @cached_property
+    def results(self) -> Storage:
         """Gate results per delivery (GX JSON, quarantine reports)."""
-        return FolderStorage(self.workspace.results)
+        return self.store.zone("results")
+
+    @cached_property
+    def engine(self) -> Engine:
+        """The catalog database (`GONGYU_DATABASE_URL`), migrated; one pool for every ledger."""
+        return connect(self.workspace.catalog_url)
 
     @cached_property
     def deliveries(self) -> Deliveries:
         """The delivery ledger."""
-        engine = connect(self.workspace.catalog_url)
-        return Deliveries(engine, self.landing, self.settings.max_delivery_bytes)
+        return Deliveries(self.engine, self.landing, self.settings.max_delivery_bytes)
 
     @cached_property
     def lakehouse(self) -> Lakehouse:
         """The Iceberg lakehouse."""
-        return Lakehouse(sql_catalog(self.workspace.catalog_url, self.workspace.warehouse))
+        store = self.store
+        catalog = sql_catalog(self.workspace.catalog_url, store.warehouse, store.iceberg_properties)
+        return Lakehouse(catalog)
 
     @cached_property
     def contract_versions(self) -> ContractVersions:
         """Every contract version deliveries ran under, and the check that admits a new one."""
-        return ContractVersions(connect(self.workspace.catalog_url), self.registry)
+        return ContractVersions(self.engine, self.registry)
 
     @cached_property
     def keys(self) -> ApiKeys:
         """API keys (stored as digests) and the principals they stand for."""
-        return ApiKeys(connect(self.workspace.catalog_url), self.registry)
+        return ApiKeys(self.engine, self.registry)
 
     @cached_property
     def grants(self) -> Grants:
         """Datasets granted to other agencies, with purpose and expiry."""
-        return Grants(connect(self.workspace.catalog_url), self.registry)
+        return Grants(self.engine, self.registry)
 
     @cached_property
     def audit(self) -> AuditLog:
         """The hash-chained log of every API request."""
-        return AuditLog(connect(self.workspace.catalog_url))
+        return AuditLog(self.engine)
 
     @property
     def key_file(self) -> Path:

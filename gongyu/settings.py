@@ -24,6 +24,12 @@ class Settings(BaseSettings):
         Path(".gongyu"),
         description="The workspace folder: landing zones, warehouse, catalog and Dagster instance.",
     )
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL of the catalog database: the Iceberg SQL catalog, the "
+        "platform's tables and, on PostgreSQL, Dagster's instance storage; default "
+        "`sqlite:///<home>/catalog.db`.",
+    )
     contracts_dir: Path = Field(
         Path(contracts.__file__).parent,
         description="Root of the contract files (`<sector>/<agency>/<dataset>.yaml`).",
@@ -99,6 +105,27 @@ class Settings(BaseSettings):
     lineage_timeout_seconds: float = Field(
         2.0, gt=0, description="How long one event may take to send to `lineage_url`."
     )
+    s3_endpoint: str | None = Field(
+        None,
+        description="`host:port` of an S3-compatible store (MinIO); set, the landing zone, "
+        "gate results and Iceberg warehouse live in `s3_bucket` instead of the workspace.",
+    )
+    s3_bucket: str = Field("gongyu", description="The bucket (it must exist).")
+    s3_access_key: str | None = Field(None, description="Access key of the S3 store.")
+    s3_secret_key: SecretStr | None = Field(None, description="Secret key of the S3 store.")
+    s3_secure: bool = Field(True, description="Reach the S3 store over TLS (HTTPS).")
+    s3_region: str = Field("us-east-1", description="Region the S3 store signs requests for.")
+
+    @model_validator(mode="after")
+    def _s3_complete(self) -> Settings:
+        # Each client (minio, pyarrow, DuckDB) wants `host:port` plus a TLS flag, not a URL.
+        if self.s3_endpoint is None:
+            return self
+        if "/" in self.s3_endpoint:
+            raise ValueError("GONGYU_S3_ENDPOINT is host:port (TLS by GONGYU_S3_SECURE), not a URL")
+        if not (self.s3_access_key and self.s3_secret_key):
+            raise ValueError("GONGYU_S3_ACCESS_KEY and GONGYU_S3_SECRET_KEY are required with S3")
+        return self
 
     @model_validator(mode="after")
     def _one_token_key(self) -> Settings:

@@ -1,15 +1,24 @@
-"""Where zone files live. The only module that knows it is a folder (S3 comes by settings later)."""
+"""Where zone files and the warehouse live: a local folder, or an S3-compatible bucket by settings.
+
+The only module that knows which: callers get a `Store` from `open_store` and use its interface.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import os
 import uuid
-from collections.abc import Iterator
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+import duckdb
+
+from gongyu.settings import Settings
+from gongyu.workspace import Workspace
 
 CHUNK = 8 * 1024 * 1024
 INCOMING = ".incoming"
@@ -19,23 +28,69 @@ INCOMING = ".incoming"
 class Incoming:
     """An object on its way to its key: its content hash is known before it is kept."""
 
-    storage: FolderStorage
-    tmp: Path
     digest: str
+    _keep: Callable[[str], None]
 
     def keep(self, key: str) -> None:
-        """Store the object under `key` (atomic rename; never overwrites)."""
-        self.storage._keep(self.tmp, key)
+        """Store the object under `key`, immutably (FileExistsError if the key is taken)."""
+        self._keep(key)
 
 
-class FolderStorage:
-    """Zones in a local folder. Keys are `/`-separated paths below `root`."""
+class Storage(ABC):
+    """One zone (landing, results): objects under `/`-separated keys."""
+
+    @property
+    @abstractmethod
+    def uri(self) -> str:
+        """The zone's location as a URI (`file://…` or `s3://bucket/zone`), for lineage."""
+
+    @abstractmethod
+    def incoming(self, source: Path) -> AbstractContextManager[Incoming]:
+        """Take a copy of `source`, hashing it; `keep(key)` stores it immutably."""
+
+    @abstractmethod
+    def in_place(self, key: str) -> AbstractContextManager[Incoming]:
+        """An object already stored (dropped into a zone), hashed where it lies; `keep(key)`
+        moves it under its new key; not kept, it stays where it is."""
+
+    @abstractmethod
+    def hide(self, key: str, prefix: str) -> None:
+        """Rename an object to a hidden `.<prefix>-<name>` beside it: kept, but no longer listed."""
+
+    @abstractmethod
+    def put_text(self, key: str, text: str) -> None:
+        """Write (or replace) a small text object."""
+
+    @abstractmethod
+    def read_text(self, key: str) -> str | None:
+        """A small text object, or None when there is none."""
+
+    @abstractmethod
+    def size(self, key: str) -> int:
+        """Bytes of a stored object."""
+
+    @abstractmethod
+    def local(self, key: str) -> AbstractContextManager[Path]:
+        """The object as a local file for readers that open paths (a temporary copy if remote)."""
+
+    @abstractmethod
+    def list_files(self, prefix: str = "") -> list[str]:
+        """Keys of every stored object under `prefix`, sorted; hidden names excluded."""
+
+
+class FolderStorage(Storage):
+    """A zone in a local folder. Keys are `/`-separated paths below `root`."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
 
+    @property
+    def uri(self) -> str:
+        """The folder's `file://` URI."""
+        return self.root.resolve().as_uri()
+
     def path(self, key: str) -> Path:
-        """Local path of a key (readers open files by path)."""
+        """Local path of a key (folder zones only)."""
         resolved = (self.root / key).resolve()
         if not resolved.is_relative_to(self.root.resolve()):
             raise ValueError(f"key {key!r} escapes the storage root")
@@ -43,7 +98,7 @@ class FolderStorage:
 
     @contextmanager
     def incoming(self, source: Path) -> Iterator[Incoming]:
-        """Copy `source` to a hidden temporary object, hashing it on the way (one read).
+        """Copy `source` to a hidden temporary file, hashing it on the way (one read).
 
         `keep(key)` stores it under `key`, immutably; an incoming copy not kept is removed.
         """
@@ -66,26 +121,22 @@ class FolderStorage:
                 hashed.result()
                 dst.flush()
                 os.fsync(dst.fileno())
-            incoming = Incoming(self, tmp, digest.hexdigest())
-            yield incoming
+            yield Incoming(digest.hexdigest(), lambda key: self._keep(tmp, key))
         finally:
             tmp.unlink(missing_ok=True)
 
     @contextmanager
     def in_place(self, key: str) -> Iterator[Incoming]:
-        """An object already stored (a file dropped into a zone), hashed where it lies.
-
-        `keep(key)` moves it under its new key; not kept, it stays where it is.
-        """
+        """A file dropped into the zone, hashed where it lies; `keep(key)` renames it."""
         path = self.path(key)
         digest = hashlib.sha256()
         with path.open("rb") as f:
             while block := f.read(CHUNK):
                 digest.update(block)
-        yield Incoming(self, path, digest.hexdigest())
+        yield Incoming(digest.hexdigest(), lambda new: self._keep(path, new))
 
     def hide(self, key: str, prefix: str) -> None:
-        """Rename an object to a hidden `.<prefix>-<name>` beside it: kept, but no longer listed."""
+        """Rename a file to a hidden `.<prefix>-<name>` beside it."""
         path = self.path(key)
         os.replace(path, path.with_name(f".{prefix}-{path.name}"))
 
@@ -98,12 +149,26 @@ class FolderStorage:
         target.chmod(0o444)
 
     def put_text(self, key: str, text: str) -> None:
-        """Write (or replace) a small text object atomically."""
+        """Write (or replace) a small text file atomically."""
         target = self.path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.partial")
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, target)
+
+    def read_text(self, key: str) -> str | None:
+        """A small text file, or None."""
+        path = self.path(key)
+        return path.read_text(encoding="utf-8") if path.is_file() else None
+
+    def size(self, key: str) -> int:
+        """Bytes of a stored file."""
+        return self.path(key).stat().st_size
+
+    @contextmanager
+    def local(self, key: str) -> Iterator[Path]:
+        """The file itself: it is already local."""
+        yield self.path(key)
 
     def list_files(self, prefix: str = "") -> list[str]:
         """Keys of every stored file under `prefix`, sorted; temporary files excluded."""
@@ -115,3 +180,67 @@ class FolderStorage:
             for p in base.rglob("*")
             if p.is_file() and not any(part.startswith(".") for part in p.relative_to(base).parts)
         )
+
+
+class Store(ABC):
+    """Every place Gongyu keeps files: the zones and the Iceberg warehouse."""
+
+    @abstractmethod
+    def zone(self, name: str) -> Storage:
+        """A zone (`landing`, `results`)."""
+
+    @property
+    @abstractmethod
+    def warehouse(self) -> str:
+        """The Iceberg warehouse location (a URI)."""
+
+    @property
+    @abstractmethod
+    def iceberg_properties(self) -> dict[str, str]:
+        """pyiceberg FileIO properties that reach the warehouse."""
+
+    @abstractmethod
+    def attach_duckdb(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Make the warehouse's data files readable on `con` (before it is locked down)."""
+
+    def duckdb_path(self, location: str) -> str:
+        """A data file's location as DuckDB opens it."""
+        return location
+
+
+class FolderStore(Store):
+    """The embedded default: zones and warehouse in the workspace folder."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.workspace = workspace
+
+    def zone(self, name: str) -> Storage:
+        """The zone's folder in the workspace."""
+        return FolderStorage(self.workspace.root / name)
+
+    @property
+    def warehouse(self) -> str:
+        """`file://<home>/warehouse`."""
+        self.workspace.warehouse.mkdir(parents=True, exist_ok=True)
+        return self.workspace.warehouse.resolve().as_uri()
+
+    @property
+    def iceberg_properties(self) -> dict[str, str]:
+        """None needed for local files."""
+        return {}
+
+    def attach_duckdb(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Nothing to attach: DuckDB reads local files itself."""
+
+    def duckdb_path(self, location: str) -> str:
+        """`file://` URIs become paths."""
+        return location.removeprefix("file://")
+
+
+def open_store(settings: Settings, workspace: Workspace) -> Store:
+    """The store the settings choose: a bucket when `s3_endpoint` is set, else the folder."""
+    if settings.s3_endpoint:
+        from gongyu.s3 import S3Store  # the minio client is only needed for a bucket
+
+        return S3Store(settings, scratch=workspace.staging)
+    return FolderStore(workspace)

@@ -13,11 +13,12 @@ class Workspace:
     """Paths of one Gongyu workspace; `create()` makes the folders."""
 
     root: Path
+    database_url: str | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Workspace:
         """The workspace the settings point at."""
-        return cls(settings.home.expanduser().resolve())
+        return cls(settings.home.expanduser().resolve(), settings.database_url)
 
     @property
     def landing(self) -> Path:
@@ -42,13 +43,13 @@ class Workspace:
 
     @property
     def catalog_db(self) -> Path:
-        """SQLite file holding the Iceberg SQL catalog and the platform tables."""
+        """The embedded default's SQLite file (unused when `database_url` is set)."""
         return self.root / "catalog.db"
 
     @property
     def catalog_url(self) -> str:
-        """SQLAlchemy URL of the catalog database."""
-        return f"sqlite:///{self.catalog_db}"
+        """SQLAlchemy URL of the catalog database: Iceberg SQL catalog and platform tables."""
+        return self.database_url or f"sqlite:///{self.catalog_db}"
 
     @property
     def keys(self) -> Path:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import socket
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +17,8 @@ from gongyu.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "data"
+# The `postgres_url` fixture: a fresh PostgreSQL database per test module.
+pytest_plugins = ["tests.postgres"]
 
 
 def data_file(relative: str) -> Path:
@@ -65,3 +71,37 @@ def settings(tmp_path: Path) -> Settings:
 def platform(settings: Settings) -> Platform:
     """A platform on a fresh workspace with the shipped contracts."""
     return Platform(settings)
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A real S3 server (moto in server mode) on a free loopback port: `host:port`."""
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one log line per request
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3_settings(tmp_path: Path, s3_endpoint: str) -> Settings:
+    """Settings for a fresh workspace whose zones and warehouse are in a new bucket."""
+    from minio import Minio
+
+    bucket = f"gongyu-{uuid.uuid4().hex[:12]}"
+    Minio(s3_endpoint, access_key="test", secret_key="test", secure=False).make_bucket(bucket)
+    return Settings(
+        home=tmp_path / "ws",
+        s3_endpoint=s3_endpoint,
+        s3_bucket=bucket,
+        s3_access_key="test",
+        s3_secret_key="test",
+        s3_secure=False,
+    )

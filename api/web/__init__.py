@@ -13,7 +13,6 @@ from fastapi.staticfiles import StaticFiles
 from api.web import console, pages, signin, steward
 from api.web.render import STATIC, error_page
 from api.web.session import PageError, SignInRequired, current_session
-from catalog.db import connect
 from catalog.sessions import Sessions
 from gongyu.platform import Platform
 
@@ -29,9 +28,7 @@ def _refused(request: Request, exc: PageError) -> Response:
 def mount(app: FastAPI, platform: Platform) -> None:
     """Add the pages, their static files and the session store to the app."""
     lifetime = timedelta(hours=platform.settings.session_hours)
-    app.state.sessions = Sessions(
-        connect(platform.workspace.catalog_url), platform.registry, lifetime
-    )
+    app.state.sessions = Sessions(platform.engine, platform.registry, lifetime)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for module in (signin, pages, steward, console):
         app.include_router(module.router)

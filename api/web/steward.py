@@ -125,8 +125,7 @@ def report(
         audit_later(background, request, principal, started)
         return error_page(request, session, 404, "error.not_found")
     audit_later(background, request, principal, started, datasets=[delivery.dataset_id])
-    path = platform.results.path(results_prefix(delivery) + "report.txt")
-    text = path.read_text(encoding="utf-8") if path.is_file() else None
+    text = platform.results.read_text(results_prefix(delivery) + "report.txt")
     return page(request, "report.html", session=session, delivery=delivery, report=text)
 
 

@@ -57,7 +57,7 @@ def demo(
     unexpected = [r for r in results if not r.as_expected]
     console.print(
         f"{len(results)} deliveries, {len(unexpected)} unexpected outcome(s). "
-        f"Lakehouse: {platform.workspace.warehouse}"
+        f"Lakehouse: {platform.store.warehouse}"
     )
     if no_serve:
         raise typer.Exit(1 if unexpected else 0)
