@@ -6,7 +6,20 @@ import sys
 
 import typer
 
-from gongyu.cli import audit, contracts, deliver, demo, grants, keys, privacy, run, serve, status
+from gongyu.cli import (
+    audit,
+    contracts,
+    dagster,
+    deliver,
+    demo,
+    engines,
+    grants,
+    keys,
+    privacy,
+    run,
+    serve,
+    status,
+)
 
 app = typer.Typer(
     name="gongyu",
@@ -20,11 +33,13 @@ app.command("deliver")(deliver.deliver)
 app.command("run")(run.run)
 app.command("status")(status.status)
 app.command("serve")(serve.serve)
+app.command("dagster-home")(dagster.dagster_home_command)
 app.add_typer(contracts.app, name="contracts")
 app.add_typer(privacy.app, name="privacy")
 app.add_typer(keys.app, name="keys")
 app.add_typer(grants.app, name="grants")
 app.add_typer(audit.app, name="audit")
+app.add_typer(engines.app, name="engines")
 
 
 def main() -> None:
