@@ -19,5 +19,6 @@ BENCHMARKS: dict[str, str] = {
     "privacy": "bench.privacy",
     "api": "bench.api",
     "search": "bench.search",
+    "scaleout": "bench.scaleout",
 }
 """Benchmark name → module exposing `main(argv: list[str]) -> int`."""

@@ -2,7 +2,9 @@
 
     python -m bench._child duckdb FILE --encoding cp949 --out OUT.parquet --result R.json
     python -m bench._child gongyu FILE --dataset ID --rows N --result R.json [--profile P]
-        [--contracts-dir DIR] [--no-privacy]
+        [--contracts-dir DIR] [--no-privacy] [--database-url URL]
+
+Other settings (S3: `GONGYU_S3_*`) come from the environment, as `Settings` reads it.
 
 Writes the result (or the error) as JSON to `--result`; exit 1 on error.
 """
@@ -29,7 +31,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     if args.no_privacy:
         without_privacy()
-    run = (args.file, args.dataset, args.rows, args.contracts_dir)
+    run = (args.file, args.dataset, args.rows, args.contracts_dir, args.database_url)
     if args.profile is None:
         return deliver_and_publish(*run)
     import cProfile
@@ -53,6 +55,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--profile", type=Path)
     parser.add_argument("--contracts-dir", type=Path)
     parser.add_argument("--no-privacy", action="store_true")
+    parser.add_argument("--database-url")
     args = parser.parse_args(argv)
     try:
         result: dict[str, Any] = {"ok": True, **run(args)}

@@ -31,13 +31,25 @@ TARGET_RATIO = 3.0
 TARGET_RSS_MIB = 2048.0
 
 
-def child(kind: str, file: Path, *extra: str, log: Path) -> dict[str, Any]:
-    """Run `python -m bench._child KIND FILE ...`; its JSON result (stderr goes to `log`)."""
+def child(
+    kind: str, file: Path, *extra: str, log: Path, env: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """Run `python -m bench._child KIND FILE ...`; its JSON result (stderr goes to `log`).
+
+    `env` is added to this process's environment for the child (e.g. `GONGYU_S3_*`).
+    """
     result = log.with_suffix(".json")
     result.unlink(missing_ok=True)
     cmd = [sys.executable, "-m", "bench._child", kind, str(file), "--result", str(result), *extra]
     with open(log, "w") as err:
-        proc = subprocess.run(cmd, cwd=REPO, stdout=err, stderr=subprocess.STDOUT, check=False)
+        proc = subprocess.run(
+            cmd,
+            cwd=REPO,
+            env={**os.environ, **env} if env else None,
+            stdout=err,
+            stderr=subprocess.STDOUT,
+            check=False,
+        )
     if not result.exists():
         tail = log.read_text(errors="replace")[-2000:]
         return {"ok": False, "error": f"child exited {proc.returncode} without a result:\n{tail}"}

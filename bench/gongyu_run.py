@@ -55,11 +55,17 @@ def without_privacy() -> None:
 
 
 def deliver_and_publish(
-    file: Path, dataset_id: str, rows: int, contracts_dir: Path | None = None
+    file: Path,
+    dataset_id: str,
+    rows: int,
+    contracts_dir: Path | None = None,
+    database_url: str | None = None,
 ) -> dict[str, Any]:
     """Land `file` and run `process_delivery` on it (the path Dagster runs); check it published.
 
     `rows` is what must be published (the privacy gate may withhold some of the file's rows).
+    `database_url` is the catalog database (default: SQLite in the workspace); the other
+    settings (S3: `GONGYU_S3_*`) come from the environment.
     """
     from catalog.lakehouse import row_count
     from gongyu.pipeline import process_delivery
@@ -70,7 +76,9 @@ def deliver_and_publish(
     stages = Stages().start()
     instrument(stages)
     with tempfile.TemporaryDirectory(prefix="gongyu-bench-") as home:
-        extra = {"contracts_dir": contracts_dir} if contracts_dir else {}
+        extra: dict[str, Any] = {"contracts_dir": contracts_dir} if contracts_dir else {}
+        if database_url:
+            extra["database_url"] = database_url
         platform = Platform(Settings(home=Path(home), **extra))
         contract = platform.contract(dataset_id)  # loads every contract: constant, not timed
         warm_up = time.perf_counter()
