@@ -4,7 +4,8 @@ Credentials come as `Authorization: Bearer <token or API key>` or `X-API-Key: <A
 from the web pages' own scripts, as the session cookie (`gongyu_session`), which on any request
 but GET/HEAD/OPTIONS must come with the session's CSRF token in `X-CSRF-Token` (else 403
 `csrf`). Any credential failure is a 401 whose body is exactly `{"detail": "invalid"}`: a caller
-learns nothing of why.
+learns nothing of why. Too many failures from one address in a minute, and its further attempts
+get 429 with `Retry-After` and the same body (`api.ratelimit`).
 Tokens are checked against the settings (`GONGYU_TOKEN_*`), so an existing OIDC provider can
 issue them: signature, `iss`, `aud` when configured, `exp`, and Gongyu's `agency` and `role`.
 """
@@ -30,6 +31,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from pydantic import BaseModel, Field, ValidationError
 
 from api.principal import Principal, Role
+from api.ratelimit import record_failure, refuse_if_limited
 from catalog.keys import PREFIX
 from catalog.sessions import Sessions
 from gongyu.platform import Platform
@@ -214,7 +216,10 @@ async def current_principal(
     """
     platform: Platform = request.app.state.platform
     if bearer or api_key:
+        refuse_if_limited(request)
         principal = authenticate(platform, bearer.credentials if bearer else None, api_key)
+        if principal is None:
+            record_failure(request)
     else:
         principal = session_principal(request)
     if principal is None:

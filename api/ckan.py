@@ -26,6 +26,7 @@ from api.catalog_audit import audit_later
 from api.catalog_service import CatalogService
 from api.ckan_model import group, organization, package
 from api.principal import Principal
+from api.ratelimit import record_failure, refuse_if_limited
 from catalog.audit import Outcome
 from catalog.entries import DatasetSummary, SearchFilters
 from contracts.model import AccessLevel
@@ -224,7 +225,10 @@ def ckan_principal(request: Request) -> Principal | None:
             sent.add(value)
     if len(sent) != 1:
         return None  # none, or different ones: never guess which one was meant
+    refuse_if_limited(request)
     principal = authenticate(request.app.state.platform, sent.pop(), None)
+    if principal is None:
+        record_failure(request)
     purpose = declared_purpose(request.headers.get("X-Gongyu-Purpose"))
     return principal.model_copy(update={"purpose": purpose}) if principal else None
 

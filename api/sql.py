@@ -90,6 +90,12 @@ class ErrorAnswer(BaseModel):
     error: ErrorBody
 
 
+class BodyError(BaseModel):
+    """A request body that is not JSON at all (FastAPI's own answer)."""
+
+    detail: str
+
+
 async def service(request: Request) -> QueryService:
     """The app's query service."""
     return request.app.state.queries
@@ -205,7 +211,7 @@ def _streamed(
     response_model=JsonAnswer,
     responses={
         200: {"content": {m: {} for m in MEDIA.values()}},
-        400: {"model": ErrorAnswer},
+        400: {"model": ErrorAnswer | BodyError},
         401: {"description": "invalid credentials"},
     },
     summary="Run one read-only query",

@@ -261,6 +261,16 @@ def stream_write(
     return rows
 
 
+def main_history(table: Table) -> list[int]:
+    """Snapshot ids in `main`'s ancestry, newest first."""
+    history, snapshot = [], table.current_snapshot()
+    while snapshot is not None:
+        history.append(snapshot.snapshot_id)
+        parent = snapshot.parent_snapshot_id
+        snapshot = table.snapshot_by_id(parent) if parent is not None else None
+    return history
+
+
 class Lakehouse:
     """Stage, audit and publish deliveries into the sector namespaces."""
 
@@ -357,6 +367,30 @@ class Lakehouse:
             delivered_rows=written if rows is None else rows,
             mode=contract.apply_mode,
         )
+
+    def published(self, contract: Contract, delivery_id: str) -> int | None:
+        """The snapshot in `main`'s history that published this delivery, or None.
+
+        A run killed after moving `main` but before recording it leaves the delivery pending:
+        the rerun finds its snapshot here instead of appending it a second time, and drops the
+        staging branch the killed run left behind.
+        """
+        try:
+            table = self.catalog.load_table(contract.table)
+        except NoSuchTableError:
+            return None
+        key = f"{SUMMARY_PREFIX}delivery"
+        found = next(
+            (
+                snapshot_id
+                for snapshot_id in main_history(table)
+                if (table.snapshot_by_id(snapshot_id).summary or {}).get(key) == delivery_id  # type: ignore[union-attr]
+            ),
+            None,
+        )
+        if found is not None:
+            self._remove_branch(contract.table, f"stage-{delivery_id}")
+        return found
 
     def audit(self, staged: Staged, auditors: list[Auditor] = ()) -> Audit:  # type: ignore[assignment]
         """Check the staged snapshot before anyone can see it."""

@@ -51,6 +51,7 @@ def process_delivery(
     lineage = DeliveryLineage(platform, delivery)
     lineage.started()
     work = platform.workspace.staging / delivery.delivery_id
+    shutil.rmtree(work, ignore_errors=True)  # a killed run's spill: read nothing of it
     try:
         # The gate's readers open paths: a bucket's object is read from a local copy.
         with platform.landing.local(delivery.landing_key) as source:
@@ -100,7 +101,9 @@ def _process(
         if contract.classified(Classification.direct_identifier):
             summary["pseudonym-key-version"] = str(keyring.current)
         auditors = [*auditors, raw_identifier_auditor(contract)]
-        for attempt in range(PUBLISH_ATTEMPTS):
+        # A run killed after moving `main` left it published: record that, never append twice.
+        snapshot_id = platform.lakehouse.published(contract, delivery.delivery_id)
+        for attempt in range(PUBLISH_ATTEMPTS if snapshot_id is None else 0):
             # A fresh stream per attempt: the spill is read again and released anew.
             data = released(run.typed, contract, keyring, run.withheld)
             try:

@@ -56,6 +56,12 @@ class Settings(BaseSettings):
         ge=1,
         description="Row limit of answers built whole (JSON, Parquet); CSV and Arrow stream.",
     )
+    auth_failures_per_minute: int = Field(
+        60,
+        ge=0,
+        description="Failed authentications one client address may make in a minute before "
+        "further attempts get 429 (0: no limit).",
+    )
     pseudonym_key_file: Path | None = Field(
         None,
         description="Key file of the pseudonym keyring (JSON, mode 0600), kept outside the "

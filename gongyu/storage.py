@@ -152,9 +152,17 @@ class FolderStorage(Storage):
         """Write (or replace) a small text file atomically."""
         target = self.path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.partial")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, target)
+        # A name of its own per writer, synced before the rename: a reader, a concurrent writer
+        # or a crash sees the old text or the new, never part of it.
+        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.partial")
+        try:
+            with tmp.open("w", encoding="utf-8") as f:
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
 
     def read_text(self, key: str) -> str | None:
         """A small text file, or None."""

@@ -152,13 +152,20 @@ def _records(text: str, delim: str, limit: int) -> list[list[str]]:
     return rows
 
 
-def record_segments(stream: Any, size: int, limit: int = 1 << 28) -> Iterator[bytes]:
+class OpenQuote(ValueError):
+    """The text ends inside a quoted value: the file was cut, or a quote was never closed."""
+
+
+def record_segments(
+    stream: Any, size: int, limit: int = 1 << 28, delimiter: str = ","
+) -> Iterator[bytes]:
     """UTF-8 CSV text in segments of about `size` bytes, each ending at a record boundary.
 
     A newline ends a record when an even number of quotes precede it in the segment (RFC 4180
     doubles quotes inside quoted values, so parity holds). Segments can then be parsed
     independently, each by pyarrow's multi-threaded reader. A quote left open runs on to
-    `limit` bytes, then the segment is cut anyway and the parser reports the damage.
+    `limit` bytes, then the segment is cut anyway and the parser reports the damage. Text
+    that ends inside a quoted value raises `OpenQuote` once the records before it are yielded.
     """
     carry = b""
     while block := stream.read(size):
@@ -170,8 +177,23 @@ def record_segments(stream: Any, size: int, limit: int = 1 << 28) -> Iterator[by
         cut = cut or len(data)
         yield data[:cut]
         carry = data[cut:]
+    if carry.count(b'"') % 2 and _ends_quoted(carry, delimiter):
+        raise OpenQuote("the file ends inside a quoted value")
     if carry:
         yield carry
+
+
+def _ends_quoted(data: bytes, delimiter: str) -> bool:
+    """True when `data` ends inside a quoted value (a quote inside an unquoted one is text)."""
+    rows = csv.reader(
+        io.StringIO(data.decode("utf-8", "replace"), newline=""), delimiter=delimiter, strict=True
+    )
+    try:
+        for _ in rows:
+            pass
+    except csv.Error as err:
+        return "unexpected end of data" in str(err)
+    return False
 
 
 def _record_end(data: bytes) -> int:

@@ -17,6 +17,7 @@ record index.
 from __future__ import annotations
 
 import tempfile
+import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from quality.casting import Caster
 from quality.decoding import (
     SAMPLE_BYTES,
     DecodeFailure,
+    OpenQuote,
     TextEncoding,
     bom_encoding,
     complete_lines,
@@ -58,6 +60,10 @@ from quality.transcoding import scan, utf8_stream
 SEGMENT_BYTES = 1 << 25  # text parsed and cast at once: bounds the raw text held in memory
 EXTENSIONS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".xlsx": "xlsx", ".xls": "xlsx"}
 EXTENSIONS |= {".parquet": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
+# A zip (XLSX) expanding past this, or past RATIO times its size beyond BOMB_FLOOR, is refused
+# unopened: the XLSX reader holds a sheet in memory, and a zip bomb would take the machine.
+MAX_EXPANDED_BYTES = 1 << 30
+BOMB_RATIO, BOMB_FLOOR = 100, 1 << 26
 DELIMITER_NAMES = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}
 
 
@@ -98,9 +104,12 @@ def _read(reading: Reading) -> ReadResult:
         raise Unreadable("missing", f"{path} does not exist", "deliver the file again")
     with open(path, "rb") as f:
         head = f.read(SAMPLE_BYTES)
-    if not head.strip():
+    bom = bom_encoding(head)
+    if not head[bom.bom if bom else 0 :].strip():
         raise Unreadable("empty", f"{path.name} is empty", "deliver a file with data rows")
     kind = sniff_binary(head)
+    if kind == "xlsx" and head.startswith(b"PK"):
+        _refuse_bomb(path)
     if kind == "xlsx":
         reading.source.format = "xlsx"
         return _consume(reading, *read_xlsx(reading))
@@ -108,6 +117,24 @@ def _read(reading: Reading) -> ReadResult:
         reading.source.format = "parquet"
         return _consume(reading, *read_parquet(reading))
     return _text(reading, head)
+
+
+def _refuse_bomb(path: Path) -> None:
+    """Refuse a zip whose members expand to far more than the file (a zip bomb), unopened."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            expanded = sum(i.file_size for i in z.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return  # not a readable zip: the XLSX reader reports it
+    size = max(path.stat().st_size, 1)
+    if expanded > MAX_EXPANDED_BYTES or (expanded > BOMB_FLOOR and expanded > BOMB_RATIO * size):
+        raise Unreadable(
+            "bomb",
+            f"{path.name} is a {size:,}-byte zip that expands to {expanded:,} bytes "
+            f"({expanded // size:,}x); it is not opened",
+            "deliver the sheet as CSV, or an XLSX that expands to less than "
+            f"{MAX_EXPANDED_BYTES:,} bytes",
+        )
 
 
 def _consume(reading: Reading, mapping: HeaderMap, pieces: Iterator[Piece]) -> ReadResult:
@@ -165,16 +192,26 @@ def _text(reading: Reading, head: bytes) -> ReadResult:
     path, source = reading.path, reading.source
     bom = bom_encoding(head)
     candidates = [bom] if bom else guess_encodings(head)
-    text = None
+    text, chosen = None, None
     for enc in candidates:
         try:
-            text = decode_sample(head, enc)
+            text, chosen = decode_sample(head, enc), enc
             break
         except UnicodeDecodeError:
             continue
     if text is None:  # nothing decodes the sample; the full reads below locate the bad bytes
         text = head[candidates[0].bom :].decode(candidates[0].codec, "replace")
     text = complete_lines(text, at_eof=len(head) < SAMPLE_BYTES)
+    if "\x00" in text and text.count("\x00") * 10 < len(text):  # a few: not UTF-16
+        at = text.index("\x00")
+        row = text.count("\n", 0, at) + 1
+        raise Unreadable(
+            "nul",
+            f"{path.name} holds {text.count(chr(0)):,} NUL byte(s) (\\0), the first on line {row} "
+            f"after {text[max(0, at - 40) : at]!r}",
+            "remove the NUL bytes (an export or copy error); text files never hold them",
+            samples=[Sample(row=row, values={"text": text[max(0, at - 40) : at + 40]})],
+        )
     if "\x00" in text:
         raise Unreadable(
             "format",
@@ -189,6 +226,12 @@ def _text(reading: Reading, head: bytes) -> ReadResult:
     source.format, source.delimiter = "csv", sniff_delimiter(text)
     headers = first_record(text, source.delimiter)
     mapping = reading.map(headers)
+    if not mapping.fits and chosen is not None and not bom and chosen not in candidates[:2]:
+        # Only a detector's guess decodes the start, and its headers are not the contract's:
+        # the file is most likely UTF-8 or CP949 with bad bytes. Say where they are.
+        found = [scan(path, enc) for enc in candidates[:2]]
+        if all(found):
+            raise _undecodable(path, [f for f in found if f is not None])
     return _decoded(
         reading,
         candidates,
@@ -211,16 +254,24 @@ def _decoded(reading: Reading, candidates: list[TextEncoding], run: Callable[[Op
             failures.append(failure)
             continue
         except pa.ArrowInvalid as err:
-            if enc.codec != "utf-8" or "utf8" not in str(err).lower():
+            if enc.codec != "utf-8":
                 raise
-            failures.append(scan(path, enc) or DecodeFailure(enc.label, 0, 1, b""))
+            # Invalid UTF-8 may surface as a parse error (a cut character ends a short row).
+            failure = scan(path, enc)
+            if failure is None and "utf8" not in str(err).lower():
+                raise
+            failures.append(failure or DecodeFailure(enc.label, 0, 1, b""))
             continue
         reading.source.encoding = enc.label
         return result
+    raise _undecodable(path, failures)
+
+
+def _undecodable(path: Path, failures: list[DecodeFailure]) -> Unreadable:
     # Report the encoding that got furthest: the file most likely is that, with a bad byte.
     worst = max(failures, key=lambda f: f.offset)
     others = ", ".join(f.label for f in failures if f is not worst)
-    raise Unreadable(
+    return Unreadable(
         "encoding",
         f"{path.name} cannot be decoded: {worst}" + (f" (also tried {others})" if others else ""),
         "save the file as UTF-8 or CP949 (in Excel: 'CSV UTF-8'); the bytes at that position "
@@ -261,7 +312,9 @@ def _csv(opener: Opener, reading: Reading, mapping: HeaderMap) -> Iterator[Piece
         # Segments end at record boundaries, so each is parsed by pyarrow's multi-threaded
         # reader while the caster works on the previous one.
         with opener() as stream:
-            for segment in record_segments(stream, SEGMENT_BYTES):
+            for segment in record_segments(
+                stream, SEGMENT_BYTES, delimiter=reading.source.delimiter
+            ):
                 yield pcsv.read_csv(pa.py_buffer(segment), **options)
 
     row, header = 2, True
@@ -272,7 +325,23 @@ def _csv(opener: Opener, reading: Reading, mapping: HeaderMap) -> Iterator[Piece
             if table.num_rows:
                 yield _piece(table, row)
                 row += table.num_rows
-    except pa.ArrowInvalid:
+    except OpenQuote:
+        raise Unreadable(
+            "quote",
+            f"{reading.path.name} ends inside a quoted value that starts in row {row}: the file "
+            "is cut short, or a quote is never closed",
+            'deliver the whole file; close every quoted value ("...")',
+            samples=[Sample(row=row)],
+        ) from None
+    except pa.ArrowInvalid as err:
+        if "straddl" in str(err):
+            raise Unreadable(
+                "record-too-long",
+                f"{reading.path.name} has a record longer than {BLOCK_BYTES:,} bytes at or after "
+                f"row {row}: a line break is missing, or a quote is never closed",
+                "give each record its own line; close every quoted value",
+                samples=[Sample(row=row)],
+            ) from None
         if not invalid:
             raise
         raise _ragged(opener, options) from None

@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.auth import SESSION_COOKIE, authenticate
 from api.principal import Principal
+from api.ratelimit import record_failure, too_many
 from api.web.render import is_https, page
 from api.web.session import (
     SignedIn,
@@ -85,8 +86,14 @@ async def signin(request: Request) -> Response:
         return _form(request, next_path, "signin.expired", 403)
     credential = str(form.get("credential", "")).strip()[:MAX_CREDENTIAL_CHARS]
     platform = request.app.state.platform
+    if credential and (wait := too_many(request)) is not None:
+        limited = _form(request, next_path, "signin.invalid", 429)
+        limited.headers["Retry-After"] = str(wait)
+        return limited
     principal = authenticate(platform, credential, None) if credential else None
     if principal is None:
+        if credential:
+            record_failure(request)
         return _form(request, next_path, "signin.invalid", 401)
     sessions = store(request)
     if old := request.cookies.get(SESSION_COOKIE):

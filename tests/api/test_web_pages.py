@@ -4,6 +4,7 @@ every page type for each role, what each may and may not see, search, language, 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from contextlib import closing
 from urllib.parse import parse_qs, urlsplit
@@ -208,11 +209,18 @@ def test_search_filters(clients) -> None:
 
 def test_pages_are_audited_like_their_json_twins(clients, served: World) -> None:
     clients[(OTHER_SECTOR, Role.analyst)].get(f"/datasets/{AIR}")
-    (record,) = [
-        r
-        for r in served.platform.audit.records(agency=OTHER_SECTOR, limit=20)
-        if r.statement == f"GET /datasets/{AIR}"
-    ]
+    # The record is written just after the page is sent: give it a moment.
+    deadline = time.monotonic() + 5
+    while not (
+        found := [
+            r
+            for r in served.platform.audit.records(agency=OTHER_SECTOR, limit=20)
+            if r.statement == f"GET /datasets/{AIR}"
+        ]
+    ):
+        assert time.monotonic() < deadline, "no audit record for the page"
+        time.sleep(0.01)
+    (record,) = found
     assert record.kind == "catalog" and record.datasets == (AIR,) and record.rows == 10
 
 
