@@ -4,8 +4,18 @@ import dagster as dg
 
 from assets.factory import asset_key, partitions_name
 from assets.resources import GongyuResource
-from catalog.deliveries import DeliveryState
+from catalog.deliveries import Delivery
 from contracts.model import Contract
+
+
+def run_key(delivery: Delivery) -> str:
+    """The run key of a delivery's next run: its id, then one key per retry, so Dagster skips
+    a request already launched but launches again once a stopped run's lease lapses."""
+    return (
+        delivery.delivery_id
+        if not delivery.attempts
+        else f"{delivery.delivery_id}.{delivery.attempts}"
+    )
 
 
 def landing_sensor(contracts: list[Contract]) -> dg.SensorDefinition:
@@ -17,24 +27,23 @@ def landing_sensor(contracts: list[Contract]) -> dg.SensorDefinition:
         minimum_interval_seconds=15,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="Registers files dropped into landing/<agency>/<dataset>/ and launches a "
-        "run for each received delivery.",
+        "run for each received delivery, and again for one whose run stopped (its lease lapsed).",
     )
     def landing_zone(
         context: dg.SensorEvaluationContext, gongyu: GongyuResource
     ) -> dg.SensorResult:
         platform = gongyu.platform()
         platform.receive_dropped()
-        received = platform.deliveries.list(states=(DeliveryState.received,))
         new_partitions: dict[str, list[str]] = {}
         requests = []
-        for delivery in received:
+        for delivery in platform.deliveries.pending():
             contract = platform.contract(delivery.dataset_id)
             name = partitions_name(contract)
             if not context.instance.has_dynamic_partition(name, delivery.delivery_id):
                 new_partitions.setdefault(name, []).append(delivery.delivery_id)
             requests.append(
                 dg.RunRequest(
-                    run_key=delivery.delivery_id,
+                    run_key=run_key(delivery),
                     partition_key=delivery.delivery_id,
                     asset_selection=[asset_key(contract)],
                     tags={"gongyu/dataset": contract.id, "gongyu/delivery": delivery.delivery_id},

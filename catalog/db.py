@@ -43,6 +43,10 @@ deliveries = Table(
     Column("seconds", Float),
     Column("received_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # A worker's claim: it renews `lease_until` while it works; a lapsed lease is taken over.
+    Column("attempts", Integer, nullable=False, default=0, server_default="0"),
+    Column("lease_owner", String(128)),
+    Column("lease_until", DateTime(timezone=True)),
     UniqueConstraint("dataset_id", "content_hash", name="uq_delivery_content"),
 )
 

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from catalog.deliveries import Delivery, DeliveryState
 from catalog.lakehouse import Auditor, PublishConflict
-from contracts.model import Classification
+from contracts.model import Classification, Contract
 from gongyu.lineage import DeliveryLineage
 from gongyu.platform import Platform
 from quality.gate import GateRun, run_gate
@@ -22,6 +22,9 @@ from quality.results import CheckKind, CheckResult, GateResult, SourceInfo
 
 # Each conflict means another writer published; several workers may share one table.
 PUBLISH_ATTEMPTS = 20
+# Runs that stopped (killed, or an error) before a delivery is quarantined, so that a file
+# that kills its worker every time cannot hold its dataset's queue for ever.
+RUN_ATTEMPTS = 5
 
 
 class Outcome(BaseModel):
@@ -47,21 +50,21 @@ def process_delivery(
 ) -> Outcome:
     """Take one delivery through the gate into the lakehouse, or into quarantine."""
     started = time.perf_counter()
-    delivery = platform.deliveries.claim(delivery_id)
-    lineage = DeliveryLineage(platform, delivery)
-    lineage.started()
-    work = platform.workspace.staging / delivery.delivery_id
-    shutil.rmtree(work, ignore_errors=True)  # a killed run's spill: read nothing of it
-    try:
-        # The gate's readers open paths: a bucket's object is read from a local copy.
-        with platform.landing.local(delivery.landing_key) as source:
-            outcome = _process(platform, delivery, source, work, auditors or [], started)
-    except Exception as error:
-        lineage.crashed(error)
-        raise
-    finally:
-        # The spill is derived data: gone once the delivery is published or quarantined.
-        shutil.rmtree(work, ignore_errors=True)
+    with platform.deliveries.held(delivery_id) as delivery:
+        lineage = DeliveryLineage(platform, delivery)
+        lineage.started()
+        work = platform.workspace.staging / delivery.delivery_id
+        shutil.rmtree(work, ignore_errors=True)  # a killed run's spill: read nothing of it
+        try:
+            # The gate's readers open paths: a bucket's object is read from a local copy.
+            with platform.landing.local(delivery.landing_key) as source:
+                outcome = _process(platform, delivery, source, work, auditors or [], started)
+        except Exception as error:
+            lineage.crashed(error)
+            raise
+        finally:
+            # The spill is derived data: gone once the delivery is published or quarantined.
+            shutil.rmtree(work, ignore_errors=True)
     lineage.finished(outcome)
     return outcome
 
@@ -75,17 +78,17 @@ def _process(
     started: float,
 ) -> Outcome:
     contract = platform.contract(delivery.dataset_id)
-    admission = platform.contract_versions.admit(contract)
-    if admission.check.passed:
-        run = run_gate(source, contract, sample_rows=platform.settings.sample_rows, work=work)
-    else:  # no row is read under a refused contract
-        unread = SourceInfo(file=source.name, format="not read")
-        result = GateResult(
-            dataset_id=contract.id, contract_version=contract.version, source=unread, checks=[]
-        )
-        run = GateRun(result=result, typed=None, validation=None, suite=None)
+    if delivery.attempts > RUN_ATTEMPTS:
+        run, contract_sha = _unread(source, contract, _gave_up(delivery)), None
+    else:
+        admission = platform.contract_versions.admit(contract)
+        if admission.check.passed:
+            run = run_gate(source, contract, sample_rows=platform.settings.sample_rows, work=work)
+        else:  # no row is read under a refused contract
+            run = _unread(source, contract)
+        run.result.checks.insert(0, admission.check)
+        contract_sha = admission.sha256
     gate = run.result
-    gate.checks.insert(0, admission.check)
     snapshot_id = None
     if gate.passed and run.typed is not None:
         counts = gate.counts()
@@ -93,7 +96,7 @@ def _process(
         released_rows = gate.rows - len(run.withheld)
         summary = {
             "contract-version": contract.version,
-            "contract-sha256": admission.sha256,
+            "contract-sha256": str(contract_sha),
             "rows": str(gate.rows),
             "rows-withheld": str(len(run.withheld)),
             **{f"checks-{k}": str(v) for k, v in counts.items()},
@@ -158,3 +161,29 @@ def _process(
         seconds=round(time.perf_counter() - started, 3),
     )
     return Outcome(delivery=delivery, gate=gate, report=report)
+
+
+def _unread(source: Path, contract: Contract, *checks: CheckResult) -> GateRun:
+    """A gate run that read no row of the delivery."""
+    unread = SourceInfo(file=source.name, format="not read")
+    result = GateResult(
+        dataset_id=contract.id,
+        contract_version=contract.version,
+        source=unread,
+        checks=list(checks),
+    )
+    return GateRun(result=result, typed=None, validation=None, suite=None)
+
+
+def _gave_up(delivery: Delivery) -> CheckResult:
+    """The check that quarantines a delivery whose runs kept stopping before they finished."""
+    last = delivery.reasons[-1] if delivery.reasons else "killed (no error was recorded)"
+    return CheckResult(
+        kind=CheckKind.readable,
+        rule="delivery:run-attempts",
+        passed=False,
+        count=1,
+        message=f"{RUN_ATTEMPTS} runs stopped before finishing this delivery; last: {last}",
+        hint="check that the file is what the contract describes and re-deliver it; if it is, "
+        "tell the operator (the worker logs show why each run stopped)",
+    )

@@ -72,7 +72,12 @@ class Platform:
     @cached_property
     def deliveries(self) -> Deliveries:
         """The delivery ledger."""
-        return Deliveries(self.engine, self.landing, self.settings.max_delivery_bytes)
+        return Deliveries(
+            self.engine,
+            self.landing,
+            self.settings.max_delivery_bytes,
+            self.settings.delivery_lease_seconds,
+        )
 
     @cached_property
     def lakehouse(self) -> Lakehouse:
@@ -135,7 +140,8 @@ class Platform:
         return self.deliveries.receive(self.contract(dataset_id), file)
 
     def receive_dropped(self) -> list[Delivery]:
-        """Register files dropped straight into `landing/<agency>/<dataset>/` as deliveries.
+        """Register files dropped straight into `landing/<agency>/<dataset>/` as deliveries,
+        and files in delivery folders the ledger lost (a crash between landing and recording).
 
         A new file moves into its delivery folder; bytes already delivered are renamed to a
         hidden `.duplicate-of-<delivery>-<name>` where they lie. Nothing is deleted.
@@ -143,12 +149,19 @@ class Platform:
         new = []
         for contract in self.contracts.values():
             prefix = landing_prefix(contract)
-            for key in self.landing.list_files(prefix):
-                if "/" in key.removeprefix(prefix):
-                    continue  # inside a delivery folder: already landed
-                delivery, is_new = self.deliveries.receive_in_place(contract, key)
+            keys = self.landing.list_files(prefix)
+            folders = [k for k in keys if "/" in k.removeprefix(prefix)]
+            known = self.deliveries.known(contract.id) if folders else set()
+            # Lost ones first: bytes both lost and dropped again keep their first delivery id.
+            lost = [k for k in folders if k.removeprefix(prefix).split("/", 1)[0] not in known]
+            dropped = [k for k in keys if "/" not in k.removeprefix(prefix)]
+            for key in lost + dropped:
+                if key in lost:
+                    delivery, is_new = self.deliveries.adopt(contract, key)
+                else:
+                    delivery, is_new = self.deliveries.receive_in_place(contract, key)
                 if is_new:
                     new.append(delivery)
-                else:
+                elif delivery.landing_key != key:  # never hide the file a delivery points at
                     self.landing.hide(key, f"duplicate-of-{delivery.delivery_id}")
         return new

@@ -41,6 +41,12 @@ class Settings(BaseSettings):
     max_delivery_bytes: int = Field(
         2 * 1024**3, description="Largest delivery file accepted, in bytes."
     )
+    delivery_lease_seconds: float = Field(
+        300.0,
+        gt=0,
+        description="How long a worker's claim on a delivery lasts unless renewed (it renews "
+        "every third of it); a delivery whose worker died is picked up again after this.",
+    )
     sample_rows: int = Field(
         10, ge=1, le=10, description="Sample rows kept per failing rule in quarantine reports."
     )

@@ -22,7 +22,7 @@ KOICA = "finance_insurance/koica_oda_by_income_group_20210521.csv"
 def published_at(platform: Platform, dataset: str, file: str, at: datetime) -> None:
     """Land a real file and record it published at `at` (as if the gate had run back then)."""
     delivery, _ = platform.deliver(dataset, data_file(file))
-    platform.deliveries.claim(delivery.delivery_id)
+    platform.deliveries.claim(delivery.delivery_id, "test")
     platform.deliveries.set_state(delivery.delivery_id, DeliveryState.published, updated_at=at)
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from assets.definitions import build_definitions
 from assets.factory import asset_key, contract_asset, partitions_name
@@ -14,6 +16,7 @@ from assets.runner import dagster_instance, run_pending
 from catalog.deliveries import DeliveryState
 from catalog.published import read_arrow
 from gongyu.demo import bad_value
+from gongyu.pipeline import RUN_ATTEMPTS, process_delivery
 from gongyu.platform import Platform
 from tests.conftest import data_file
 
@@ -26,9 +29,8 @@ def kotsa_names(path: Path) -> set[str]:
     return {ln.split(",")[0] for ln in lines if ln}
 
 
-def test_sensor_requests_a_run_per_delivery_and_the_rows_land(platform: Platform) -> None:
-    contract = platform.contract("kotsa_car_inspection_centers")
-    delivery, _ = platform.deliver(contract.id, data_file(KOTSA))
+def landing_zone_tick(platform: Platform) -> dg.SensorResult:
+    """One evaluation of the landing-zone sensor on the workspace's Dagster instance."""
     defs = build_definitions(platform.settings)
     with (
         dagster_instance(platform.workspace) as instance,
@@ -37,6 +39,14 @@ def test_sensor_requests_a_run_per_delivery_and_the_rows_land(platform: Platform
         ) as context,
     ):
         result = defs.resolve_sensor_def("landing_zone")(context)
+    assert isinstance(result, dg.SensorResult)
+    return result
+
+
+def test_sensor_requests_a_run_per_delivery_and_the_rows_land(platform: Platform) -> None:
+    contract = platform.contract("kotsa_car_inspection_centers")
+    delivery, _ = platform.deliver(contract.id, data_file(KOTSA))
+    result = landing_zone_tick(platform)
     assert [r.partition_key for r in result.run_requests] == [delivery.delivery_id]
     assert result.run_requests[0].asset_selection == [asset_key(contract)]
     assert result.dynamic_partitions_requests[0].partitions_def_name == partitions_name(contract)
@@ -133,3 +143,40 @@ def test_materialize_one_partition(platform: Platform) -> None:
     [materialization] = result.asset_materializations_for_node(asset.node_def.name)
     assert materialization.metadata["rows"].value == 59
     assert all(e.passed for e in result.get_asset_check_evaluations())
+
+
+def test_a_delivery_whose_worker_died_runs_again_once_its_lease_lapses(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GONGYU_DELIVERY_LEASE_SECONDS", "0.5")  # the resource's platform too
+    platform = Platform(platform.settings.model_copy(update={"delivery_lease_seconds": 0.5}))
+    contract = platform.contract("kotsa_car_inspection_centers")
+    delivery, _ = platform.deliver(contract.id, data_file(KOTSA))
+    platform.deliveries.claim(delivery.delivery_id, "killed-worker")  # and it renews no more
+    assert platform.deliveries.pending() == []  # its lease still holds
+    time.sleep(0.6)
+    [request] = landing_zone_tick(platform).run_requests
+    # A new run key: Dagster would skip a request with the first run's key.
+    assert (request.partition_key, request.run_key) == (
+        delivery.delivery_id,
+        f"{delivery.delivery_id}.1",
+    )
+    [(done, _)] = list(run_pending(platform))
+    assert (done.state, done.attempts, done.lease_owner) == (DeliveryState.published, 2, None)
+
+
+def test_a_delivery_that_stops_every_run_is_quarantined_after_the_last_attempt(
+    platform: Platform,
+) -> None:
+    platform = Platform(platform.settings.model_copy(update={"delivery_lease_seconds": 0.05}))
+    contract = platform.contract("kotsa_car_inspection_centers")
+    delivery, _ = platform.deliver(contract.id, data_file(KOTSA))
+    for attempt in range(RUN_ATTEMPTS):  # each worker killed mid-run
+        platform.deliveries.claim(delivery.delivery_id, f"worker-{attempt}")
+        time.sleep(0.06)
+    outcome = process_delivery(platform, delivery.delivery_id)
+    assert outcome.delivery.state == DeliveryState.quarantined
+    [reason] = outcome.delivery.reasons
+    assert reason.startswith(f"{RUN_ATTEMPTS} runs stopped before finishing this delivery")
+    assert "delivery:run-attempts" in outcome.report
+    assert platform.lakehouse.published(contract, delivery.delivery_id) is None

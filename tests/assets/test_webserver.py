@@ -117,7 +117,11 @@ def test_dagster_dev_runs_dropped_files_and_shows_assets_checks_runs(platform: P
         wait_for(run_finished, 120, "finished run in the webserver", server)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=60)
+        try:
+            server.wait(timeout=60)
+        except subprocess.TimeoutExpired:  # never leave a daemon behind on a slow machine
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
     [delivery] = platform.deliveries.list()
     assert delivery.rows == 59 and delivery.filename == "drop.csv"
     nodes = {tuple(n["assetKey"]["path"]): n for n in data["assetNodes"]}

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 
 from catalog.db import connect
-from catalog.deliveries import PENDING, Deliveries, DeliveryState, DeliveryTooLarge
+from catalog.deliveries import (
+    PENDING,
+    Deliveries,
+    DeliveryBusy,
+    DeliveryState,
+    DeliveryTooLarge,
+)
+from gongyu.platform import Platform
 from gongyu.storage import FolderStorage
 from tests.conftest import column, data_file, make_contract
 
@@ -54,13 +62,87 @@ def test_state_machine_and_claim(ledger: Deliveries) -> None:
     src = data_file("transport_logistics/kotsa_car_inspection_centers_20210927.csv")
     delivery, _ = ledger.receive(CONTRACT, src)
     assert [d.delivery_id for d in ledger.list(states=PENDING)] == [delivery.delivery_id]
-    assert ledger.claim(delivery.delivery_id).state == DeliveryState.validating
+    assert ledger.claim(delivery.delivery_id, "test").state == DeliveryState.validating
     ledger.set_state(delivery.delivery_id, DeliveryState.quarantined, reasons=["bad"], rows=3)
     done = ledger.get(delivery.delivery_id)
     assert (done.state, done.reasons, done.rows) == (DeliveryState.quarantined, ["bad"], 3)
     assert ledger.list(states=PENDING) == []
     with pytest.raises(ValueError, match="already quarantined"):
-        ledger.claim(delivery.delivery_id)
+        ledger.claim(delivery.delivery_id, "test")
+
+
+def leased(tmp_path: Path, seconds: float) -> Deliveries:
+    """A ledger whose leases last `seconds`."""
+    engine = connect(f"sqlite:///{tmp_path}/c.db")
+    return Deliveries(engine, FolderStorage(tmp_path / "landing"), 10_000_000, seconds)
+
+
+def test_a_claim_is_exclusive_until_its_lease_lapses(tmp_path: Path) -> None:
+    ledger = leased(tmp_path, 0.3)
+    src = data_file("transport_logistics/kotsa_car_inspection_centers_20210927.csv")
+    delivery, _ = ledger.receive(CONTRACT, src)
+    assert [d.delivery_id for d in ledger.pending()] == [delivery.delivery_id]
+    first = ledger.claim(delivery.delivery_id, "worker-a")
+    assert (first.attempts, first.lease_owner) == (1, "worker-a")
+    assert ledger.pending() == []
+    with pytest.raises(DeliveryBusy, match="being validated by worker-a"):
+        ledger.claim(delivery.delivery_id, "worker-b")
+    time.sleep(0.4)  # worker-a died: it renews no more
+    assert [d.delivery_id for d in ledger.pending()] == [delivery.delivery_id]
+    second = ledger.claim(delivery.delivery_id, "worker-b")
+    assert (second.attempts, second.lease_owner) == (2, "worker-b")
+    assert not ledger.renew(delivery.delivery_id, "worker-a")  # its lease is gone
+    assert ledger.renew(delivery.delivery_id, "worker-b")
+    done = ledger.set_state(delivery.delivery_id, DeliveryState.published, rows=1)
+    assert (done.lease_owner, done.lease_until) == (None, None)
+    assert ledger.pending() == []
+
+
+def test_a_held_delivery_is_renewed_while_it_runs_and_released_on_error(tmp_path: Path) -> None:
+    ledger = leased(tmp_path, 0.3)
+    src = data_file("transport_logistics/kotsa_car_inspection_centers_20210927.csv")
+    delivery, _ = ledger.receive(CONTRACT, src)
+    with pytest.raises(RuntimeError, match="disk full"), ledger.held(delivery.delivery_id):
+        time.sleep(1.0)  # three lease lengths: only the heartbeat keeps it
+        assert ledger.pending() == []
+        raise RuntimeError("disk full")
+    # Released at once with its reason: the next run need not wait for the lease to lapse.
+    [again] = ledger.pending()
+    assert again.state == DeliveryState.validating
+    assert again.reasons == ["attempt 1 stopped: RuntimeError('disk full')"]
+
+
+def test_a_landed_file_the_ledger_lost_is_adopted_never_deleted(platform: Platform) -> None:
+    contract = platform.contract("kotsa_car_inspection_centers")
+    src = data_file("transport_logistics/kotsa_car_inspection_centers_20210927.csv")
+    key = f"{contract.agency}/{contract.id}/20261201T000000000000-lost/{src.name}"
+    # What a crash between landing the file and recording it leaves behind.
+    with platform.landing.incoming(src) as incoming:
+        incoming.keep(key)
+    [adopted] = platform.receive_dropped()
+    assert (adopted.delivery_id, adopted.landing_key) == ("20261201T000000000000-lost", key)
+    assert adopted.state == DeliveryState.received
+    # Delivered again after the crash: recognised, and the lost copy is hidden, not deleted.
+    delivery, new = platform.deliver(contract.id, src)
+    assert (delivery.delivery_id, new) == (adopted.delivery_id, False)
+    assert platform.receive_dropped() == []
+    assert platform.landing.path(key).read_bytes() == src.read_bytes()
+
+
+def test_a_lost_copy_of_bytes_delivered_since_is_hidden_beside_them(platform: Platform) -> None:
+    contract = platform.contract("kotsa_car_inspection_centers")
+    src = data_file("transport_logistics/kotsa_car_inspection_centers_20210927.csv")
+    delivery, _ = platform.deliver(contract.id, src)
+    lost = f"{contract.agency}/{contract.id}/20261201T000000000000-lost/{src.name}"
+    with platform.landing.incoming(src) as incoming:
+        incoming.keep(lost)
+    assert platform.receive_dropped() == []
+    hidden = platform.landing.path(lost).with_name(
+        f".duplicate-of-{delivery.delivery_id}-{src.name}"
+    )
+    assert hidden.read_bytes() == src.read_bytes()
+    assert platform.landing.path(delivery.landing_key).read_bytes() == src.read_bytes()
+    assert [d.delivery_id for d in platform.deliveries.list()] == [delivery.delivery_id]
 
 
 def test_delivery_over_the_limit_is_refused(tmp_path: Path) -> None:

@@ -30,7 +30,7 @@ def ledger(tmp_path: Path) -> Deliveries:
 def publish(ledger: Deliveries, dataset: str, file: str, at: datetime) -> None:
     """Land a real file for `dataset` and record it published at `at`."""
     delivery, _ = ledger.receive(make_contract([column("a")], dataset_id=dataset), data_file(file))
-    ledger.claim(delivery.delivery_id)
+    ledger.claim(delivery.delivery_id, "test")
     ledger.set_state(delivery.delivery_id, DeliveryState.published, rows=1, updated_at=at)
 
 
@@ -87,7 +87,7 @@ def test_only_the_latest_published_delivery_counts(ledger: Deliveries) -> None:
     quarantined, _ = ledger.receive(
         contract, data_file("industry_sme/kotra_overseas_korean_companies.csv")
     )
-    ledger.claim(quarantined.delivery_id)
+    ledger.claim(quarantined.delivery_id, "test")
     ledger.set_state(quarantined.delivery_id, DeliveryState.quarantined, reasons=["bad"])
 
     assert last_published(ledger.engine) == {"daily": T0 - timedelta(hours=2)}

@@ -5,13 +5,22 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
 from catalog.db import connect, metadata
+from catalog.deliveries import Deliveries
 from catalog.lakehouse import sql_catalog
-from catalog.migrate import VERSION_TABLE, current_revision, include_object
+from catalog.migrate import (
+    BASELINE,
+    VERSION_TABLE,
+    alembic_config,
+    current_revision,
+    include_object,
+)
+from gongyu.storage import FolderStorage
 
 
 def schema_diff(url: str) -> list[Any]:
@@ -40,5 +49,18 @@ def test_migrated_postgres_schema_equals_the_metadata(postgres_url: str, tmp_pat
 
 def test_a_workspace_made_before_migrations_is_stamped_not_recreated(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/old.db"
-    metadata.create_all(create_engine(url))  # what `connect()` did before Alembic
+    with create_engine(url).begin() as conn:
+        # The tables as `create_all` made them before Alembic: the baseline, unversioned.
+        command.upgrade(alembic_config(conn), BASELINE)
+        conn.exec_driver_sql(f"DROP TABLE {VERSION_TABLE}")
+        # A delivery its worker left `validating` back then.
+        conn.exec_driver_sql(
+            "INSERT INTO gongyu_deliveries (delivery_id, dataset_id, sector, agency, filename, "
+            "content_hash, size_bytes, landing_key, state, reasons, received_at, updated_at) "
+            "VALUES ('old', 'd', 's', 'a', 'f.csv', 'h', 1, 'a/d/old/f.csv', 'validating', '[]', "
+            "'2026-11-01 00:00:00', '2026-11-01 00:00:00')"
+        )
     assert schema_diff(url) == []
+    ledger = Deliveries(connect(url), FolderStorage(tmp_path / "landing"), 1)
+    [old] = ledger.pending()  # no lease was ever taken on it: it is picked up again
+    assert (old.delivery_id, old.attempts, old.lease_until) == ("old", 0, None)

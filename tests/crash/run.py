@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -37,6 +38,7 @@ REPO = Path(__file__).resolve().parents[2]
 DATASET = "koroad_fatal_traffic_accidents"
 SOURCE = REPO / "data" / "welfare_safety" / "koroad_fatal_traffic_accidents_2020.csv"
 SLICE_ROWS = 600  # rows per delivery: each trial delivers a different slice of the file
+LEASE_SECONDS = 1.0  # short, so a killed run's delivery is pending again soon after the kill
 
 
 @dataclass
@@ -82,7 +84,7 @@ def delivery_file(folder: Path, trial: int) -> Path:
 
 def workspace(home: Path) -> Platform:
     """A fresh platform on `home` with the shipped contracts."""
-    return Platform(Settings(home=home))
+    return Platform(Settings(home=home, delivery_lease_seconds=LEASE_SECONDS))
 
 
 def main_state(platform: Platform) -> tuple[int | None, int, list[str]]:
@@ -97,7 +99,11 @@ def main_state(platform: Platform) -> tuple[int | None, int, list[str]]:
 
 def child(home: Path, delivery_id: str) -> subprocess.Popen[str]:
     """Start the child process on a delivery and wait until it is ready to work."""
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "GONGYU_DELIVERY_LEASE_SECONDS": str(LEASE_SECONDS),
+    }
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.crash.child", str(home), delivery_id],
         cwd=REPO,
@@ -191,9 +197,17 @@ def trial(
         figure.raw_damaged += 1
         figure.problems.append(f"{where}: the raw file changed")
 
-    # Recovery: whatever is still pending is processed again (what the sensor picks up).
-    for pending in platform.deliveries.list(DATASET, states=PENDING):
-        process_delivery(platform, pending.delivery_id)
+    # Recovery: once the killed worker's lease lapses the delivery is pending again (what the
+    # sensor launches runs for), and is processed again.
+    if state.state == DeliveryState.validating and state.lease_until is not None:
+        until = state.lease_until.replace(tzinfo=state.lease_until.tzinfo or UTC)  # SQLite: naive
+        time.sleep(max(0.0, (until - datetime.now(UTC)).total_seconds()) + 0.05)
+    pending = platform.deliveries.pending(DATASET)
+    if state.state in PENDING and [d.delivery_id for d in pending] != [delivery.delivery_id]:
+        figure.lost += 1
+        figure.problems.append(f"{where}: {state.state.value} but not picked up again")
+    for waiting in pending:
+        process_delivery(platform, waiting.delivery_id)
     state = platform.deliveries.get(delivery.delivery_id)
     current, rows, history = main_state(platform)
     if state.state != DeliveryState.published or history.count(delivery.delivery_id) != 1:

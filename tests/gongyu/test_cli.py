@@ -92,7 +92,7 @@ def test_status_shows_a_stale_dataset(tmp_path: Path) -> None:
     platform = Platform(Settings(home=ws))
     delivery, _ = platform.deliver("kotsa_car_inspection_centers", data_file(KOTSA))
     ledger = platform.deliveries
-    ledger.claim(delivery.delivery_id)
+    ledger.claim(delivery.delivery_id, "test")
     # Published a year and two months ago: a yearly SLA with 30 days' latency is missed.
     published = datetime.now(UTC) - timedelta(days=430)
     ledger.set_state(delivery.delivery_id, DeliveryState.published, updated_at=published)
