@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 import gongyu
-from api import audit, catalog_api, ckan, dcat, sql, trino, web
+from api import audit, catalog_api, ckan, dcat, download, sql, trino, web
 from api.catalog_service import CatalogService
 from api.query import QueryService
 from api.sandbox import Limits
@@ -38,6 +38,7 @@ def create_app(platform: Platform) -> FastAPI:
     )
     app.state.queries = QueryService(platform, limits)
     app.include_router(sql.router)
+    app.include_router(download.router)
     app.include_router(audit.router)
     app.state.trino = trino.Statements(app.state.queries, platform.audit)
     app.include_router(trino.router)

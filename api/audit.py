@@ -13,12 +13,12 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
-from api.auth import CurrentPrincipal
+from api.auth import AUTH_FAILURES, CurrentPrincipal
 from api.principal import Principal, Role
 from catalog.audit import AuditKind, AuditLog, AuditRecord, Outcome
 from gongyu.platform import Platform
 
-router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
+router = APIRouter(prefix="/api/v1/audit", tags=["audit"], responses=AUTH_FAILURES)
 
 
 class AuditPage(BaseModel):

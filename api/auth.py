@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import unquote
 
 import jwt
@@ -31,7 +31,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from pydantic import BaseModel, Field, ValidationError
 
 from api.principal import Principal, Role
-from api.ratelimit import record_failure, refuse_if_limited
+from api.ratelimit import RATE_LIMITED, record_failure, refuse_if_limited
 from catalog.keys import PREFIX
 from catalog.sessions import Sessions
 from gongyu.platform import Platform
@@ -46,6 +46,24 @@ MAX_PURPOSE_CHARS = 500
 SESSION_COOKIE = "gongyu_session"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class Refusal(BaseModel):
+    """An authentication refusal: the same body whatever the reason."""
+
+    detail: Literal["invalid"]
+
+
+# The answers of `current_principal` besides the route's own: the OpenAPI `responses` of every
+# router whose routes authenticate (a dependency cannot document them itself).
+AUTH_FAILURES: dict[int | str, dict[str, Any]] = {
+    401: {
+        "model": Refusal,
+        "description": "Missing or invalid credentials.",
+        "headers": {"WWW-Authenticate": {"schema": {"type": "string", "example": "Bearer"}}},
+    },
+    429: {"model": Refusal, **RATE_LIMITED},
+}
 
 
 class TokenClaims(BaseModel):

@@ -7,16 +7,18 @@ from every list, count and search. Each request leaves one audit record (kind `c
 
 from __future__ import annotations
 
-import time
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, TypeAdapter
 
-from api.auth import CurrentPrincipal
-from api.catalog_audit import audit_later
+from api.auth import AUTH_FAILURES, CurrentPrincipal
+from api.catalog_audit import CatalogAudit
 from api.catalog_service import CatalogService
+from api.principal import Principal
 from catalog.entries import (
     AgencyCard,
     AgencyPage,
@@ -31,7 +33,7 @@ from catalog.entries import (
 from catalog.freshness import FreshnessState
 from contracts.model import AccessLevel
 
-router = APIRouter(prefix="/api/v1/catalog", tags=["catalog"])
+router = APIRouter(prefix="/api/v1/catalog", tags=["catalog"], responses=AUTH_FAILURES)
 NOT_FOUND = {404: {"description": "unknown, or another agency's private dataset"}}
 
 
@@ -43,114 +45,98 @@ async def service(request: Request) -> CatalogService:
 Catalog = Annotated[CatalogService, Depends(service)]
 
 
-def _json(value: BaseModel | list, adapter: TypeAdapter | None = None) -> Response:
-    """The model as JSON, serialised once (the route's `response_model` documents it)."""
-    body = adapter.dump_json(value) if adapter else value.model_dump_json()  # type: ignore[union-attr]
-    return Response(body, media_type="application/json")
+@dataclass(frozen=True)
+class Asked:
+    """A catalog request: who asks, the catalog, and the request's audit record."""
+
+    principal: Principal
+    catalog: CatalogService
+    audit: CatalogAudit
+
+    def reply(
+        self,
+        answer: BaseModel | list | Response,
+        adapter: TypeAdapter | None = None,
+        *,
+        datasets: Iterable[str] = (),
+        rows: int | None = None,
+    ) -> Response:
+        """Audit the request and answer it: a model as JSON, serialised once (the route's
+        `response_model` documents it), or a response made already."""
+        self.audit.record(self.principal, datasets=datasets, rows=rows)
+        if isinstance(answer, Response):
+            return answer
+        body = adapter.dump_json(answer) if adapter else answer.model_dump_json()  # type: ignore[union-attr]
+        return Response(body, media_type="application/json")
+
+    def not_found(self) -> JSONResponse:
+        """Audit the request and answer 404, the same for unknown and hidden."""
+        self.audit.record(self.principal)
+        return JSONResponse({"detail": "not found"}, status_code=404)
 
 
-def _not_found() -> JSONResponse:
-    return JSONResponse({"detail": "not found"}, status_code=404)
+def asked(
+    principal: CurrentPrincipal,
+    catalog: Catalog,
+    audit: Annotated[CatalogAudit, Depends()],
+) -> Asked:
+    """The request as the catalog's routes see it."""
+    return Asked(principal, catalog, audit)
 
 
+Ask = Annotated[Asked, Depends(asked)]
 _SECTORS = TypeAdapter(list[SectorCard])
 _AGENCIES = TypeAdapter(list[AgencyCard])
 _DATASETS = TypeAdapter(list[DatasetSummary])
 
 
 @router.get("", response_model=Home, summary="The catalog's home")
-def home(
-    request: Request, principal: CurrentPrincipal, catalog: Catalog, background: BackgroundTasks
-) -> Response:
+def home(ask: Ask) -> Response:
     """The five sectors with their secretariat, agencies and dataset counts; recent
     publications and quarantines."""
-    started = time.perf_counter()
-    answer = catalog.home(principal)
-    audit_later(background, request, principal, started)
-    return _json(answer)
+    return ask.reply(ask.catalog.home(ask.principal))
 
 
 @router.get("/sectors", response_model=list[SectorCard], summary="Sectors")
-def sectors(
-    request: Request, principal: CurrentPrincipal, catalog: Catalog, background: BackgroundTasks
-) -> Response:
+def sectors(ask: Ask) -> Response:
     """Every sector leadership group with its secretariat, member agencies and dataset counts."""
-    started = time.perf_counter()
-    answer = catalog.sectors(principal)
-    audit_later(background, request, principal, started)
-    return _json(answer, _SECTORS)
+    return ask.reply(ask.catalog.sectors(ask.principal), _SECTORS)
 
 
 @router.get("/sectors/{sector_id}", response_model=SectorPage, responses=NOT_FOUND)
-def sector(
-    sector_id: str,
-    request: Request,
-    principal: CurrentPrincipal,
-    catalog: Catalog,
-    background: BackgroundTasks,
-) -> Response:
+def sector(sector_id: str, ask: Ask) -> Response:
     """A sector and its datasets."""
-    started = time.perf_counter()
-    answer = catalog.sector(principal, sector_id)
-    audit_later(background, request, principal, started)
-    return _json(answer) if answer else _not_found()
+    answer = ask.catalog.sector(ask.principal, sector_id)
+    return ask.reply(answer) if answer else ask.not_found()
 
 
 @router.get("/agencies", response_model=list[AgencyCard], summary="Agencies")
-def agencies(
-    request: Request, principal: CurrentPrincipal, catalog: Catalog, background: BackgroundTasks
-) -> Response:
+def agencies(ask: Ask) -> Response:
     """Every agency with its contact, sectors and the number of its datasets."""
-    started = time.perf_counter()
-    answer = catalog.agencies(principal)
-    audit_later(background, request, principal, started)
-    return _json(answer, _AGENCIES)
+    return ask.reply(ask.catalog.agencies(ask.principal), _AGENCIES)
 
 
 @router.get("/agencies/{agency_id}", response_model=AgencyPage, responses=NOT_FOUND)
-def agency(
-    agency_id: str,
-    request: Request,
-    principal: CurrentPrincipal,
-    catalog: Catalog,
-    background: BackgroundTasks,
-) -> Response:
+def agency(agency_id: str, ask: Ask) -> Response:
     """An agency, its sectors and its datasets."""
-    started = time.perf_counter()
-    answer = catalog.agency(principal, agency_id)
-    audit_later(background, request, principal, started)
-    return _json(answer) if answer else _not_found()
+    answer = ask.catalog.agency(ask.principal, agency_id)
+    return ask.reply(answer) if answer else ask.not_found()
 
 
 @router.get("/datasets", response_model=list[DatasetSummary], summary="Datasets")
-def datasets(
-    request: Request, principal: CurrentPrincipal, catalog: Catalog, background: BackgroundTasks
-) -> Response:
+def datasets(ask: Ask) -> Response:
     """Every dataset the caller sees, by sector and title."""
-    started = time.perf_counter()
-    answer = catalog.datasets(principal)
-    audit_later(background, request, principal, started)
-    return _json(answer, _DATASETS)
+    return ask.reply(ask.catalog.datasets(ask.principal), _DATASETS)
 
 
 @router.get("/datasets/{dataset_id}", response_model=DatasetEntry, responses=NOT_FOUND)
-def dataset(
-    dataset_id: str,
-    request: Request,
-    principal: CurrentPrincipal,
-    catalog: Catalog,
-    background: BackgroundTasks,
-) -> Response:
+def dataset(dataset_id: str, ask: Ask) -> Response:
     """A dataset's page: schema, contract versions and diffs, quality history, freshness,
     snapshots, lineage, usage and sample rows masked for the caller."""
-    started = time.perf_counter()
-    answer = catalog.dataset(principal, dataset_id)
+    answer = ask.catalog.dataset(ask.principal, dataset_id)
     if answer is None:
-        audit_later(background, request, principal, started)
-        return _not_found()
-    rows = len(answer.sample.rows)
-    audit_later(background, request, principal, started, datasets=[dataset_id], rows=rows)
-    return _json(answer)
+        return ask.not_found()
+    return ask.reply(answer, datasets=[dataset_id], rows=len(answer.sample.rows))
 
 
 @router.get(
@@ -158,29 +144,19 @@ def dataset(
     responses={200: {"content": {"application/yaml": {}}}, **NOT_FOUND},
     summary="A dataset's contract (ODCS YAML)",
 )
-def contract(
-    dataset_id: str,
-    request: Request,
-    principal: CurrentPrincipal,
-    catalog: Catalog,
-    background: BackgroundTasks,
-) -> Response:
+def contract(dataset_id: str, ask: Ask) -> Response:
     """The dataset's current data contract as its steward wrote it (Open Data Contract
     Standard v3, YAML)."""
-    started = time.perf_counter()
-    found = catalog.contract(principal, dataset_id)
-    audit_later(background, request, principal, started, datasets=[dataset_id] if found else [])
+    found = ask.catalog.contract(ask.principal, dataset_id)
     if found is None:
-        return _not_found()
-    return Response(found.path.read_text(encoding="utf-8"), media_type="application/yaml")
+        return ask.not_found()
+    text = found.path.read_text(encoding="utf-8")
+    return ask.reply(Response(text, media_type="application/yaml"), datasets=[dataset_id])
 
 
 @router.get("/search", response_model=SearchResult, summary="Search datasets")
 def search(
-    request: Request,
-    principal: CurrentPrincipal,
-    catalog: Catalog,
-    background: BackgroundTasks,
+    ask: Ask,
     q: Annotated[str, Query(max_length=200, description="Words, Korean or English.")] = "",
     sector: str | None = None,
     agency: str | None = None,
@@ -192,7 +168,6 @@ def search(
 ) -> Response:
     """Datasets matching every word of `q` in names, titles, descriptions, columns, tags,
     agency and sector names (partial words match: 먼지, 대기, air qual), best first."""
-    started = time.perf_counter()
     filters = SearchFilters(
         sector=sector,
         agency=agency,
@@ -200,6 +175,4 @@ def search(
         freshness=freshness.value if freshness else None,
         tag=tag,
     )
-    answer = catalog.search(principal, q, filters, limit, offset)
-    audit_later(background, request, principal, started)
-    return _json(answer)
+    return ask.reply(ask.catalog.search(ask.principal, q, filters, limit, offset))

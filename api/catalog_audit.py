@@ -1,4 +1,5 @@
-"""One audit record per catalog request (JSON API, DCAT, CKAN), written once it is answered."""
+"""One audit record per catalog request (JSON API, pages, DCAT, CKAN), written once it is
+answered."""
 
 from __future__ import annotations
 
@@ -42,3 +43,21 @@ def audit_later(
         outcome=outcome,
         error=error,
     )
+
+
+class CatalogAudit:
+    """A catalog request's timer from its start, and its audit record once answered (a
+    FastAPI dependency)."""
+
+    def __init__(self, request: Request, background: BackgroundTasks) -> None:
+        self.request = request
+        self.background = background
+        self.started = time.perf_counter()
+
+    def record(
+        self, principal: Principal, *, datasets: Iterable[str] = (), rows: int | None = None
+    ) -> None:
+        """Record the request, once answered, as `principal`'s."""
+        audit_later(
+            self.background, self.request, principal, self.started, datasets=datasets, rows=rows
+        )

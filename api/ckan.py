@@ -7,7 +7,8 @@ Actions: `package_list`, `package_show`, `package_search` (q, fq with `organizat
 parameters or POST with a JSON body; answers in CKAN's envelope and errors in CKAN's shapes.
 `ckanapi` sends a key as a bare `Authorization: <key>` (and `X-CKAN-API-Key`): both are
 accepted here, as is `Bearer`. Without valid credentials every action answers CKAN's 403
-"Access denied", whatever the reason.
+"Access denied", whatever the reason; an address blocked for too many failures gets 429 with
+`Retry-After`, in the same envelope.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from api.catalog_audit import audit_later
 from api.catalog_service import CatalogService
 from api.ckan_model import group, organization, package
 from api.principal import Principal
-from api.ratelimit import record_failure, refuse_if_limited
+from api.ratelimit import record_failure, too_many
 from catalog.audit import Outcome
 from catalog.entries import DatasetSummary, SearchFilters
 from contracts.model import AccessLevel
@@ -41,9 +42,17 @@ _TRUE = {"true", "yes", "on", "1", "y", "t"}
 class CkanError(Exception):
     """An action's failure as CKAN reports it: HTTP status, `__type`, and message or fields."""
 
-    def __init__(self, status: int, kind: str, message: str = "", **fields: list[str]) -> None:
+    def __init__(
+        self,
+        status: int,
+        kind: str,
+        message: str = "",
+        headers: dict[str, str] | None = None,
+        **fields: list[str],
+    ) -> None:
         super().__init__(message or kind)
         self.status, self.kind, self.message, self.fields = status, kind, message, fields
+        self.headers = headers
 
     def body(self) -> dict[str, Any]:
         """The `error` object of CKAN's envelope."""
@@ -213,9 +222,13 @@ ACTIONS = frozenset(
 )
 
 
-def ckan_principal(request: Request) -> Principal | None:
+def ckan_principal(request: Request) -> Principal:
     """The caller of a CKAN request: one key or token, sent bare or as `Bearer` in
-    `Authorization`, or in `X-CKAN-API-Key` or `X-API-Key` (the same one in several is fine)."""
+    `Authorization`, or in `X-CKAN-API-Key` or `X-API-Key` (the same one in several is fine).
+
+    CkanError 403 "Access denied" without valid credentials, whatever the reason; 429 (with
+    `Retry-After`) while the address is blocked for too many failures (`api.ratelimit`)."""
+    denied = CkanError(403, "Authorization Error", "Access denied")
     sent = set()
     if header := request.headers.get("Authorization", "").strip():
         scheme, _, rest = header.partition(" ")
@@ -224,13 +237,16 @@ def ckan_principal(request: Request) -> Principal | None:
         if value := request.headers.get(name, "").strip():
             sent.add(value)
     if len(sent) != 1:
-        return None  # none, or different ones: never guess which one was meant
-    refuse_if_limited(request)
+        raise denied  # none, or different ones: never guess which one was meant
+    if (wait := too_many(request)) is not None:
+        headers = {"Retry-After": str(wait)}
+        raise CkanError(429, "Rate Limit Error", "Too many requests", headers=headers)
     principal = authenticate(request.app.state.platform, sent.pop(), None)
     if principal is None:
         record_failure(request)
+        raise denied
     purpose = declared_purpose(request.headers.get("X-Gongyu-Purpose"))
-    return principal.model_copy(update={"purpose": purpose}) if principal else None
+    return principal.model_copy(update={"purpose": purpose})
 
 
 def _answer(
@@ -238,6 +254,13 @@ def _answer(
 ) -> Response:
     body = json.dumps({"help": help_url, **payload}, ensure_ascii=False)
     return Response(body, status_code=status, media_type="application/json", background=tasks)
+
+
+def _failure(help_url: str, exc: CkanError, tasks: BackgroundTasks | None = None) -> Response:
+    """An error in CKAN's envelope, with the error's headers."""
+    answer = _answer(help_url, exc.status, {"success": False, "error": exc.body()}, tasks)
+    answer.headers.update(exc.headers or {})
+    return answer
 
 
 async def _params(request: Request) -> dict[str, Any]:
@@ -270,10 +293,10 @@ async def ckan_action(action: str, request: Request) -> Response:
     `organization_show`, `group_list`, `group_show`) in CKAN's envelope."""
     started = time.perf_counter()
     help_url = f"{str(request.base_url).rstrip('/')}/api/3/action/help_show?name={action}"
-    principal = ckan_principal(request)
-    if principal is None:
-        denied = CkanError(403, "Authorization Error", "Access denied")
-        return _answer(help_url, 403, {"success": False, "error": denied.body()})
+    try:
+        principal = ckan_principal(request)
+    except CkanError as exc:
+        return _failure(help_url, exc)
     actions = Actions(request.app.state.catalog, principal, str(request.base_url).rstrip("/"))
     tasks = BackgroundTasks()
     asked = None  # a POST's parameters, for the audit record (a GET's are in its URL)
@@ -287,6 +310,6 @@ async def ckan_action(action: str, request: Request) -> Response:
         audit_later(
             tasks, request, principal, started, outcome=Outcome.error, error=error, body=asked
         )
-        return _answer(help_url, exc.status, {"success": False, "error": exc.body()}, tasks)
+        return _failure(help_url, exc, tasks)
     audit_later(tasks, request, principal, started, datasets=actions.touched, body=asked)
     return _answer(help_url, 200, {"success": True, "result": result}, tasks)

@@ -15,14 +15,16 @@ from typing import Any
 from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import Response
 
-from api.auth import CurrentPrincipal
+from api.auth import AUTH_FAILURES, CurrentPrincipal
 from api.catalog_api import Catalog
 from api.catalog_audit import audit_later
+from api.download import EXTENSIONS, download_url
+from api.sql import Format
 from catalog.freshness import last_published
 from contracts.model import AccessLevel, Contract
 from sectors.registry import Registry
 
-router = APIRouter(tags=["catalog"])
+router = APIRouter(tags=["catalog"], responses=AUTH_FAILURES)
 MEDIA_TYPE = "application/ld+json"
 
 CONTEXT = {
@@ -58,7 +60,8 @@ THEMES = {
     "welfare_safety": ("HEAL", "SOCI", "JUST"),
     "industry_sme": ("ECON",),
 }
-# The SQL API's answer formats: (key, title, EU file type or None, IANA media type).
+# The SQL API's answer formats: (key, title, EU file type or None, IANA media type); all but
+# JSON are also a download of the whole table (`dcat:downloadURL`).
 FORMATS = (
     ("json", "JSON", "JSON", "application/json"),
     ("csv", "CSV", "CSV", "text/csv"),
@@ -95,6 +98,8 @@ def _distributions(base: str, uri: str, contract: Contract) -> list[dict[str, An
             "dcat:accessService": _ref(f"{base}/api/v1/sql"),
             "dcat:mediaType": _ref(f"{IANA}/{media}"),
         }
+        if key in EXTENSIONS:
+            dist["dcat:downloadURL"] = _ref(download_url(base, contract.id, Format(key)))
         if eu_type:
             dist["dct:format"] = _ref(f"{EU}/file-type/{eu_type}")
         out.append(dist)
@@ -215,8 +220,8 @@ def dcat_catalog(
     request: Request, principal: CurrentPrincipal, catalog: Catalog, background: BackgroundTasks
 ) -> Response:
     """Every `public` dataset as a dcat:Dataset (titles and descriptions in Korean, publisher,
-    contact point, themes, keywords, modified, frequency, SQL API distributions), for
-    harvesting by data portals."""
+    contact point, themes, keywords, modified, frequency, SQL API and download distributions),
+    for harvesting by data portals."""
     started = time.perf_counter()
     platform = catalog.platform
     base = str(request.base_url).rstrip("/")

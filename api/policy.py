@@ -20,11 +20,8 @@ from __future__ import annotations
 
 import sqlglot
 from pydantic import BaseModel, ConfigDict
-from sqlglot import exp
-from sqlglot.errors import ParseError
 
 from api.principal import Principal, Role
-from api.sqlcheck import forbidden_function
 from catalog.grants import Grant
 from contracts.model import AccessLevel, Classification, Contract
 from sectors.registry import Registry
@@ -134,28 +131,3 @@ def table_policy(
         row_filter=row_filter,
         grants=tuple(g.grant_id for g in grants),
     )
-
-
-# A row filter is a predicate over the dataset's own columns: no subqueries, no table access.
-_FILTER_FORBIDDEN = (exp.Select, exp.Subquery, exp.Table, exp.Exists, exp.Command, exp.Placeholder)
-
-
-def validate_row_filter(contract: Contract, predicate: str) -> str | None:
-    """An error message when `predicate` is not a plain predicate over the contract's columns."""
-    try:
-        tree = sqlglot.parse_one(predicate, read="duckdb")
-    except (ParseError, RecursionError) as exc:
-        return f"row filter does not parse: {str(exc).splitlines()[0]}"
-    if isinstance(tree, exp.Query) or not isinstance(tree, exp.Expression):
-        return "a row filter is a condition (e.g. sido = '서울'), not a statement"
-    if any(isinstance(node, _FILTER_FORBIDDEN) for node in tree.walk()):
-        return "a row filter may not hold subqueries or refer to tables"
-    known = {c.name for c in contract.columns}
-    unknown = sorted({c.name for c in tree.find_all(exp.Column)} - known)
-    if unknown:
-        names = ", ".join(sorted(known))
-        return f"row filter names unknown column(s) {', '.join(unknown)}; known: {names}"
-    for func in tree.find_all(exp.Func):
-        if name := forbidden_function(func):
-            return f"row filter may not call {name}()"
-    return None

@@ -13,6 +13,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 from fastapi import HTTPException, Request
 
@@ -65,6 +66,16 @@ class AuthFailures:
             found.append(now)
 
 
+# How a 429 is documented in OpenAPI (its body is the refusal of the caller's authentication).
+RATE_LIMITED: dict[str, Any] = {
+    "description": "Too many failed authentications from this address within a minute.",
+    "headers": {
+        "Retry-After": {
+            "description": "Seconds until the address may authenticate again.",
+            "schema": {"type": "integer", "minimum": 1},
+        }
+    },
+}
 _create = threading.Lock()
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -21,12 +21,12 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
 
-from api.auth import current_principal
+from api.auth import AUTH_FAILURES, current_principal
 from api.principal import Principal
 from api.query import Answer, QueryError, QueryService
 from catalog.audit import AuditKind, Outcome
 
-router = APIRouter(prefix="/api/v1", tags=["sql"])
+router = APIRouter(prefix="/api/v1", tags=["sql"], responses=AUTH_FAILURES)
 
 
 class Format(StrEnum):
@@ -101,7 +101,7 @@ async def service(request: Request) -> QueryService:
     return request.app.state.queries
 
 
-def _audit(
+def audit_query(
     request: Request,
     principal: Principal,
     statement: str,
@@ -109,10 +109,12 @@ def _audit(
     started: float,
     outcome: str,
     error: str | None = None,
+    kind: AuditKind = AuditKind.sql,
 ) -> None:
+    """One audit record of a query: who, what, which datasets, rows, bytes, time, outcome."""
     request.app.state.platform.audit.append(
         principal,
-        AuditKind.sql,
+        kind,
         statement,
         datasets=answer.datasets if answer else [],
         rows=answer.rows if answer else 0,
@@ -123,11 +125,13 @@ def _audit(
     )
 
 
-def _outcome(exc: QueryError) -> str:
+def outcome_of(exc: QueryError) -> str:
+    """The audit outcome of a failed query."""
     return {"refused": "denied", "timeout": "cancelled"}.get(exc.kind, "error")
 
 
-def _error(exc: QueryError) -> JSONResponse:
+def error_answer(exc: QueryError) -> JSONResponse:
+    """A failed query's 400 answer."""
     return JSONResponse({"error": {"kind": exc.kind, "message": exc.message}}, status_code=400)
 
 
@@ -160,9 +164,9 @@ def _jsonable(table: pa.Table) -> pa.Table:
     return table
 
 
-def _csv(answer: Answer) -> Iterator[bytes]:
+def _csv(schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> Iterator[bytes]:
     first = True
-    for batch in answer.stream():
+    for batch in batches:
         out = io.BytesIO()
         options = pacsv.WriteOptions(include_header=first)
         pacsv.write_csv(pa.Table.from_batches([batch]), out, write_options=options)
@@ -170,14 +174,14 @@ def _csv(answer: Answer) -> Iterator[bytes]:
         yield out.getvalue()
     if first:  # no rows: still the header
         out = io.BytesIO()
-        pacsv.write_csv(answer.schema.empty_table(), out)
+        pacsv.write_csv(schema.empty_table(), out)
         yield out.getvalue()
 
 
-def _arrow(answer: Answer) -> Iterator[bytes]:
+def _arrow(schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> Iterator[bytes]:
     sink = io.BytesIO()
-    with pa.ipc.new_stream(sink, answer.schema) as writer:
-        for batch in answer.stream():
+    with pa.ipc.new_stream(sink, schema) as writer:
+        for batch in batches:
             writer.write_batch(batch)
             yield sink.getvalue()
             sink.seek(0)
@@ -185,25 +189,51 @@ def _arrow(answer: Answer) -> Iterator[bytes]:
     yield sink.getvalue()  # the end-of-stream marker
 
 
-def _streamed(
-    request: Request, principal: Principal, body: SqlRequest, answer: Answer, started: float
+def _parquet(schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> Iterator[bytes]:
+    """One row group per batch, sent as it is written; the footer (schema, row groups) last."""
+    sink = io.BytesIO()
+    with pq.ParquetWriter(sink, schema) as writer:
+        for batch in batches:
+            writer.write_batch(batch)
+            yield sink.getvalue()
+            sink.seek(0)
+            sink.truncate()
+    yield sink.getvalue()
+
+
+WRITERS = {Format.csv: _csv, Format.arrow: _arrow, Format.parquet: _parquet}
+
+
+def streamed(
+    request: Request,
+    principal: Principal,
+    statement: str,
+    answer: Answer,
+    fmt: Format,
+    started: float,
+    kind: AuditKind = AuditKind.sql,
+    headers: dict[str, str] | None = None,
 ) -> StreamingResponse:
-    chunks = _csv(answer) if body.format == Format.csv else _arrow(answer)
+    """The whole answer in `fmt` (CSV, Arrow or Parquet), batch by batch; audited once sent."""
+    chunks = WRITERS[fmt](answer.schema, answer.stream())
 
     def audited() -> Iterator[bytes]:
         outcome, error = "ok", None
         try:
             yield from chunks
         except QueryError as exc:
-            outcome, error = _outcome(exc), exc.message
+            outcome, error = outcome_of(exc), exc.message
+            # Headers are sent: aborting the transfer is the only way left to say the file is
+            # incomplete (a CSV that simply ended would look whole).
+            raise
         except BaseException as exc:  # client went away: still one record
             outcome, error = "cancelled", type(exc).__name__
             raise
         finally:
             answer.close()
-            _audit(request, principal, body.sql, answer, started, outcome, error)
+            audit_query(request, principal, statement, answer, started, outcome, error, kind)
 
-    return StreamingResponse(audited(), media_type=MEDIA[body.format])
+    return StreamingResponse(audited(), media_type=MEDIA[fmt], headers=headers)
 
 
 @router.post(
@@ -212,7 +242,6 @@ def _streamed(
     responses={
         200: {"content": {m: {} for m in MEDIA.values()}},
         400: {"model": ErrorAnswer | BodyError},
-        401: {"description": "invalid credentials"},
     },
     summary="Run one read-only query",
 )
@@ -227,27 +256,27 @@ def run_sql(
     try:
         answer = queries.run(principal, body.sql, body.as_of)
     except QueryError as exc:
-        _audit(request, principal, body.sql, None, started, _outcome(exc), exc.message)
-        return _error(exc)
+        audit_query(request, principal, body.sql, None, started, outcome_of(exc), exc.message)
+        return error_answer(exc)
     if body.format in (Format.csv, Format.arrow):
-        return _streamed(request, principal, body, answer, started)
+        return streamed(request, principal, body.sql, answer, body.format, started)
     limit = request.app.state.max_rows
     try:
         table, truncated = _limited(answer, limit)
     except QueryError as exc:
-        _audit(request, principal, body.sql, answer, started, _outcome(exc), exc.message)
-        return _error(exc)
+        audit_query(request, principal, body.sql, answer, started, outcome_of(exc), exc.message)
+        return error_answer(exc)
     finally:
         answer.close()
     # Recorded once the answer is sent, as for the streamed formats (and off the critical
     # path: the append is a database commit); uvicorn finishes it before shutting down.
-    audit = BackgroundTask(_audit, request, principal, body.sql, answer, started, "ok")
+    audit = BackgroundTask(audit_query, request, principal, body.sql, answer, started, "ok")
     headers = {"X-Gongyu-Truncated": "true" if truncated else "false"}
     if body.format == Format.parquet:
-        out = io.BytesIO()
-        pq.write_table(table, out)
+        # Written as a download of the same rows is, so both are the same bytes.
+        content = b"".join(_parquet(table.schema, table.to_batches()))
         return Response(
-            out.getvalue(), media_type=MEDIA[Format.parquet], headers=headers, background=audit
+            content, media_type=MEDIA[Format.parquet], headers=headers, background=audit
         )
     payload = JsonAnswer(
         columns=[Column(name=f.name, type=str(f.type)) for f in table.schema],

@@ -4,11 +4,13 @@ Parsed with sqlglot, never matched as text: exactly one statement, a query (SELE
 operations, CTEs), tables only among the caller's policy views (or the query's own CTEs and
 `information_schema`'s tables, columns and schemata), no table functions beyond series and
 unnest, no function that reads files, settings or the environment. The sandbox has no file
-access outside the tables' data files anyway; this check is the first of two walls.
+access outside the tables' data files anyway; this check is the first of two walls. A grant's
+row filter is checked here too, when the grant is made.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import sqlglot
@@ -150,3 +152,28 @@ def _table(node: exp.Table, ctes: set[str], allowed: set[tuple[str, str]]) -> se
     if (schema, name) not in allowed:
         raise not_found(shown)
     return {(schema, name)}
+
+
+# A row filter is a predicate over the dataset's own columns: no subqueries, no table access.
+_FILTER_FORBIDDEN = (exp.Select, exp.Subquery, exp.Table, exp.Exists, exp.Command, exp.Placeholder)
+
+
+def validate_row_filter(predicate: str, columns: Iterable[str]) -> str | None:
+    """An error message when `predicate` is not a plain predicate over `columns`."""
+    try:
+        tree = sqlglot.parse_one(predicate, read="duckdb")
+    except (ParseError, RecursionError) as exc:
+        return f"row filter does not parse: {str(exc).splitlines()[0]}"
+    if isinstance(tree, exp.Query) or not isinstance(tree, exp.Expression):
+        return "a row filter is a condition (e.g. sido = '서울'), not a statement"
+    if any(isinstance(node, _FILTER_FORBIDDEN) for node in tree.walk()):
+        return "a row filter may not hold subqueries or refer to tables"
+    known = set(columns)
+    unknown = sorted({c.name for c in tree.find_all(exp.Column)} - known)
+    if unknown:
+        names = ", ".join(sorted(known))
+        return f"row filter names unknown column(s) {', '.join(unknown)}; known: {names}"
+    for func in tree.find_all(exp.Func):
+        if name := forbidden_function(func):
+            return f"row filter may not call {name}()"
+    return None

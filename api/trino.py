@@ -15,13 +15,13 @@ from urllib.parse import unquote_plus
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from api.auth import CurrentPrincipal
+from api.auth import AUTH_FAILURES, CurrentPrincipal
 from api.principal import Principal
 from api.trino_sql import VERSION, Session
 from api.trino_statements import Statements
 from catalog.audit import Outcome
 
-router = APIRouter(tags=["trino"])
+router = APIRouter(tags=["trino"], responses=AUTH_FAILURES)
 
 
 def _session(request: Request, principal: Principal) -> Session:

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine, insert, select, update
 
+from api.sqlcheck import validate_row_filter
 from catalog.db import grants
 from catalog.keys import require_agency
 from contracts.model import Contract
@@ -90,13 +91,10 @@ class Grants:
             raise GrantError(f"expiry {expires} is in the past (today in Korea is {today})")
         if columns is not None:
             _check_columns(contract, columns)
-        if row_filter is not None:
-            # api.policy reads Grant from this module: imported here to keep the import one-way
-            # at load time.
-            from api.policy import validate_row_filter
-
-            if problem := validate_row_filter(contract, row_filter):
-                raise GrantError(problem)
+        if row_filter is not None and (
+            problem := validate_row_filter(row_filter, (c.name for c in contract.columns))
+        ):
+            raise GrantError(problem)
         row = {
             "grant_id": secrets.token_hex(8),
             "dataset_id": contract.id,

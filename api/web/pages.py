@@ -3,22 +3,23 @@ them. Each has a JSON twin under `/api/v1/catalog/` and, like it, one audit reco
 
 from __future__ import annotations
 
-import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, BackgroundTasks, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
-from api.catalog_audit import audit_later
+from api.catalog_audit import CatalogAudit
 from api.catalog_service import CatalogService
+from api.principal import Principal
 from api.web.charts import freshness_bar, lineage_graph, quality_chart
 from api.web.render import error_page, page
 from api.web.session import SignedIn
 from catalog.entries import DatasetEntry, SearchFilters, SnapshotEntry
 from catalog.freshness import FreshnessState
+from catalog.sessions import Session
 from contracts.model import AccessLevel
 
 router = APIRouter(include_in_schema=False)
@@ -87,110 +88,114 @@ def dataset_context(entry: DatasetEntry) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class Viewed:
+    """A page request: the viewer's session and the request's audit record."""
+
+    request: Request
+    session: Session
+    audit: CatalogAudit
+
+    @property
+    def principal(self) -> Principal:
+        """Who views."""
+        return self.session.principal
+
+    @property
+    def catalog(self) -> CatalogService:
+        """The app's catalog service."""
+        return catalog(self.request)
+
+    def render(
+        self,
+        template: str,
+        *,
+        audit_datasets: Iterable[str] = (),
+        audit_rows: int | None = None,
+        **context: Any,
+    ) -> HTMLResponse:
+        """Audit the request like its JSON twin (`audit_…`: what it showed), then draw
+        `template` with `context`."""
+        self.audit.record(self.principal, datasets=audit_datasets, rows=audit_rows)
+        return page(self.request, template, session=self.session, **context)
+
+    def not_found(self) -> HTMLResponse:
+        """Audit the request and show 404, the same for unknown and hidden."""
+        self.audit.record(self.principal)
+        return error_page(self.request, self.session, 404, "error.not_found")
+
+    def pager(self, items: Sequence[Item], total: int, number: int) -> Pager:
+        """`items` (page `number` of `total`) with links to its neighbours."""
+        return pager(self.request, items, total, number)
+
+
+def viewed(
+    request: Request, session: SignedIn, audit: Annotated[CatalogAudit, Depends()]
+) -> Viewed:
+    """The request as the catalog's pages see it."""
+    return Viewed(request, session, audit)
+
+
+View = Annotated[Viewed, Depends(viewed)]
+
+
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request, session: SignedIn, background: BackgroundTasks) -> HTMLResponse:
+def home(view: View) -> HTMLResponse:
     """The five sectors, recent publications and quarantines."""
-    started = time.perf_counter()
-    entry = catalog(request).home(session.principal)
-    audit_later(background, request, session.principal, started)
-    return page(
-        request,
-        "home.html",
-        session=session,
-        home=entry,
-        json_href="/api/v1/catalog",
+    return view.render(
+        "home.html", home=view.catalog.home(view.principal), json_href="/api/v1/catalog"
     )
 
 
 @router.get("/sectors", response_class=HTMLResponse)
-def sectors(request: Request, session: SignedIn, background: BackgroundTasks) -> HTMLResponse:
+def sectors(view: View) -> HTMLResponse:
     """Every sector with its secretariat, member agencies and dataset counts."""
-    started = time.perf_counter()
-    cards = catalog(request).sectors(session.principal)
-    audit_later(background, request, session.principal, started)
-    return page(
-        request,
+    return view.render(
         "sectors.html",
-        session=session,
-        sectors=cards,
+        sectors=view.catalog.sectors(view.principal),
         json_href="/api/v1/catalog/sectors",
     )
 
 
 @router.get("/sectors/{sector_id}", response_class=HTMLResponse)
-def sector(
-    request: Request,
-    session: SignedIn,
-    background: BackgroundTasks,
-    sector_id: str,
-    number: PageNumber = 1,
-) -> HTMLResponse:
+def sector(view: View, sector_id: str, number: PageNumber = 1) -> HTMLResponse:
     """A sector: its secretariat, member agencies and the datasets the viewer can see in it."""
-    started = time.perf_counter()
-    found = catalog(request).sector(session.principal, sector_id)
-    audit_later(background, request, session.principal, started)
+    found = view.catalog.sector(view.principal, sector_id)
     if found is None:
-        return error_page(request, session, 404, "error.not_found")
-    datasets = pager(request, window(found.datasets, number), len(found.datasets), number)
-    return page(
-        request,
+        return view.not_found()
+    return view.render(
         "sector.html",
-        session=session,
         sector=found.sector,
-        datasets=datasets,
+        datasets=view.pager(window(found.datasets, number), len(found.datasets), number),
         json_href=f"/api/v1/catalog/sectors/{sector_id}",
     )
 
 
 @router.get("/agencies/{agency_id}", response_class=HTMLResponse)
-def agency(
-    request: Request,
-    session: SignedIn,
-    background: BackgroundTasks,
-    agency_id: str,
-    number: PageNumber = 1,
-) -> HTMLResponse:
+def agency(view: View, agency_id: str, number: PageNumber = 1) -> HTMLResponse:
     """An agency: its data desk, sectors and the datasets the viewer can see from it."""
-    started = time.perf_counter()
-    found = catalog(request).agency(session.principal, agency_id)
-    audit_later(background, request, session.principal, started)
+    found = view.catalog.agency(view.principal, agency_id)
     if found is None:
-        return error_page(request, session, 404, "error.not_found")
-    datasets = pager(request, window(found.datasets, number), len(found.datasets), number)
-    return page(
-        request,
+        return view.not_found()
+    return view.render(
         "agency.html",
-        session=session,
         agency=found.agency,
         sectors=found.sectors,
-        datasets=datasets,
+        datasets=view.pager(window(found.datasets, number), len(found.datasets), number),
         json_href=f"/api/v1/catalog/agencies/{agency_id}",
     )
 
 
 @router.get("/datasets/{dataset_id}", response_class=HTMLResponse)
-def dataset(
-    request: Request, session: SignedIn, background: BackgroundTasks, dataset_id: str
-) -> HTMLResponse:
+def dataset(view: View, dataset_id: str) -> HTMLResponse:
     """Everything about one dataset; absent (404) for viewers who may not know it exists."""
-    started = time.perf_counter()
-    entry = catalog(request).dataset(session.principal, dataset_id)
+    entry = view.catalog.dataset(view.principal, dataset_id)
     if entry is None:
-        audit_later(background, request, session.principal, started)
-        return error_page(request, session, 404, "error.not_found")
-    audit_later(
-        background,
-        request,
-        session.principal,
-        started,
-        datasets=[dataset_id],
-        rows=len(entry.sample.rows),
-    )
-
-    return page(
-        request,
+        return view.not_found()
+    return view.render(
         "dataset.html",
-        session=session,
+        audit_datasets=[dataset_id],
+        audit_rows=len(entry.sample.rows),
         json_href=f"/api/v1/catalog/datasets/{dataset_id}",
         **dataset_context(entry),
     )
@@ -209,9 +214,7 @@ def _choice(value: str | None, allowed: set[str]) -> str | None:
 
 @router.get("/search", response_class=HTMLResponse)
 def search(
-    request: Request,
-    session: SignedIn,
-    background: BackgroundTasks,
+    view: View,
     q: Annotated[str, Query(max_length=200)] = "",
     sector: str | None = None,
     agency: str | None = None,
@@ -221,8 +224,7 @@ def search(
     number: PageNumber = 1,
 ) -> HTMLResponse:
     """Search names, descriptions, columns and tags, in Korean or English, with filters."""
-    started = time.perf_counter()
-    registry = request.app.state.platform.registry
+    registry = view.request.app.state.platform.registry
     filters = SearchFilters(
         sector=_choice(sector, {s.id for s in registry.sectors}),
         agency=_choice(agency, {a.id for a in registry.agencies}),
@@ -231,15 +233,12 @@ def search(
         tag=tag or None,
     )
     offset = (number - 1) * PAGE_SIZE
-    result = catalog(request).search(session.principal, q.strip(), filters, PAGE_SIZE, offset)
-    audit_later(background, request, session.principal, started)
-    return page(
-        request,
+    result = view.catalog.search(view.principal, q.strip(), filters, PAGE_SIZE, offset)
+    return view.render(
         "search.html",
-        session=session,
         q=q,
         filters=filters,
-        hits=pager(request, result.hits, result.total, number),
+        hits=view.pager(result.hits, result.total, number),
         sectors=registry.sectors,
         agencies=sorted(registry.agencies, key=lambda a: a.name),
         access_levels=list(AccessLevel),

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI
 
+from api.app import create_app
 from api.auth import CurrentPrincipal
 from api.principal import Principal, Role
 from gongyu.platform import Platform
@@ -274,3 +275,17 @@ def test_half_made_token_settings_are_refused(settings: dict[str, Any], message:
     with pytest.raises(ValueError, match=message) as raised:
         Settings(**settings)
     assert SECRET not in str(raised.value)
+
+
+def test_schema_documents_401_and_429_on_every_authenticated_operation(tmp_path: Path) -> None:
+    schema = create_app(Platform(Settings(home=tmp_path / "ws"))).openapi()
+    secured = [
+        (f"{method.upper()} {path}", operation["responses"])
+        for path, item in schema["paths"].items()
+        for method, operation in item.items()
+        if operation.get("security")
+    ]
+    assert len(secured) > 10
+    for name, responses in secured:
+        assert {"401", "429"} <= responses.keys(), name
+        assert "Retry-After" in responses["429"]["headers"], name

@@ -43,7 +43,11 @@ def test_package_list_and_show(served: World, get_only: bool) -> None:
     assert air["private"] is False and air["metadata_modified"]
     assert air["maintainer_email"] == "data@seoul.go.kr"
     assert [r["format"] for r in air["resources"]] == ["JSON", "CSV", "Parquet", "Arrow"]
-    assert {r["url"] for r in air["resources"]} == {f"{served.url}/api/v1/sql"}
+    download = f"{served.url}/api/v1/datasets/{AIR}/download?format="
+    assert [r["url"] for r in air["resources"]] == [
+        f"{served.url}/api/v1/sql",
+        *(f"{download}{f}" for f in ("csv", "parquet", "arrow")),
+    ]
     extras = {e["key"]: e["value"] for e in air["extras"]}
     assert extras["access_level"] == "public" and extras["sql_table"] == f"environment_energy.{AIR}"
 

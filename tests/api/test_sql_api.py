@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
@@ -187,6 +188,20 @@ def test_time_limit_cancels(tmp_path: Path) -> None:
         response = w.sql(OWNER, slow)
         assert response.status_code == 400
         assert response.json()["error"]["kind"] == "timeout"
+        assert w.sql(OWNER, "SELECT 1").json()["rows"] == [[1]]
+        # Cut mid-stream, a CSV must not arrive looking whole: the transfer fails.
+        endless = {"sql": "SELECT * FROM range(100000000000)", "format": "csv"}
+        with (
+            w.client(OWNER, Role.analyst) as c,
+            c.stream("POST", "/api/v1/sql", json=endless) as streamed,
+            pytest.raises(httpx.RemoteProtocolError, match="incomplete"),
+        ):
+            assert streamed.status_code == 200
+            for _ in streamed.iter_bytes():
+                pass
+        [record] = w.platform.audit.records(limit=1)
+        assert (record.statement, record.outcome) == (endless["sql"], "cancelled")
+        assert record.error == "query cancelled after 1 s"
         assert w.sql(OWNER, "SELECT 1").json()["rows"] == [[1]]
 
 
