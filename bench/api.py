@@ -19,7 +19,6 @@ process. Four measurements, each with a baseline measured in the same run:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 from typing import Any
@@ -27,7 +26,7 @@ from typing import Any
 from bench import REPO, WORK
 from bench.api_data import SMALL_ROWS, SMALL_TABLE, TABLE, published, sqlite_file
 from bench.api_servers import datasette, gongyu
-from bench.report import table
+from bench.report import save, table, under_load
 
 FULL = {"rows": 10_000_000, "arrow_rows": 1_000_000, "clients": 32, "seconds": 60.0}
 """The sizes the targets are set at; smaller runs are marked indicative."""
@@ -235,15 +234,8 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     WORK.mkdir(parents=True, exist_ok=True)
     print(f"api benchmark: {args.rows:,} rows")
-    load_before = os.getloadavg()
-    results = run(args)
-    # The machine is shared: the load says how far to trust absolute figures.
-    results["load_average"] = {"before": load_before, "after": os.getloadavg()}
+    results = under_load(lambda: run(args))
     checks = targets(args, results)
     print(render(args, results, checks))
-    out = WORK / f"results-api-{args.rows}.json"
-    saved = {"benchmark": "api", "options": vars(args), **results, "targets": checks}
-    saved["cpus"] = os.cpu_count()
-    out.write_text(json.dumps(saved, indent=1, ensure_ascii=False))
-    print(f"results: {out.relative_to(REPO)}")
+    save(WORK / f"results-api-{args.rows}.json", "api", vars(args), {**results, "targets": checks})
     return 0

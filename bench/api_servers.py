@@ -1,5 +1,6 @@
-"""The servers the API benchmark talks to, each in its own process on loopback: `gongyu serve`
-and Datasette. Both are stopped (their process group, which only they are in) on the way out."""
+"""The servers the benchmarks talk to, each in its own process on loopback: `gongyu serve`,
+Datasette (`bench.api`) and moto's S3 (`bench.scaleout`). Each is stopped (its process group,
+which only it is in) on the way out."""
 
 from __future__ import annotations
 
@@ -54,14 +55,18 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def _serving(cmd: list[str], env: dict[str, str], ready: str, log: Path) -> Iterator[None]:
+def serving(
+    cmd: list[str], env: dict[str, str], ready: str, log: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run `cmd` (output to `log`) until the block ends; yields its process once `ready` (a
+    URL) answers 200."""
     with log.open("wb") as out:
         proc = subprocess.Popen(
             cmd, env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
         try:
             _wait(proc, ready, log)
-            yield
+            yield proc
         finally:
             _stop(proc)
 
@@ -73,7 +78,7 @@ def gongyu(workspace: Path, contracts: Path, workers: int, log: Path) -> Iterato
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "GONGYU_HOME": str(workspace), "GONGYU_CONTRACTS_DIR": str(contracts)}
     cmd = [str(BIN / "gongyu"), "serve", "--workspace", str(workspace), "--port", str(port)]
-    with _serving([*cmd, "--workers", str(workers)], env, f"{url}/healthz", log):
+    with serving([*cmd, "--workers", str(workers)], env, f"{url}/healthz", log):
         yield url
 
 
@@ -95,5 +100,5 @@ def datasette(db: Path, time_limit_ms: int, log: Path) -> Iterator[str]:
         "sql_time_limit_ms",
         str(time_limit_ms),
     ]
-    with _serving(cmd, dict(os.environ), f"{url}/-/versions.json", log):
+    with serving(cmd, dict(os.environ), f"{url}/-/versions.json", log):
         yield url

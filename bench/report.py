@@ -2,9 +2,30 @@
 
 from __future__ import annotations
 
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+from bench import REPO
 from bench.gongyu_run import STAGES
+
+
+def under_load(run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """`run()`'s results with the machine's load average before and after: the machine is
+    shared, and the load says how far to trust absolute figures."""
+    before = os.getloadavg()
+    results = run()
+    results["load_average"] = {"before": before, "after": os.getloadavg()}
+    return results
+
+
+def save(out: Path, benchmark: str, options: dict[str, Any], results: dict[str, Any]) -> None:
+    """Write a benchmark's options and results (targets included) as JSON, and say where."""
+    saved = {"benchmark": benchmark, "options": options, "cpus": os.cpu_count(), **results}
+    out.write_text(json.dumps(saved, indent=1, ensure_ascii=False, default=float))
+    print(f"results: {out.relative_to(REPO)}")
 
 
 def table(header: list[str], rows: list[list[str]]) -> str:

@@ -23,20 +23,19 @@ import argparse
 import json
 import os
 import secrets
-import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from bench import REPO, WORK
+from bench.api_servers import free_port, serving
 from bench.data import KOROAD, build_csv, warm
 from bench.gate import child, repeated
 from bench.memory import MIB
+from bench.postgres import scratch_database
 from bench.report import table
 
 SERVER = os.environ.get(
@@ -44,13 +43,6 @@ SERVER = os.environ.get(
 )
 """The PostgreSQL maintenance database the benchmark creates its databases from."""
 KEY = "bench"
-
-
-def free_port() -> int:
-    """A free loopback port."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def vm_hwm_mib(pid: int) -> float | None:
@@ -70,51 +62,9 @@ def moto_server(log: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """moto's S3 server in its own process group on a free loopback port: (`host:port`, proc)."""
     port = free_port()
     cmd = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
-    with open(log, "w") as out:
-        proc = subprocess.Popen(
-            cmd, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"moto server exited {proc.returncode}: see {log}")
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"moto server did not listen on {port}") from None
-                time.sleep(0.2)
+    # Ready once S3 answers (`GET /` lists the buckets).
+    with serving(cmd, dict(os.environ), f"http://127.0.0.1:{port}/", log) as proc:
         yield f"127.0.0.1:{port}", proc
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-
-
-@contextmanager
-def postgres_database() -> Iterator[str]:
-    """URL of a new empty database `gongyu_bench_<random>`, dropped afterwards."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    admin = create_engine(SERVER, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
-    name = f"gongyu_bench_{secrets.token_hex(6)}"
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            yield make_url(SERVER).set(database=name).render_as_string(hide_password=False)
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
 
 
 def embedded(csv: Path, rows: int) -> dict[str, Any]:
@@ -136,7 +86,7 @@ def scaled_out(csv: Path, rows: int, endpoint: str) -> dict[str, Any]:
         "GONGYU_S3_SECRET_KEY": KEY,
         "GONGYU_S3_SECURE": "false",
     }
-    with postgres_database() as url:
+    with scratch_database(SERVER, "gongyu_bench") as url:
         args = ["--dataset", KOROAD.dataset_id, "--rows", str(rows), "--database-url", url]
         log = WORK / f"scaleout-s3-postgres-{rows}.log"
         return child("gongyu", csv, *args, log=log, env=env)

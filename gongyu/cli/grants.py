@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import getpass
-import json
 from datetime import datetime
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from gongyu.cli.common import WorkspaceOption, console, settings_for, user_errors
+from catalog.grants import Grant
+from gongyu.cli.common import WorkspaceOption, console, print_list, settings_for, user_errors
 from gongyu.platform import Platform
 
 app = typer.Typer(
@@ -76,18 +75,15 @@ def list_grants(
     """
     with user_errors():
         grants = Platform(settings_for(workspace)).grants.list(dataset, agency, show_all)
-    if as_json:
-        rows = [g.model_dump(mode="json") for g in grants]
-        typer.echo(json.dumps(rows, ensure_ascii=False, indent=1))
-        return
-    table = Table("grant", "dataset", "agency", "purpose", "expires", "columns", "row filter")
-    for g in grants:
-        expires = f"{g.expires}" + (" (revoked)" if g.revoked_at else "")
-        columns = ", ".join(g.columns) if g.columns is not None else ""
-        table.add_row(
-            g.grant_id, g.dataset_id, g.agency, g.purpose, expires, columns, g.row_filter or ""
-        )
-    console.print(table)
+    columns = ("grant", "dataset", "agency", "purpose", "expires", "columns", "row filter")
+    print_list(grants, as_json, columns, _row)
+
+
+def _row(g: Grant) -> tuple[str, ...]:
+    """A grant as a row of `grants list`."""
+    expires = f"{g.expires}" + (" (revoked)" if g.revoked_at else "")
+    columns = ", ".join(g.columns) if g.columns is not None else ""
+    return g.grant_id, g.dataset_id, g.agency, g.purpose, expires, columns, g.row_filter or ""
 
 
 @app.command("revoke")

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from api.principal import Role
-from gongyu.cli.common import WorkspaceOption, console, err, settings_for, user_errors
+from catalog.keys import ApiKey
+from gongyu.cli.common import (
+    WorkspaceOption,
+    console,
+    err,
+    print_list,
+    settings_for,
+    user_errors,
+)
 from gongyu.platform import Platform
 
 app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
@@ -49,18 +55,14 @@ def list_keys(
     """
     with user_errors():
         keys = Platform(settings_for(workspace)).keys.list()
-    if as_json:
-        typer.echo(
-            json.dumps([k.model_dump(mode="json") for k in keys], ensure_ascii=False, indent=1)
-        )
-        return
-    table = Table("key id", "agency", "role", "name", "created", "revoked")
-    for k in keys:
-        revoked = f"{k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else ""
-        table.add_row(
-            k.key_id, k.agency, k.role.value, k.name, f"{k.created_at:%Y-%m-%d %H:%M}", revoked
-        )
-    console.print(table)
+    columns = ("key id", "agency", "role", "name", "created", "revoked")
+    print_list(keys, as_json, columns, _row)
+
+
+def _row(k: ApiKey) -> tuple[str, ...]:
+    """A key as a row of `keys list`."""
+    revoked = f"{k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else ""
+    return k.key_id, k.agency, k.role.value, k.name, f"{k.created_at:%Y-%m-%d %H:%M}", revoked
 
 
 @app.command("revoke")
