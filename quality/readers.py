@@ -65,6 +65,9 @@ EXTENSIONS |= {".parquet": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl", ".j
 MAX_EXPANDED_BYTES = 1 << 30
 BOMB_RATIO, BOMB_FLOOR = 100, 1 << 26
 DELIMITER_NAMES = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}
+# Excel's column limit: no table exported from a spreadsheet or a database is wider, and a
+# header wider than this is a wrong delimiter or not a header (parsing it costs memory per field).
+MAX_COLUMNS = 16_384
 
 
 def read_delivery(
@@ -225,6 +228,15 @@ def _text(reading: Reading, head: bytes) -> ReadResult:
         )
     source.format, source.delimiter = "csv", sniff_delimiter(text)
     headers = first_record(text, source.delimiter)
+    if len(headers) > MAX_COLUMNS:
+        raise Unreadable(
+            "columns",
+            f"{path.name}'s first line splits into {len(headers):,} fields or more at "
+            f"{DELIMITER_NAMES.get(source.delimiter, source.delimiter)}s; a table has at most "
+            f"{MAX_COLUMNS:,} columns",
+            "make the first line the header row, one name per column, and check the delimiter",
+            samples=[Sample(row=1, values={"text": text[:80]})],
+        )
     mapping = reading.map(headers)
     if not mapping.fits and chosen is not None and not bom and chosen not in candidates[:2]:
         # Only a detector's guess decodes the start, and its headers are not the contract's:
@@ -312,8 +324,13 @@ def _csv(opener: Opener, reading: Reading, mapping: HeaderMap) -> Iterator[Piece
         # Segments end at record boundaries, so each is parsed by pyarrow's multi-threaded
         # reader while the caster works on the previous one.
         with opener() as stream:
+            # A record longer than a parse block fails in pyarrow anyway ("straddling"):
+            # carrying more than a segment and a block only holds more text in memory.
             for segment in record_segments(
-                stream, SEGMENT_BYTES, delimiter=reading.source.delimiter
+                stream,
+                SEGMENT_BYTES,
+                limit=SEGMENT_BYTES + BLOCK_BYTES,
+                delimiter=reading.source.delimiter,
             ):
                 yield pcsv.read_csv(pa.py_buffer(segment), **options)
 
