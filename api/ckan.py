@@ -27,12 +27,19 @@ from api.catalog_audit import audit_later
 from api.catalog_service import CatalogService
 from api.ckan_model import group, organization, package
 from api.principal import Principal
-from api.ratelimit import record_failure, too_many
+from api.ratelimit import RATE_LIMITED, record_failure, too_many
 from catalog.audit import Outcome
 from catalog.entries import DatasetSummary, SearchFilters
 from contracts.model import AccessLevel
 
-router = APIRouter(tags=["ckan"])
+# Refusals come in CKAN's envelope (`success: false`), as CKAN's clients expect them.
+router = APIRouter(
+    tags=["ckan"],
+    responses={
+        401: {"description": "No valid API key or token (CKAN's `Authorization Error`)."},
+        429: RATE_LIMITED | {"description": f"{RATE_LIMITED['description']} (CKAN envelope)"},
+    },
+)
 MAX_ROWS = 1000
 _FQ = re.compile(r'\s*\+?(\w+):("[^"]*"|[^\s"]+)\s*')
 _FQ_FIELDS = {"organization": "agency", "groups": "sector", "tags": "tag", "access_level": "access"}

@@ -14,7 +14,17 @@ from catalog.freshness import Freshness, FreshnessState, span
 from gongyu.cli.common import WorkspaceOption, console, settings_for, user_errors
 from gongyu.platform import Platform
 
-FIELDS = ("dataset_id", "delivery_id", "state", "reasons", "rows", "snapshot_id")
+FIELDS = (
+    "dataset_id",
+    "delivery_id",
+    "state",
+    "reasons",
+    "rows",
+    "snapshot_id",
+    "attempts",
+    "lease_owner",
+    "lease_until",
+)
 STATE_STYLES = {
     FreshnessState.fresh: "green",
     FreshnessState.stale: "red",
@@ -69,12 +79,22 @@ def delivery_table(deliveries: list[Delivery]) -> Table:
         table.add_row(
             d.dataset_id,
             d.delivery_id,
-            d.state.value,
+            _state(d),
             f"{d.rows or 0:,}",
             d.snapshot_id or "",
             "; ".join(d.reasons)[:120],
         )
     return table
+
+
+def _state(delivery: Delivery) -> str:
+    """The state, and for one being validated: whose lease, until when, which attempt."""
+    if delivery.lease_owner is None:
+        return delivery.state.value
+    return (
+        f"{delivery.state.value} (attempt {delivery.attempts}, {delivery.lease_owner} "
+        f"until {_at(delivery.lease_until)} UTC)"
+    )
 
 
 def _at(moment: datetime | None) -> str:

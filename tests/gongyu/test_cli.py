@@ -78,8 +78,12 @@ def test_deliver_run_status(tmp_path: Path) -> None:
         "reasons",
         "rows",
         "snapshot_id",
+        "attempts",
+        "lease_owner",
+        "lease_until",
     }
     assert status[0]["state"] == "published" and status[0]["rows"] == 59
+    assert (status[0]["attempts"], status[0]["lease_owner"]) == (1, None)
     assert status[0]["snapshot_id"]
     freshness = {f["dataset_id"]: f for f in shown["freshness"]}
     assert freshness["kotsa_car_inspection_centers"]["state"] == "fresh"
