@@ -322,6 +322,10 @@ class Sandboxes:
                 return self._cache[key]
         sandbox = self._build(principal, grants, state, None)
         with self._lock:
+            # One live sandbox per caller class: one built before a publish, a grant change or
+            # midnight is never asked for again, and would hold its memory until evicted.
+            for stale in [k for k in self._cache if k[:2] == key[:2]]:
+                del self._cache[stale]
             self._cache[key] = sandbox
             while len(self._cache) > CACHED_SANDBOXES:
                 # Not closed here: a query may still stream from it; its cursors keep the

@@ -14,7 +14,9 @@ def test_bounded_load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # The benchmark's data, server log and delivery file go to the test's folder, not bench/.work.
     monkeypatch.setattr(api_data, "WORK", tmp_path)
     monkeypatch.setattr(load, "WORK", tmp_path)
-    args = load.parse(["--clients", "8", "--seconds", "5", "--rows", "10000", "--workers", "1"])
+    args = load.parse(
+        ["--clients", "8", "--seconds", "5", "--warmup", "0", "--rows", "10000", "--workers", "1"]
+    )
 
     results = load.run(args)
 
