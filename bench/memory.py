@@ -14,11 +14,23 @@ MIB = 1024 * 1024
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
+def own_peak_rss() -> int:
+    """This process's peak resident set since it started its program, in bytes.
+
+    The kernel's high-water mark of this program's memory (`VmHWM`), not `ru_maxrss`: Linux
+    carries `ru_maxrss` across `exec`, so a child started by a 1 GiB parent reports 1 GiB.
+    """
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024  # kB
+    raise RuntimeError("/proc/self/status has no VmHWM line")
+
+
 def peak_rss_mib() -> float:
     """This process's peak resident set so far (and its waited-for children's), in MiB."""
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return max(own, kids) * 1024 / MIB  # ru_maxrss is in KiB on Linux
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024  # KiB on Linux
+    return max(own_peak_rss(), kids) / MIB
 
 
 def rss_mib() -> float:

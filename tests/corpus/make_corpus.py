@@ -14,7 +14,6 @@ import csv
 import io
 import json
 import os
-import resource
 import struct
 import sys
 import tempfile
@@ -24,6 +23,8 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from bench.memory import own_peak_rss as peak_rss
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "data"
@@ -547,11 +548,6 @@ CASES: list[Case] = [
 
 
 # --- running ----------------------------------------------------------------------------------
-
-
-def peak_rss() -> int:
-    """This process's peak resident memory so far, in bytes (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def good_deliveries(folder: Path) -> dict[str, Path]:
