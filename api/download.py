@@ -20,7 +20,6 @@ from api.catalog_audit import statement
 from api.query import QueryError, QueryService
 from api.sandbox import quote
 from api.sql import MEDIA, Format, audit_query, error_answer, outcome_of, service, streamed
-from api.sqlcheck import not_found
 from catalog.audit import AuditKind
 
 router = APIRouter(prefix="/api/v1", tags=["sql"], responses=AUTH_FAILURES)
@@ -69,7 +68,7 @@ def download(
     except QueryError as exc:
         failed(outcome_of(exc), exc.message)
         # The sandbox refuses a table the caller may not read exactly as an unknown one.
-        if exc.message == str(not_found(contract.table)):
+        if exc.unknown_table:
             return JSONResponse(NOT_FOUND, status_code=404)
         return error_answer(exc)
     fmt = Format(format)

@@ -26,10 +26,13 @@ from gongyu.platform import Platform
 class QueryError(ValueError):
     """A query that failed: refused, invalid SQL, or cancelled; `kind` says which."""
 
-    def __init__(self, kind: str, message: str) -> None:
+    def __init__(self, kind: str, message: str, *, unknown_table: bool = False) -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message
+        # A table that does not exist for the caller (hidden or misspelt): worded as DuckDB's
+        # own error, so only this flag tells it apart from other SQL errors.
+        self.unknown_table = unknown_table
 
 
 def parse_as_of(value: str | int | None) -> AsOf:
@@ -97,7 +100,7 @@ class QueryService:
         try:
             checked = check_query(sql, sandbox.allowed)
         except NotFound as exc:
-            raise QueryError("sql", str(exc)) from None
+            raise QueryError("sql", str(exc), unknown_table=True) from None
         except Refused as exc:
             raise QueryError("refused", str(exc)) from None
         try:
