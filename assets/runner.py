@@ -57,6 +57,15 @@ def dagster_instance(workspace: Workspace) -> dg.DagsterInstance:
     return dg.DagsterInstance.from_config(str(dagster_home(workspace)))
 
 
+def landing_zone_tick(defs: dg.Definitions, instance: dg.DagsterInstance) -> dg.SensorResult:
+    """One evaluation of the `landing_zone` sensor, as the daemon's tick runs it."""
+    resources = {"gongyu": defs.resources["gongyu"]}
+    with dg.build_sensor_context(instance=instance, resources=resources) as context:
+        result = defs.resolve_sensor_def("landing_zone")(context)
+    assert isinstance(result, dg.SensorResult)
+    return result
+
+
 def run_pending(
     platform: Platform, on_start: Callable[[Delivery], None] | None = None
 ) -> Iterator[tuple[Delivery, str]]:
@@ -65,12 +74,8 @@ def run_pending(
     Yields each delivery after its run, with the Dagster run id.
     """
     defs = build_definitions(platform.settings)
-    resources = {"gongyu": defs.resources["gongyu"]}
     with dagster_instance(platform.workspace) as instance:
-        sensor = defs.resolve_sensor_def("landing_zone")
-        with dg.build_sensor_context(instance=instance, resources=resources) as context:
-            result = sensor(context)
-        assert isinstance(result, dg.SensorResult)
+        result = landing_zone_tick(defs, instance)
         for request in result.dynamic_partitions_requests or []:
             instance.add_dynamic_partitions(request.partitions_def_name, request.partition_keys)
         for run in result.run_requests or []:

@@ -13,7 +13,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, Engine, and_, insert, or_, select, update
+from sqlalchemy import ColumnElement, Engine, Select, Update, and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from catalog.db import deliveries
@@ -118,11 +118,10 @@ class Deliveries:
             digest = found.digest
         return self._record(contract, delivery_id, key, filename, digest, self.storage.size(key))
 
-    def known(self, dataset_id: str) -> set[str]:
-        """The ids of every delivery of a dataset in the ledger."""
-        query = select(deliveries.c.delivery_id).where(deliveries.c.dataset_id == dataset_id)
+    def known(self) -> set[str]:
+        """The ids of every delivery in the ledger."""
         with self.engine.connect() as conn:
-            return set(conn.scalars(query))
+            return set(conn.scalars(select(deliveries.c.delivery_id)))
 
     def _register(
         self, contract: Contract, incoming: Incoming, filename: str, size: int
@@ -186,18 +185,19 @@ class Deliveries:
         self, dataset_id: str | None = None, states: tuple[DeliveryState, ...] | None = None
     ) -> list[Delivery]:
         """Deliveries, oldest first, optionally of one dataset and/or in some states."""
-        query = select(deliveries).order_by(deliveries.c.received_at, deliveries.c.delivery_id)
-        if dataset_id:
-            query = query.where(deliveries.c.dataset_id == dataset_id)
+        query = select(deliveries)
         if states:
             query = query.where(deliveries.c.state.in_([s.value for s in states]))
-        with self.engine.connect() as conn:
-            return [Delivery.model_validate(r._mapping) for r in conn.execute(query)]
+        return self._oldest_first(query, dataset_id)
 
     def pending(self, dataset_id: str | None = None) -> list[Delivery]:
         """Deliveries waiting for a worker, oldest first: received, or validating under a lease
         that lapsed (its worker died)."""
-        query = select(deliveries).where(self._claimable(datetime.now(UTC)))
+        return self._oldest_first(
+            select(deliveries).where(self._claimable(datetime.now(UTC))), dataset_id
+        )
+
+    def _oldest_first(self, query: Select, dataset_id: str | None) -> list[Delivery]:
         if dataset_id:
             query = query.where(deliveries.c.dataset_id == dataset_id)
         query = query.order_by(deliveries.c.received_at, deliveries.c.delivery_id)
@@ -241,11 +241,7 @@ class Deliveries:
         with self.engine.begin() as conn:
             return bool(
                 conn.execute(
-                    update(deliveries)
-                    .where(deliveries.c.delivery_id == delivery_id)
-                    .where(deliveries.c.state == DeliveryState.validating.value)
-                    .where(deliveries.c.lease_owner == owner)
-                    .values(lease_until=now + self.lease)
+                    self._held_by(delivery_id, owner).values(lease_until=now + self.lease)
                 ).rowcount
             )
 
@@ -280,12 +276,20 @@ class Deliveries:
     def _release(self, delivery_id: str, owner: str, reason: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(
-                update(deliveries)
-                .where(deliveries.c.delivery_id == delivery_id)
-                .where(deliveries.c.state == DeliveryState.validating.value)
-                .where(deliveries.c.lease_owner == owner)
-                .values(lease_owner=None, lease_until=None, reasons=[reason])
+                self._held_by(delivery_id, owner).values(
+                    lease_owner=None, lease_until=None, reasons=[reason]
+                )
             )
+
+    @staticmethod
+    def _held_by(delivery_id: str, owner: str) -> Update:
+        """An update of the delivery only while `owner` holds its lease."""
+        return (
+            update(deliveries)
+            .where(deliveries.c.delivery_id == delivery_id)
+            .where(deliveries.c.state == DeliveryState.validating.value)
+            .where(deliveries.c.lease_owner == owner)
+        )
 
     def set_state(self, delivery_id: str, state: DeliveryState, **fields: object) -> Delivery:
         """Move a delivery to `state`, recording reasons, rows, snapshot and timings; the lease

@@ -78,17 +78,15 @@ def _process(
     started: float,
 ) -> Outcome:
     contract = platform.contract(delivery.dataset_id)
+    admission = platform.contract_versions.admit(contract)
     if delivery.attempts > RUN_ATTEMPTS:
-        run, contract_sha = _unread(source, contract, _gave_up(delivery)), None
-    else:
-        admission = platform.contract_versions.admit(contract)
-        if admission.check.passed:
-            run = run_gate(source, contract, sample_rows=platform.settings.sample_rows, work=work)
-        else:  # no row is read under a refused contract
-            run = _unread(source, contract)
-        run.result.checks.insert(0, admission.check)
-        contract_sha = admission.sha256
+        run = _unread(source, contract, _gave_up(delivery))
+    elif admission.check.passed:
+        run = run_gate(source, contract, sample_rows=platform.settings.sample_rows, work=work)
+    else:  # no row is read under a refused contract
+        run = _unread(source, contract)
     gate = run.result
+    gate.checks.insert(0, admission.check)
     snapshot_id = None
     if gate.passed and run.typed is not None:
         counts = gate.counts()
@@ -96,7 +94,7 @@ def _process(
         released_rows = gate.rows - len(run.withheld)
         summary = {
             "contract-version": contract.version,
-            "contract-sha256": str(contract_sha),
+            "contract-sha256": admission.sha256,
             "rows": str(gate.rows),
             "rows-withheld": str(len(run.withheld)),
             **{f"checks-{k}": str(v) for k, v in counts.items()},

@@ -147,19 +147,22 @@ class Platform:
         hidden `.duplicate-of-<delivery>-<name>` where they lie. Nothing is deleted.
         """
         new = []
+        known: set[str] | None = None  # every recorded delivery id, read once if needed
         for contract in self.contracts.values():
             prefix = landing_prefix(contract)
             keys = self.landing.list_files(prefix)
             folders = [k for k in keys if "/" in k.removeprefix(prefix)]
-            known = self.deliveries.known(contract.id) if folders else set()
+            if folders and known is None:
+                known = self.deliveries.known()
             # Lost ones first: bytes both lost and dropped again keep their first delivery id.
-            lost = [k for k in folders if k.removeprefix(prefix).split("/", 1)[0] not in known]
+            lost = [
+                k for k in folders if k.removeprefix(prefix).split("/", 1)[0] not in (known or ())
+            ]
             dropped = [k for k in keys if "/" not in k.removeprefix(prefix)]
-            for key in lost + dropped:
-                if key in lost:
-                    delivery, is_new = self.deliveries.adopt(contract, key)
-                else:
-                    delivery, is_new = self.deliveries.receive_in_place(contract, key)
+            steps = [(self.deliveries.adopt, k) for k in lost]
+            steps += [(self.deliveries.receive_in_place, k) for k in dropped]
+            for register, key in steps:
+                delivery, is_new = register(contract, key)
                 if is_new:
                     new.append(delivery)
                 elif delivery.landing_key != key:  # never hide the file a delivery points at

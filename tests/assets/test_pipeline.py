@@ -12,7 +12,7 @@ import pytest
 from assets.definitions import build_definitions
 from assets.factory import asset_key, contract_asset, partitions_name
 from assets.resources import GongyuResource
-from assets.runner import dagster_instance, run_pending
+from assets.runner import dagster_instance, landing_zone_tick, run_pending
 from catalog.deliveries import DeliveryState
 from catalog.published import read_arrow
 from gongyu.demo import bad_value
@@ -29,24 +29,16 @@ def kotsa_names(path: Path) -> set[str]:
     return {ln.split(",")[0] for ln in lines if ln}
 
 
-def landing_zone_tick(platform: Platform) -> dg.SensorResult:
-    """One evaluation of the landing-zone sensor on the workspace's Dagster instance."""
-    defs = build_definitions(platform.settings)
-    with (
-        dagster_instance(platform.workspace) as instance,
-        dg.build_sensor_context(
-            instance=instance, resources={"gongyu": defs.resources["gongyu"]}
-        ) as context,
-    ):
-        result = defs.resolve_sensor_def("landing_zone")(context)
-    assert isinstance(result, dg.SensorResult)
-    return result
+def tick(platform: Platform) -> dg.SensorResult:
+    """One landing-zone sensor tick on the workspace's Dagster instance."""
+    with dagster_instance(platform.workspace) as instance:
+        return landing_zone_tick(build_definitions(platform.settings), instance)
 
 
 def test_sensor_requests_a_run_per_delivery_and_the_rows_land(platform: Platform) -> None:
     contract = platform.contract("kotsa_car_inspection_centers")
     delivery, _ = platform.deliver(contract.id, data_file(KOTSA))
-    result = landing_zone_tick(platform)
+    result = tick(platform)
     assert [r.partition_key for r in result.run_requests] == [delivery.delivery_id]
     assert result.run_requests[0].asset_selection == [asset_key(contract)]
     assert result.dynamic_partitions_requests[0].partitions_def_name == partitions_name(contract)
@@ -155,7 +147,7 @@ def test_a_delivery_whose_worker_died_runs_again_once_its_lease_lapses(
     platform.deliveries.claim(delivery.delivery_id, "killed-worker")  # and it renews no more
     assert platform.deliveries.pending() == []  # its lease still holds
     time.sleep(0.6)
-    [request] = landing_zone_tick(platform).run_requests
+    [request] = tick(platform).run_requests
     # A new run key: Dagster would skip a request with the first run's key.
     assert (request.partition_key, request.run_key) == (
         delivery.delivery_id,

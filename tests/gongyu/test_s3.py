@@ -7,7 +7,6 @@ import io
 import json
 from pathlib import Path
 
-import dagster as dg
 import duckdb
 import pyarrow as pa
 import pytest
@@ -17,7 +16,7 @@ from api.principal import Principal, Role
 from api.query import QueryService
 from api.sandbox import Limits
 from assets.definitions import build_definitions
-from assets.runner import dagster_instance
+from assets.runner import dagster_instance, landing_zone_tick
 from catalog.deliveries import DeliveryState, landing_prefix
 from catalog.published import read_arrow
 from gongyu.pipeline import process_delivery, results_prefix
@@ -143,14 +142,8 @@ def test_landing_sensor_sees_an_object_dropped_into_the_bucket(
     bucket = client(s3_settings)
     bucket.put_object(s3_settings.s3_bucket, drop, io.BytesIO(raw), len(raw))
 
-    defs = build_definitions(s3_settings)
-    with (
-        dagster_instance(platform.workspace) as instance,
-        dg.build_sensor_context(
-            instance=instance, resources={"gongyu": defs.resources["gongyu"]}
-        ) as context,
-    ):
-        result = defs.resolve_sensor_def("landing_zone")(context)
+    with dagster_instance(platform.workspace) as instance:
+        result = landing_zone_tick(build_definitions(s3_settings), instance)
     [delivery] = platform.deliveries.list()
     assert [r.partition_key for r in result.run_requests] == [delivery.delivery_id]
     assert delivery.filename == "drop.csv" and delivery.size_bytes == len(raw)
