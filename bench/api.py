@@ -36,20 +36,20 @@ TARGET_ARROW = 0.5
 DATASETTE_LIMIT_MS = 3_600_000  # Datasette's default 1 s would cancel the aggregate
 
 
-def _audit_head(platform: Any) -> int:
+def audit_head(platform: Any) -> int:
     """The sequence number of the newest audit record (0 when none)."""
     newest = platform.audit.records(limit=1)
     return newest[0].seq if newest else 0
 
 
-def _settled(platform: Any, expected: int, wait: float = 30.0) -> int:
+def audit_settled(platform: Any, expected: int, wait: float = 30.0) -> int:
     """The newest audit record once it reaches `expected` (streamed answers are audited after
     their last byte, so the newest records may land a moment after the client is done)."""
     deadline = time.monotonic() + wait
-    head = _audit_head(platform)
+    head = audit_head(platform)
     while head < expected and time.monotonic() < deadline:
         time.sleep(0.2)
-        head = _audit_head(platform)
+        head = audit_head(platform)
     return head
 
 
@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     platform = Platform(settings)
     _, token = platform.keys.create("kotsa", Role.analyst, "bench-api")  # another sector
     con = m.local(data, settings.sql_threads, settings.sql_memory_limit)
-    first = _audit_head(platform)
+    first = audit_head(platform)
     log = WORK / f"api-server-{args.rows}.log"
     results: dict[str, Any] = {}
     with gongyu(data.workspace, data.contracts, args.workers, log) as url:
@@ -86,11 +86,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         print(f"3/4 {arrow_rows:,} rows as Arrow (best of {args.repeat})...", flush=True)
         results["arrow"] = m.arrow(api, con, arrow_rows, args.repeat)
         api.close()
-        before = _settled(platform, first + api.requests)
+        before = audit_settled(platform, first + api.requests)
         print(f"4/4 {args.clients} clients for {args.seconds:g} s...", flush=True)
         results["concurrent"] = m.concurrent(url, token, args.rows, args.clients, args.seconds)
         sent = api.requests + results["concurrent"]["requests"]
-        last = _settled(platform, first + sent)
+        last = audit_settled(platform, first + sent)
     checked = time.perf_counter()
     verified = platform.audit.verify()
     results["audit"] = {

@@ -232,7 +232,7 @@ def arrow(api: Api, con: duckdb.DuckDBPyConnection, n: int, repeat: int) -> dict
     return out
 
 
-def _mixed(rng: random.Random, rows: int) -> tuple[str, str]:
+def mixed_query(rng: random.Random, rows: int) -> tuple[str, str]:
     """One request of the concurrent mix: its kind and SQL."""
     draw = rng.random()
     if draw < MIX["point (small table)"]:
@@ -257,7 +257,7 @@ def concurrent(url: str, token: str, rows: int, clients: int, seconds: float) ->
         mine: dict[str, list[float]] = {k: [] for k in MIX}
         with httpx.Client(base_url=url, headers=headers, timeout=120) as http:
             while time.monotonic() < deadline:
-                kind, sql = _mixed(rng, rows)
+                kind, sql = mixed_query(rng, rows)
                 started = time.perf_counter()
                 try:
                     response = http.post("/api/v1/sql", json={"sql": sql, "format": "json"})

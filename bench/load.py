@@ -52,8 +52,9 @@ import httpx
 import numpy as np
 
 from bench import REPO, WORK
+from bench.api import audit_head, audit_settled
 from bench.api_data import AGENCY, DATASET, SECTOR, SMALL_DATASET, published
-from bench.api_measure import _mixed, ms
+from bench.api_measure import mixed_query, ms
 from bench.api_servers import gongyu
 from bench.memory import MIB, PAGE
 from bench.report import save, table, under_load
@@ -154,7 +155,7 @@ async def _mixed_request(
     datasets = (DATASET, SMALL_DATASET)
     draw = rng.random()
     if draw < MIX["sql"]:
-        kind, sql = _mixed(rng, rows)
+        kind, sql = mixed_query(rng, rows)
         await load.sql(http, f"sql {kind}", sql)
     elif draw < MIX["sql"] + MIX["catalog json"]:
         path = rng.choice(
@@ -349,10 +350,9 @@ async def drive(
 def audit_check(platform: Any, first: int, load: Load) -> dict[str, Any]:
     """Once the log holds every answered request: the chain verified, and each answered
     request's records counted by tag (exactly one each)."""
-    from bench.api import _settled
     from catalog.audit import verify_chain
 
-    _settled(platform, first + len(load.answered))
+    audit_settled(platform, first + len(load.answered))
     checked = time.perf_counter()
     entries = list(platform.audit.entries())
     verified = verify_chain(entries)
@@ -380,7 +380,6 @@ def audit_check(platform: Any, first: int, load: Load) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Build or reuse the data, serve it, drive the load, check the audit log."""
     from api.principal import Role
-    from bench.api import _audit_head
     from gongyu.platform import Platform
     from gongyu.settings import Settings
     from quality.suite import build_suite
@@ -395,7 +394,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "steward": platform.keys.create("kotsa", Role.steward, "bench-load-steward")[1],
     }
     run_id = secrets.token_hex(3)
-    first = _audit_head(platform)
+    first = audit_head(platform)
     log = WORK / f"load-server-{run_id}.log"
     # GX is imported now, not under the clock (once a process), while the server starts.
     with ThreadPoolExecutor(1) as pool:

@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 
 from api.principal import Role
@@ -27,23 +26,6 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     print(f"\nquery access matrix: {COVERED['cells']} of {len(CELLS)} cells, 0 leaks")
 
 
-def trino(w: World, agency: str, role: Role, sql: str) -> dict[str, Any]:
-    """One statement over the Trino protocol to its end: the final page, with all its data."""
-    headers = {
-        "Authorization": f"Bearer {w.keys[(agency, role)]}",
-        "X-Trino-User": agency,
-        "X-Trino-Catalog": "gongyu",
-        "X-Trino-Schema": "welfare_safety",
-    }
-    with httpx.Client(base_url=w.url, headers=headers, timeout=60) as c:
-        body = c.post("/v1/statement", content=sql.encode()).json()
-        data = list(body.get("data", []))
-        while "nextUri" in body:
-            body = c.get(body["nextUri"]).json()
-            data += body.get("data", [])
-    return body | {"data": data}
-
-
 def answer(w: World, endpoint: str, agency: str, role: Role, name: str) -> tuple[Any, str | None]:
     """(rows, None) or (None, the error message) for `count(*), sum(amount)` over `name`."""
     sql = f"SELECT count(*) AS n, sum(amount) AS s FROM {name}"
@@ -53,7 +35,7 @@ def answer(w: World, endpoint: str, agency: str, role: Role, name: str) -> tuple
         if response.status_code == 400:
             return None, response.json()["error"]["message"]
         return response.json()["rows"], None
-    body = trino(w, agency, role, sql)
+    body = w.trino(agency, sql, role)
     if "error" in body:
         return None, body["error"]["message"]
     # Trino sends a sum of bigints as decimal(38,0), which the protocol carries as text.

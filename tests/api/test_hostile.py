@@ -16,7 +16,6 @@ from typing import Any
 import httpx
 import pytest
 
-from api.principal import Role
 from tests.api.world import OTHER_SECTOR, OWNER, World, world
 
 PRIVATE = "welfare_safety.cases_private"
@@ -328,27 +327,9 @@ def test_sql_api_refuses_or_contains(served: World, kind: str, sql: str) -> None
     still_answers(served)
 
 
-def trino(w: World, sql: str, caller: str = OTHER_SECTOR) -> dict[str, Any]:
-    """Run one statement over the Trino protocol to its end; the final page."""
-    headers = {
-        "Authorization": f"Bearer {w.keys[(caller, Role.analyst)]}",
-        "X-Trino-User": caller,
-        "X-Trino-Catalog": "gongyu",
-        "X-Trino-Schema": "welfare_safety",
-    }
-    with httpx.Client(base_url=w.url, headers=headers, timeout=60) as c:
-        response = c.post("/v1/statement", content=sql.encode())
-        assert_clean(response)
-        body = response.json()
-        data = list(body.get("data", []))
-        pages = 0
-        while "nextUri" in body and pages < 1000:
-            response = c.get(body["nextUri"])
-            assert_clean(response)
-            body = response.json()
-            data += body.get("data", [])
-            pages += 1
-        return body | {"data": data}
+def trino(w: World, sql: str) -> dict[str, Any]:
+    """One statement over the Trino protocol to its end, every page checked clean."""
+    return w.trino(OTHER_SECTOR, sql, check=assert_clean)
 
 
 @pytest.mark.parametrize(

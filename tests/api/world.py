@@ -13,7 +13,7 @@ import shutil
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -113,6 +113,34 @@ class World:
         """POST /api/v1/sql as that caller."""
         with self.client(agency, role) as c:
             return c.post("/api/v1/sql", json={"sql": sql, **body})
+
+    def trino(
+        self,
+        agency: str,
+        sql: str,
+        role: Role = Role.analyst,
+        check: Callable[[httpx.Response], None] = lambda _: None,
+    ) -> dict[str, Any]:
+        """One statement over the Trino protocol as that caller, followed to its end (at most
+        1,000 pages, each response passed to `check`): the final page with all the data."""
+        headers = {
+            "X-Trino-User": agency,
+            "X-Trino-Catalog": "gongyu",
+            "X-Trino-Schema": "welfare_safety",
+        }
+        with self.client(agency, role, **headers) as c:
+            response = c.post("/v1/statement", content=sql.encode())
+            check(response)
+            body = response.json()
+            data = list(body.get("data", []))
+            for _ in range(1000):
+                if "nextUri" not in body:
+                    break
+                response = c.get(body["nextUri"])
+                check(response)
+                body = response.json()
+                data += body.get("data", [])
+        return body | {"data": data}
 
 
 def free_port() -> int:
