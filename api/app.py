@@ -15,7 +15,7 @@ import gongyu
 from api import audit, catalog_api, ckan, dcat, download, sql, trino, web
 from api.catalog_service import CatalogService
 from api.query import QueryService
-from api.sandbox import Limits
+from api.running import Limits
 from gongyu.platform import Platform
 from gongyu.settings import Settings, get_settings
 

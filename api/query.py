@@ -16,7 +16,8 @@ import duckdb
 import pyarrow as pa
 
 from api.principal import Principal
-from api.sandbox import Limits, QueryTimeout, Sandboxes
+from api.running import Limits, QueryTimeout
+from api.sandbox import Sandboxes
 from api.sqlcheck import NotFound, Refused, check_query
 from catalog.grants import KOREA
 from catalog.published import AsOf

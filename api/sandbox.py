@@ -11,25 +11,23 @@ when a table or the agency's grants change; each query runs on its own cursor wi
 
 from __future__ import annotations
 
-import heapq
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
-from contextlib import suppress
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
-from pydantic import BaseModel
 from pyiceberg.io.pyarrow import schema_to_pyarrow
 from pyiceberg.table import Table
 from sqlalchemy import text
 
 from api.policy import TablePolicy, table_policy
 from api.principal import Principal, Role
+from api.running import Execution, Limits, run_on_cursor
 from api.sqlcheck import CATALOG
 from catalog.grants import Grant, korean_today
 from catalog.lakehouse import SUMMARY_PREFIX
@@ -37,19 +35,6 @@ from catalog.published import AsOf, snapshot_at
 from gongyu.platform import Platform
 
 CACHED_SANDBOXES = 32
-BATCH_ROWS = 65_536
-
-
-class Limits(BaseModel):
-    """The sandbox's resource limits (from settings)."""
-
-    memory: str = "1GB"
-    threads: int = 2
-    seconds: float = 30.0
-
-
-class QueryTimeout(RuntimeError):
-    """The query ran past its time limit and was cancelled."""
 
 
 _DUCKDB_TYPES = {
@@ -141,68 +126,6 @@ def view_sql(name: str, schema: pa.Schema, policy: TablePolicy, snap: Snapshot |
     return f"CREATE VIEW {name} AS SELECT {columns} FROM {source}{where}"
 
 
-class Watchdog:
-    """One thread that interrupts queries past their deadline (a thread per query costs ~1 ms)."""
-
-    def __init__(self) -> None:
-        self._due: list[tuple[float, int]] = []
-        self._live: dict[int, Callable[[], None]] = {}  # done() drops the cursor at once
-        self._next = 0
-        self._wake = threading.Condition()
-        self._thread: threading.Thread | None = None
-
-    def watch(self, seconds: float, cancel: Callable[[], None]) -> int:
-        """Call `cancel` in `seconds` unless `done` is called first; returns the ticket."""
-        deadline = time.monotonic() + seconds
-        with self._wake:
-            self._next += 1
-            ticket = self._next
-            earliest = not self._due or deadline < self._due[0][0]
-            heapq.heappush(self._due, (deadline, ticket))
-            self._live[ticket] = cancel
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="sql-watchdog", daemon=True)
-                self._thread.start()
-            if earliest:  # otherwise the thread already wakes up in time
-                self._wake.notify()
-        return ticket
-
-    def done(self, ticket: int) -> None:
-        """The query finished: no interrupt."""
-        with self._wake:
-            self._live.pop(ticket, None)
-
-    def _run(self) -> None:
-        with self._wake:
-            while True:
-                while self._due and self._due[0][1] not in self._live:
-                    heapq.heappop(self._due)
-                if not self._due:
-                    self._wake.wait()
-                    continue
-                deadline, ticket = self._due[0]
-                wait = deadline - time.monotonic()
-                if wait > 0:
-                    self._wake.wait(wait)
-                    continue
-                heapq.heappop(self._due)
-                cancel = self._live.pop(ticket)
-                with suppress(Exception):  # the query may have ended this very moment
-                    cancel()
-
-
-WATCHDOG = Watchdog()
-
-
-@dataclass
-class Execution:
-    """A running query: its Arrow schema and a stream of batches, cancelled at its deadline."""
-
-    schema: pa.Schema
-    batches: Iterator[pa.RecordBatch]
-    close: Callable[[], None]
-
-
 @dataclass
 class Sandbox:
     """One locked DuckDB database of policy views."""
@@ -221,34 +144,7 @@ class Sandbox:
         """Start `sql` on a cursor of its own; the stream is cancelled past the time limit."""
         cursor = self.con.cursor()
         cursor.execute(f"USE {CATALOG}")  # a cursor starts in DuckDB's own `memory` database
-        ticket = WATCHDOG.watch(self.limits.seconds, cursor.interrupt)
-        started = time.monotonic()
-
-        def finish() -> None:
-            WATCHDOG.done(ticket)
-            cursor.close()
-
-        try:
-            reader = cursor.execute(sql).to_arrow_reader(BATCH_ROWS)
-        except duckdb.InterruptException:
-            finish()
-            raise QueryTimeout(f"query cancelled after {self.limits.seconds:g} s") from None
-        except BaseException:
-            finish()
-            raise
-
-        def stream() -> Iterator[pa.RecordBatch]:
-            try:
-                yield from reader
-            # An interrupt mid-stream surfaces through pyarrow's reader as an OSError.
-            except (duckdb.InterruptException, pa.ArrowException, OSError) as exc:
-                if time.monotonic() - started >= self.limits.seconds:
-                    raise QueryTimeout(f"query cancelled after {self.limits.seconds:g} s") from None
-                raise exc
-            finally:
-                finish()
-
-        return Execution(schema=reader.schema, batches=stream(), close=finish)
+        return run_on_cursor(cursor, sql, self.limits)
 
 
 def _connect(limits: Limits) -> duckdb.DuckDBPyConnection:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from api.principal import Principal, Role
 from api.query import QueryService
-from api.sandbox import Limits
+from api.running import Limits
 from gongyu.pipeline import process_delivery
 from gongyu.platform import Platform
 from tests.conftest import data_file

@@ -14,7 +14,7 @@ from minio import Minio
 
 from api.principal import Principal, Role
 from api.query import QueryService
-from api.sandbox import Limits
+from api.running import Limits
 from assets.definitions import build_definitions
 from assets.runner import dagster_instance, landing_zone_tick
 from catalog.deliveries import DeliveryState, landing_prefix
