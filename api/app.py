@@ -14,6 +14,7 @@ from fastapi_offline import FastAPIOffline
 import gongyu
 from api import audit, catalog_api, ckan, dcat, download, sql, trino, web
 from api.catalog_service import CatalogService
+from api.fresh_contracts import FreshContracts
 from api.query import QueryService
 from api.running import Limits
 from gongyu.platform import Platform
@@ -47,6 +48,7 @@ def create_app(platform: Platform) -> FastAPI:
     app.include_router(dcat.router)
     app.include_router(ckan.router)
     web.mount(app, platform)
+    app.add_middleware(FreshContracts, platform=platform)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

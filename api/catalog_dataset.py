@@ -114,10 +114,9 @@ class DatasetPages:
             return Sample(columns=names, rows=[], note=f"{exc.kind}: {exc.message}")
         rows = [list(r.values()) for b in batches for r in b.to_pylist()]
         note = None
-        if policy.row_filter:
-            note = (
-                f"승인 조건의 행 필터가 적용됩니다. Rows limited by your grant: {policy.row_filter}"
-            )
+        if policy.filtered:
+            shown = " OR ".join(f"({f})" for f in policy.row_filters)
+            note = f"승인 조건의 행 필터가 적용됩니다. Rows limited by your grant: {shown}"
         return Sample(columns=answer.schema.names, rows=rows, note=note)
 
     def entry(self, viewer: Principal, contract: Contract, summary: DatasetSummary) -> DatasetEntry:

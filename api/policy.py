@@ -18,7 +18,6 @@ delivery was quarantined to its agency and operators.
 
 from __future__ import annotations
 
-import sqlglot
 from pydantic import BaseModel, ConfigDict
 
 from api.principal import Principal, Role
@@ -44,8 +43,13 @@ class TablePolicy(BaseModel):
     dataset_id: str
     sector: str
     columns: tuple[ColumnView, ...]
-    row_filter: str | None = None
+    row_filters: tuple[str, ...] = ()
     grants: tuple[str, ...] = ()
+
+    @property
+    def filtered(self) -> bool:
+        """True when only rows some grant's filter lets through are visible."""
+        return bool(self.row_filters)
 
     def masked(self, name: str) -> bool:
         """True when the column reads as NULL for this caller."""
@@ -116,18 +120,13 @@ def table_policy(
         )
         for c in contract.columns
     )
-    filters = [g.row_filter for g in grants]
+    filters = tuple(g.row_filter or "" for g in grants)
     # Any grant without a filter lets every row through; the owner is never filtered.
-    row_filter = None
-    if filters and not owner and all(filters):
-        # Re-written by sqlglot from its parse: only the expression that was validated runs.
-        row_filter = " OR ".join(
-            f"({sqlglot.parse_one(f, read='duckdb').sql(dialect='duckdb')})" for f in filters if f
-        )
+    row_filters = filters if filters and not owner and all(filters) else ()
     return TablePolicy(
         dataset_id=contract.id,
         sector=contract.sector,
         columns=columns,
-        row_filter=row_filter,
+        row_filters=row_filters,
         grants=tuple(g.grant_id for g in grants),
     )

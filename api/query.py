@@ -27,10 +27,19 @@ from gongyu.platform import Platform
 class QueryError(ValueError):
     """A query that failed: refused, invalid SQL, or cancelled; `kind` says which."""
 
-    def __init__(self, kind: str, message: str, *, unknown_table: bool = False) -> None:
+    def __init__(
+        self,
+        kind: str,
+        message: str,
+        *,
+        unknown_table: bool = False,
+        datasets: list[str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message
+        # Datasets the failed query named, for its audit record (their owners see the attempt).
+        self.datasets = datasets or []
         # A table that does not exist for the caller (hidden or misspelt): worded as DuckDB's
         # own error, so only this flag tells it apart from other SQL errors.
         self.unknown_table = unknown_table
@@ -99,13 +108,19 @@ class QueryService:
         except LookupError as exc:
             raise QueryError("as_of", str(exc)) from None
         try:
-            checked = check_query(sql, sandbox.allowed)
+            checked = check_query(sql, sandbox.allowed | set(sandbox.denied))
         except NotFound as exc:
             raise QueryError("sql", str(exc), unknown_table=True) from None
         except Refused as exc:
             raise QueryError("refused", str(exc)) from None
+        if denied := [sandbox.denied[t] for t in sorted(checked.tables) if t in sandbox.denied]:
+            raise QueryError(
+                "unavailable",
+                " ".join(f"{d.dataset_id}: {d.reason}" for d in denied),
+                datasets=[d.dataset_id for d in denied],
+            )
         try:
-            execution = sandbox.execute(checked.tree.sql(dialect="duckdb"))
+            execution = sandbox.execute(checked.tree.sql(dialect="duckdb"), checked.tables)
         except QueryTimeout as exc:
             raise QueryError("timeout", str(exc)) from None
         except duckdb.Error as exc:

@@ -1,25 +1,35 @@
-"""A caller's DuckDB: only their policy views, no file or network access, locked limits.
+"""A caller's DuckDB: only their policy views, locked, and no file the caller may not read whole.
 
-Each view reads a published snapshot's Parquet files directly (`read_parquet`, so queries run
-at DuckDB's own speed) with the caller's masks and row filter; a warehouse in a bucket is read
-through the packaged httpfs extension and a secret scoped to the warehouse, both set up first.
-The database then loses every way out: `enable_external_access` off with only those data files
-allowed, no further extension loading, no Python replacement scans, no spilling to disk, and
-`lock_configuration` so no statement can undo it. Databases are cached per agency and rebuilt
-when a table or the agency's grants change; each query runs on its own cursor with a time limit.
+Each policy view reads one published snapshot, in one of two ways:
+- a table the caller reads whole (every column its files hold is visible to them, no row
+  filter) reads its local Parquet files directly (`read_parquet`, DuckDB's own speed): the
+  files hold nothing the caller may not see;
+- any other table (masked columns, a grant's row filter, or a warehouse in a bucket) reads an
+  Arrow dataset that holds only the visible columns and applies the row filter itself
+  (`catalog.row_filter`): DuckDB gets rows that already passed the policy, through a Python
+  object registered on the query's own cursor, never a path or a credential.
+The database then loses every way out: `enable_external_access` off with only the first kind's
+files allowed, no extension loading, no Python replacement scans, no spilling to disk, and
+`lock_configuration` so no statement can undo it. Whatever a statement names — a path from a
+view's SQL, a registered source, a catalog function — it can reach no row or column the policy
+hides. A view that cannot be built (a grant's filter no longer fits the table) denies that one
+dataset, with the reason, and leaves the rest of the caller's sandbox working. Databases are
+cached per agency and rebuilt when a table, the agency's grants or the contracts change.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 
 import duckdb
 import pyarrow as pa
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 from pyiceberg.io.pyarrow import schema_to_pyarrow
 from pyiceberg.table import Table
@@ -32,7 +42,10 @@ from api.sqlcheck import CATALOG
 from catalog.grants import Grant, korean_today
 from catalog.lakehouse import SUMMARY_PREFIX
 from catalog.published import AsOf, snapshot_at
+from catalog.row_filter import RowFilterError, arrow_filter, check_row_filter
 from gongyu.platform import Platform
+
+log = logging.getLogger(__name__)
 
 CACHED_SANDBOXES = 32
 
@@ -70,15 +83,14 @@ def literal(value: str) -> str:
 class Snapshot:
     """A table's snapshot as a view reads it: its data files and the columns they hold."""
 
-    files: tuple[str, ...]
+    locations: tuple[str, ...]
     present: frozenset[str]
 
 
 class DataFiles:
     """Data files per (table, snapshot), cached: snapshots and their files never change."""
 
-    def __init__(self, duckdb_path: Callable[[str], str]) -> None:
-        self.duckdb_path = duckdb_path
+    def __init__(self) -> None:
         self._cache: dict[tuple[str, int], Snapshot] = {}
         self._columns: dict[str, frozenset[str]] = {}
         self._lock = threading.Lock()
@@ -100,30 +112,78 @@ class DataFiles:
                 with table.io.new_input(location).open() as f:
                     self._columns[location] = frozenset(pq.read_schema(f).names)
             present |= self._columns[location]
-        files = tuple(self.duckdb_path(t.file.file_path) for t in tasks)
-        found = Snapshot(files=files, present=frozenset(present))
+        found = Snapshot(
+            locations=tuple(t.file.file_path for t in tasks), present=frozenset(present)
+        )
         with self._lock:
             self._cache[key] = found
         return found
 
 
-def view_sql(name: str, schema: pa.Schema, policy: TablePolicy, snap: Snapshot | None) -> str:
-    """The CREATE VIEW of one policy view: masked columns NULL, the row filter applied."""
-    select = []
-    for column in schema:
-        if column.name not in {c.name for c in policy.columns}:
-            continue  # a column of an older table version the contract no longer has
-        if policy.masked(column.name) or snap is None or column.name not in snap.present:
-            select.append(f"CAST(NULL AS {duckdb_type(column.type)}) AS {quote(column.name)}")
-        else:
-            select.append(quote(column.name))
-    columns = ", ".join(select)
-    if snap is None or not snap.files:
-        return f"CREATE VIEW {name} AS SELECT {columns} WHERE false"
-    files = ", ".join(literal(f) for f in snap.files)
-    where = f" WHERE {policy.row_filter}" if policy.row_filter else ""
-    source = f"read_parquet([{files}], union_by_name = true)"
-    return f"CREATE VIEW {name} AS SELECT {columns} FROM {source}{where}"
+@dataclass(frozen=True)
+class Source:
+    """What a policy view reads: local files the caller may read whole, or a registered Arrow
+    dataset that holds only what the policy lets through (None of both: an empty table)."""
+
+    files: tuple[str, ...] = ()
+    dataset: ds.Dataset | None = None
+
+
+def policy_dataset(
+    table: Table, snap: Snapshot, visible: list[pa.Field], policy: TablePolicy
+) -> ds.Dataset:
+    """The snapshot's files as an Arrow dataset of the visible columns, filtered by the policy's
+    row filters; RowFilterError when a filter no longer fits the table."""
+    for f in policy.row_filters:
+        check_row_filter(f, table.schema(), [v.name for v in visible])
+    io = table.io
+    paths, filesystem = [], None
+    for location in snap.locations:
+        scheme, netloc, path = io.parse_location(location, io.properties)
+        filesystem = io.fs_by_scheme(scheme, netloc)
+        paths.append(path)
+    dataset = ds.dataset(paths, schema=pa.schema(visible), format="parquet", filesystem=filesystem)
+    if policy.row_filters:
+        dataset = dataset.filter(arrow_filter(policy.row_filters, table.schema()))
+    return dataset
+
+
+def policy_view(
+    name: str, table: Table, policy: TablePolicy, snap: Snapshot | None, source_name: str
+) -> tuple[str, Source]:
+    """The CREATE VIEW of one policy view (masked columns NULL, of their type) and its source;
+    an Arrow source is read under `source_name`."""
+    schema = schema_to_pyarrow(table.schema(), include_field_ids=False)
+    contract_columns = {c.name for c in policy.columns}
+    # A column of an older table version the contract no longer has is not part of the view.
+    fields = [f for f in schema if f.name in contract_columns]
+    visible = [f for f in fields if not policy.masked(f.name)]
+    empty = snap is None or not snap.locations
+    select = ", ".join(
+        quote(f.name)
+        if f in visible and not empty
+        else f"CAST(NULL AS {duckdb_type(f.type)}) AS {quote(f.name)}"
+        for f in fields
+    )
+    if snap is None or empty:
+        return f"CREATE VIEW {name} AS SELECT {select} WHERE false", Source()
+    parsed = [table.io.parse_location(loc) for loc in snap.locations]
+    local = all(scheme == "file" for scheme, _, _ in parsed)
+    if local and not policy.filtered and snap.present <= {f.name for f in visible}:
+        files = tuple(path for _, _, path in parsed)
+        body = "read_parquet([" + ", ".join(literal(f) for f in files) + "], union_by_name = true)"
+        return f"CREATE VIEW {name} AS SELECT {select} FROM {body}", Source(files=files)
+    dataset = policy_dataset(table, snap, visible, policy)
+    view = f"CREATE VIEW {name} AS SELECT {select} FROM {quote(source_name)}"
+    return view, Source(dataset=dataset)
+
+
+@dataclass(frozen=True)
+class Denied:
+    """A dataset the caller may read whose view could not be built, and why."""
+
+    dataset_id: str
+    reason: str
 
 
 @dataclass
@@ -133,6 +193,8 @@ class Sandbox:
     con: duckdb.DuckDBPyConnection
     views: dict[tuple[str, str], TablePolicy]
     limits: Limits
+    sources: dict[tuple[str, str], tuple[str, ds.Dataset]] = field(default_factory=dict)
+    denied: dict[tuple[str, str], Denied] = field(default_factory=dict)
     created: float = field(default_factory=time.monotonic)
 
     @property
@@ -140,10 +202,15 @@ class Sandbox:
         """(schema, table) of every view the caller may query."""
         return set(self.views)
 
-    def execute(self, sql: str) -> Execution:
-        """Start `sql` on a cursor of its own; the stream is cancelled past the time limit."""
+    def execute(self, sql: str, tables: Iterable[tuple[str, str]] | None = None) -> Execution:
+        """Start `sql` on a cursor of its own (with the Arrow sources of `tables`, or of every
+        view, registered on it); the stream is cancelled past the time limit."""
         cursor = self.con.cursor()
         cursor.execute(f"USE {CATALOG}")  # a cursor starts in DuckDB's own `memory` database
+        for key in self.sources if tables is None else tables:
+            if key in self.sources:
+                # Registered objects belong to one connection: each cursor gets its own.
+                cursor.register(*self.sources[key])
         return run_on_cursor(cursor, sql, self.limits)
 
 
@@ -174,7 +241,7 @@ class Sandboxes:
     def __init__(self, platform: Platform, limits: Limits) -> None:
         self.platform = platform
         self.limits = limits
-        self.files = DataFiles(platform.store.duckdb_path)
+        self.files = DataFiles()
         self._cache: OrderedDict[tuple, Sandbox] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -201,6 +268,7 @@ class Sandboxes:
     def for_principal(self, principal: Principal, as_of: AsOf = None) -> Sandbox:
         """The caller's sandbox: cached for current data, built afresh for `as_of`."""
         today = korean_today()
+        contracts = self.platform.reload_contracts()  # a tightened contract applies at once
         grants = self._grants(principal, today)
         state = self._catalog_state()
         if as_of is not None:
@@ -208,6 +276,7 @@ class Sandboxes:
         key = (
             principal.agency,
             principal.role == Role.operator,
+            contracts,
             state,
             tuple(sorted((g.grant_id, g.expires) for gs in grants.values() for g in gs)),
             today,
@@ -234,15 +303,15 @@ class Sandboxes:
     ) -> Sandbox:
         platform = self.platform
         catalog = platform.lakehouse.catalog
+        contracts = platform.contracts
         con = _connect(self.limits)
-        platform.store.attach_duckdb(con)  # reach the warehouse before the lock-down
         con.execute(f"ATTACH ':memory:' AS {CATALOG}")
         con.execute(f"USE {CATALOG}")
-        views: dict[tuple[str, str], TablePolicy] = {}
+        sandbox = Sandbox(con=con, views={}, limits=self.limits)
         files: list[str] = []
         for namespace, name, _ in state:
             table = catalog.load_table((namespace, name))
-            contract = platform.contracts.get(table.properties.get(f"{SUMMARY_PREFIX}dataset", ""))
+            contract = contracts.get(table.properties.get(f"{SUMMARY_PREFIX}dataset", ""))
             if contract is None:
                 continue
             policy = table_policy(
@@ -253,15 +322,26 @@ class Sandboxes:
             snap = self._snapshot(table, as_of)
             if snap is False:
                 continue  # the table did not exist at `as_of`
-            if namespace not in {s for s, _ in views}:
-                con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(namespace)}")
-            schema = schema_to_pyarrow(table.schema(), include_field_ids=False)
-            con.execute(view_sql(f"{quote(namespace)}.{quote(name)}", schema, policy, snap or None))
-            views[(namespace.lower(), name.lower())] = policy
-            if snap:
-                files += snap.files
+            key = (namespace.lower(), name.lower())
+            source_name = f"policy_source_{len(sandbox.sources) + 1}"
+            view = f"{quote(namespace)}.{quote(name)}"
+            try:
+                sql, source = policy_view(view, table, policy, snap or None, source_name)
+            except RowFilterError as exc:
+                reason = f"{contract.id}: grant {', '.join(policy.grants)}: {exc}"
+                log.warning("view not built for %s: %s", principal.agency, reason)
+                sandbox.denied[key] = Denied(dataset_id=contract.id, reason=str(exc))
+                continue
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(namespace)}")
+            if source.dataset is not None:
+                # Registered here only so the view binds; each query's cursor registers anew.
+                con.register(source_name, source.dataset)
+                sandbox.sources[key] = (source_name, source.dataset)
+            con.execute(sql)
+            sandbox.views[key] = policy
+            files += source.files
         _lock_down(con, files)
-        return Sandbox(con=con, views=views, limits=self.limits)
+        return sandbox
 
     def _snapshot(self, table: Table, as_of: AsOf) -> Snapshot | bool | None:
         """The snapshot to read (None: empty table; False: the table is absent at `as_of`)."""

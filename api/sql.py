@@ -80,7 +80,7 @@ class JsonAnswer(BaseModel):
 class ErrorBody(BaseModel):
     """Why a query was not answered."""
 
-    kind: str = Field(description="refused, sql, timeout or as_of")
+    kind: str = Field(description="refused, sql, timeout, as_of or unavailable")
     message: str
 
 
@@ -110,13 +110,14 @@ def audit_query(
     outcome: str,
     error: str | None = None,
     kind: AuditKind = AuditKind.sql,
+    datasets: list[str] | None = None,
 ) -> None:
     """One audit record of a query: who, what, which datasets, rows, bytes, time, outcome."""
     request.app.state.platform.audit.append(
         principal,
         kind,
         statement,
-        datasets=answer.datasets if answer else [],
+        datasets=answer.datasets if answer else datasets or [],
         rows=answer.rows if answer else 0,
         bytes_out=answer.bytes if answer else 0,
         duration_ms=(time.perf_counter() - started) * 1000,
@@ -127,7 +128,9 @@ def audit_query(
 
 def outcome_of(exc: QueryError) -> str:
     """The audit outcome of a failed query."""
-    return {"refused": "denied", "timeout": "cancelled"}.get(exc.kind, "error")
+    return {"refused": "denied", "unavailable": "denied", "timeout": "cancelled"}.get(
+        exc.kind, "error"
+    )
 
 
 def error_answer(exc: QueryError) -> JSONResponse:
@@ -256,7 +259,10 @@ def run_sql(
     try:
         answer = queries.run(principal, body.sql, body.as_of)
     except QueryError as exc:
-        audit_query(request, principal, body.sql, None, started, outcome_of(exc), exc.message)
+        outcome = outcome_of(exc)
+        audit_query(
+            request, principal, body.sql, None, started, outcome, exc.message, datasets=exc.datasets
+        )
         return error_answer(exc)
     if body.format in (Format.csv, Format.arrow):
         return streamed(request, principal, body.sql, answer, body.format, started)

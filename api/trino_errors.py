@@ -119,6 +119,8 @@ def from_query_error(exc: QueryError) -> TrinoError:
     message = exc.message.strip()
     if exc.kind == "timeout":
         return TrinoError("EXCEEDED_TIME_LIMIT", f"Query exceeded the time limit: {message}")
+    if exc.kind == "unavailable":
+        return TrinoError("PERMISSION_DENIED", f"Access Denied: {message}")
     if exc.kind == "refused":
         name = next((n for prefix, n in _REFUSED if message.startswith(prefix)), None)
         if name is None:

@@ -395,7 +395,9 @@ def _build(sandbox: Sandbox, platform: Platform) -> Catalog:
     tables = []
     for (schema, name), policy in sorted(sandbox.views.items()):
         # The view's own result schema: exactly the types its queries return.
-        execution = sandbox.execute(f"SELECT * FROM {quote(schema)}.{quote(name)} LIMIT 0")
+        execution = sandbox.execute(
+            f"SELECT * FROM {quote(schema)}.{quote(name)} LIMIT 0", [(schema, name)]
+        )
         execution.close()
         contract = platform.contracts.get(policy.dataset_id)
         described = {c.name: c.description for c in contract.columns} if contract else {}

@@ -13,10 +13,11 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine, insert, select, update
 
-from api.sqlcheck import validate_row_filter
 from catalog.db import grants
 from catalog.keys import require_agency
-from contracts.model import Contract
+from catalog.lakehouse import iceberg_schema
+from catalog.row_filter import RowFilterError, check_row_filter
+from contracts.model import Classification, Contract
 from sectors.registry import Registry
 
 KOREA = ZoneInfo("Asia/Seoul")
@@ -42,7 +43,9 @@ class Grant(BaseModel):
         None, description="Columns the grant names: sensitive ones among them are unmasked."
     )
     row_filter: str | None = Field(
-        None, description="SQL predicate over the dataset's columns limiting the rows it opens."
+        None,
+        description="Iceberg filter expression over the published columns limiting the rows "
+        "it opens (`catalog.row_filter`).",
     )
     created_at: datetime
     created_by: str
@@ -91,10 +94,8 @@ class Grants:
             raise GrantError(f"expiry {expires} is in the past (today in Korea is {today})")
         if columns is not None:
             _check_columns(contract, columns)
-        if row_filter is not None and (
-            problem := validate_row_filter(row_filter, (c.name for c in contract.columns))
-        ):
-            raise GrantError(problem)
+        if row_filter is not None:
+            _check_row_filter(contract, row_filter, columns)
         row = {
             "grant_id": secrets.token_hex(8),
             "dataset_id": contract.id,
@@ -147,6 +148,22 @@ class Grants:
     def active(self, agency: str, dataset_id: str, today: date | None = None) -> list[Grant]:
         """The grants that let the agency read the dataset today (in Korea)."""
         return self.list(dataset_id=dataset_id, agency=agency, today=today)
+
+
+def visible_columns(contract: Contract, named: tuple[str, ...] | None) -> set[str]:
+    """The columns a grantee sees: all but sensitive ones, and sensitive ones the grant names."""
+    return {
+        c.name
+        for c in contract.columns
+        if c.classification != Classification.sensitive or c.name in (named or ())
+    }
+
+
+def _check_row_filter(contract: Contract, row_filter: str, columns: tuple[str, ...] | None) -> None:
+    try:
+        check_row_filter(row_filter, iceberg_schema(contract), visible_columns(contract, columns))
+    except RowFilterError as exc:
+        raise GrantError(str(exc)) from None
 
 
 def _check_columns(contract: Contract, columns: tuple[str, ...]) -> None:

@@ -16,7 +16,7 @@ from catalog.freshness import Freshness, assess_all
 from catalog.grants import Grants
 from catalog.keys import ApiKeys
 from catalog.lakehouse import Lakehouse, sql_catalog
-from contracts.loader import load_contracts
+from contracts.live import LiveContracts
 from contracts.model import Contract
 from gongyu.settings import Settings
 from gongyu.storage import Storage, Store, open_store
@@ -45,9 +45,18 @@ class Platform:
         return load_registry(self.settings.sectors_file)
 
     @cached_property
+    def _live_contracts(self) -> LiveContracts:
+        return LiveContracts(self.settings.contracts_dir, self.registry)
+
+    @property
     def contracts(self) -> dict[str, Contract]:
-        """Every contract, by dataset id."""
-        return {c.id: c for c in load_contracts(self.settings.contracts_dir, self.registry)}
+        """Every contract, by dataset id, as last read (`reload_contracts` re-reads changes)."""
+        return self._live_contracts.current
+
+    def reload_contracts(self) -> int:
+        """Re-read the contract files that changed (a server calls this before each request);
+        returns the contracts' version, which grows with every change."""
+        return self._live_contracts.refresh()
 
     @cached_property
     def store(self) -> Store:

@@ -212,19 +212,3 @@ class S3Store(Store):
             "s3.region": self.settings.s3_region,
             "s3.force-virtual-addressing": "false",
         }
-
-    def attach_duckdb(self, con: duckdb.DuckDBPyConnection) -> None:
-        """Load the packaged httpfs extension and a secret scoped to the warehouse."""
-        con.execute(f"LOAD '{httpfs_extension()}'")
-        params = {
-            "KEY_ID": self.settings.s3_access_key or "",
-            "SECRET": self._secret,
-            "ENDPOINT": self.settings.s3_endpoint or "",
-            "REGION": self.settings.s3_region,
-            "URL_STYLE": "path",
-            "SCOPE": self.warehouse + "/",
-        }
-        # CREATE SECRET takes no prepared parameters: values are quoted as literals.
-        options = ", ".join(f"{k} '{v.replace(chr(39), chr(39) * 2)}'" for k, v in params.items())
-        use_ssl = "true" if self.settings.s3_secure else "false"
-        con.execute(f"CREATE TEMPORARY SECRET gongyu_s3 (TYPE s3, {options}, USE_SSL {use_ssl})")

@@ -15,8 +15,6 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
-
 from gongyu.settings import Settings
 from gongyu.workspace import Workspace
 
@@ -207,14 +205,6 @@ class Store(ABC):
     def iceberg_properties(self) -> dict[str, str]:
         """pyiceberg FileIO properties that reach the warehouse."""
 
-    @abstractmethod
-    def attach_duckdb(self, con: duckdb.DuckDBPyConnection) -> None:
-        """Make the warehouse's data files readable on `con` (before it is locked down)."""
-
-    def duckdb_path(self, location: str) -> str:
-        """A data file's location as DuckDB opens it."""
-        return location
-
 
 class FolderStore(Store):
     """The embedded default: zones and warehouse in the workspace folder."""
@@ -236,13 +226,6 @@ class FolderStore(Store):
     def iceberg_properties(self) -> dict[str, str]:
         """None needed for local files."""
         return {}
-
-    def attach_duckdb(self, con: duckdb.DuckDBPyConnection) -> None:
-        """Nothing to attach: DuckDB reads local files itself."""
-
-    def duckdb_path(self, location: str) -> str:
-        """`file://` URIs become paths."""
-        return location.removeprefix("file://")
 
 
 def open_store(settings: Settings, workspace: Workspace) -> Store:

@@ -32,7 +32,11 @@ def add(
         typer.Option(help="Comma-separated columns the grant names (unmasks if sensitive)."),
     ] = None,
     row_filter: Annotated[
-        str | None, typer.Option(help="SQL predicate over the dataset's columns.")
+        str | None,
+        typer.Option(
+            help="Iceberg filter over the published columns the grantee sees, e.g. "
+            "\"sido = '부산' AND n >= 10\"."
+        ),
     ] = None,
     workspace: WorkspaceOption = None,
 ) -> None:
