@@ -4,12 +4,20 @@ and its web pages; OpenAPI at `/docs`.
 `/docs` and the pages' assets are served from files shipped in the package (`fastapi-offline`,
 `api/web/static/`): air-gapped networks have no CDN. Documentation, `/healthz`, the sign-in page
 and the static assets are the only routes open without credentials.
+
+Only from `GONGYU_TRUSTED_PROXIES` are the client address and scheme a proxy forwards believed
+(uvicorn's `ProxyHeadersMiddleware`, around every route). The server must not apply proxy
+headers itself: `gongyu serve` runs uvicorn with `proxy_headers=False` (`SERVER_OPTIONS`), as
+uvicorn would otherwise believe `X-Forwarded-For` from any local process.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 import gongyu
 from api import audit, catalog_api, ckan, dcat, download, sql, trino, web
@@ -18,6 +26,9 @@ from api.query import QueryService
 from api.running import Limits
 from gongyu.platform import Platform
 from gongyu.settings import Settings, get_settings
+
+# What every uvicorn serving this app is told (see the module's docstring).
+SERVER_OPTIONS: dict[str, Any] = {"proxy_headers": False}
 
 
 def create_app(platform: Platform) -> FastAPI:
@@ -52,6 +63,9 @@ def create_app(platform: Platform) -> FastAPI:
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    if settings.trusted_proxies:
+        proxies = [str(network) for network in settings.trusted_proxies]
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=proxies)
     return app
 
 
