@@ -5,8 +5,9 @@ and its web pages; OpenAPI at `/docs`.
 `api/web/static/`): air-gapped networks have no CDN. Documentation, `/healthz`, the sign-in page
 and the static assets are the only routes open without credentials.
 
-Only from `GONGYU_TRUSTED_PROXIES` are the client address and scheme a proxy forwards believed
-(uvicorn's `ProxyHeadersMiddleware`, around every route). The server must not apply proxy
+Around every route: a size limit on request bodies counted as they stream (`api.bodylimit`)
+and, only from `GONGYU_TRUSTED_PROXIES`, the client address and scheme a proxy forwards
+(uvicorn's `ProxyHeadersMiddleware`). The server must not apply proxy
 headers itself: `gongyu serve` runs uvicorn with `proxy_headers=False` (`SERVER_OPTIONS`), as
 uvicorn would otherwise believe `X-Forwarded-For` from any local process.
 """
@@ -21,9 +22,11 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 import gongyu
 from api import audit, catalog_api, ckan, dcat, download, sql, trino, web
+from api.bodylimit import BodyLimit
 from api.catalog_service import CatalogService
 from api.query import QueryService
 from api.running import Limits
+from api.web import steward
 from gongyu.platform import Platform
 from gongyu.settings import Settings, get_settings
 
@@ -63,6 +66,10 @@ def create_app(platform: Platform) -> FastAPI:
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    # The last added runs first: proxy headers, then the body limit.
+    app.add_middleware(
+        BodyLimit, default=settings.max_request_bytes, paths=steward.body_limits(settings)
+    )
     if settings.trusted_proxies:
         proxies = [str(network) for network in settings.trusted_proxies]
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=proxies)

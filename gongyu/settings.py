@@ -62,6 +62,12 @@ class Settings(BaseSettings):
         ge=1,
         description="Row limit of answers built whole (JSON, Parquet); CSV and Arrow stream.",
     )
+    max_request_bytes: int = Field(
+        1024**2,
+        ge=1024,
+        description="Largest request body of any route but an upload (SQL text, forms), in "
+        "bytes; counted while it streams, and refused with 413 past it.",
+    )
     auth_failures_per_minute: int = Field(
         60,
         ge=0,
