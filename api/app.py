@@ -5,9 +5,9 @@ and its web pages; OpenAPI at `/docs`.
 `api/web/static/`): air-gapped networks have no CDN. Documentation, `/healthz`, the sign-in page
 and the static assets are the only routes open without credentials.
 
-Around every route: a size limit on request bodies counted as they stream (`api.bodylimit`)
-and, only from `GONGYU_TRUSTED_PROXIES`, the client address and scheme a proxy forwards
-(uvicorn's `ProxyHeadersMiddleware`). The server must not apply proxy
+Around every route: the security headers (`api.headers`), a size limit on request bodies counted
+as they stream (`api.bodylimit`) and, only from `GONGYU_TRUSTED_PROXIES`, the client address and
+scheme a proxy forwards (uvicorn's `ProxyHeadersMiddleware`). The server must not apply proxy
 headers itself: `gongyu serve` runs uvicorn with `proxy_headers=False` (`SERVER_OPTIONS`), as
 uvicorn would otherwise believe `X-Forwarded-For` from any local process.
 """
@@ -21,9 +21,10 @@ from fastapi_offline import FastAPIOffline
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 import gongyu
-from api import audit, catalog_api, ckan, dcat, download, sql, trino, web
+from api import audit, catalog_api, ckan, dcat, docs, download, sql, trino, web
 from api.bodylimit import BodyLimit
 from api.catalog_service import CatalogService
+from api.headers import SecurityHeaders
 from api.query import QueryService
 from api.running import Limits
 from api.web import steward
@@ -38,6 +39,8 @@ def create_app(platform: Platform) -> FastAPI:
     """The API app of one platform (one workspace)."""
     settings = platform.settings
     app = FastAPIOffline(
+        docs_url=None,
+        redoc_url=None,
         title="Gongyu API",
         version=gongyu.__version__,
         description="SQL over the published tables of Korea's public-institution data commons: "
@@ -61,15 +64,17 @@ def create_app(platform: Platform) -> FastAPI:
     app.include_router(dcat.router)
     app.include_router(ckan.router)
     web.mount(app, platform)
+    docs.mount(app)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    # The last added runs first: proxy headers, then the body limit.
+    # The last added runs first: proxy headers, then security headers, then the body limit.
     app.add_middleware(
         BodyLimit, default=settings.max_request_bytes, paths=steward.body_limits(settings)
     )
+    app.add_middleware(SecurityHeaders)
     if settings.trusted_proxies:
         proxies = [str(network) for network in settings.trusted_proxies]
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=proxies)
