@@ -4,27 +4,44 @@ and its web pages; OpenAPI at `/docs`.
 `/docs` and the pages' assets are served from files shipped in the package (`fastapi-offline`,
 `api/web/static/`): air-gapped networks have no CDN. Documentation, `/healthz`, the sign-in page
 and the static assets are the only routes open without credentials.
+
+Around every route: the security headers (`api.headers`), a size limit on request bodies counted
+as they stream (`api.bodylimit`) and, only from `GONGYU_TRUSTED_PROXIES`, the client address and
+scheme a proxy forwards (uvicorn's `ProxyHeadersMiddleware`). The server must not apply proxy
+headers itself: `gongyu serve` runs uvicorn with `proxy_headers=False` (`SERVER_OPTIONS`), as
+uvicorn would otherwise believe `X-Forwarded-For` from any local process.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 import gongyu
-from api import audit, catalog_api, ckan, dcat, download, sql, trino, web
+from api import audit, catalog_api, ckan, dcat, docs, download, sql, trino, web
+from api.bodylimit import BodyLimit
 from api.catalog_service import CatalogService
 from api.fresh_contracts import FreshContracts
+from api.headers import SecurityHeaders
 from api.query import QueryService
 from api.running import Limits
+from api.web import steward
 from gongyu.platform import Platform
 from gongyu.settings import Settings, get_settings
+
+# What every uvicorn serving this app is told (see the module's docstring).
+SERVER_OPTIONS: dict[str, Any] = {"proxy_headers": False}
 
 
 def create_app(platform: Platform) -> FastAPI:
     """The API app of one platform (one workspace)."""
     settings = platform.settings
     app = FastAPIOffline(
+        docs_url=None,
+        redoc_url=None,
         title="Gongyu API",
         version=gongyu.__version__,
         description="SQL over the published tables of Korea's public-institution data commons: "
@@ -48,12 +65,22 @@ def create_app(platform: Platform) -> FastAPI:
     app.include_router(dcat.router)
     app.include_router(ckan.router)
     web.mount(app, platform)
-    app.add_middleware(FreshContracts, platform=platform)
+    docs.mount(app)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    # The last added runs first: proxy headers, then security headers, then the body limit,
+    # then the contracts as they are now.
+    app.add_middleware(FreshContracts, platform=platform)
+    app.add_middleware(
+        BodyLimit, default=settings.max_request_bytes, paths=steward.body_limits(settings)
+    )
+    app.add_middleware(SecurityHeaders)
+    if settings.trusted_proxies:
+        proxies = [str(network) for network in settings.trusted_proxies]
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=proxies)
     return app
 
 

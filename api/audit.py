@@ -1,5 +1,8 @@
 """`/api/v1/audit`: who read what. Operators see and export every record; a steward sees the
-records that touched their agency's datasets. Reading the log is itself audited (kind `audit`).
+records that touched their agency's datasets, cut to what concerns them: a request that also
+read other agencies' datasets is shown without its statement, error and hash and with only the
+steward's datasets, and says so (`withheld`, in Korean and English). Reading the log is itself
+audited (kind `audit`).
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from typing import Annotated, NoReturn
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from api.auth import AUTH_FAILURES, CurrentPrincipal
 from api.principal import Principal, Role
@@ -21,10 +24,39 @@ from gongyu.platform import Platform
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"], responses=AUTH_FAILURES)
 
 
+WITHHELD = (
+    "이 요청은 다른 기관의 데이터셋도 읽었으므로 문장, 오류와 그 데이터셋은 보이지 않습니다. "
+    "The request also read other agencies' datasets: its statement, error and those datasets "
+    "are withheld."
+)
+
+
+class ShownRecord(AuditRecord):
+    """An audit record as its reader may see it: whole for operators; for a steward, without
+    what concerns other agencies' datasets."""
+
+    statement: str | None = Field(description="None when withheld.")  # type: ignore[assignment]
+    # Withheld too: it would confirm a guessed statement.
+    hash: str | None  # type: ignore[assignment]
+    withheld: str | None = Field(
+        None, description="Why parts of the record are not shown (Korean, then English)."
+    )
+
+
 class AuditPage(BaseModel):
     """Audit records, newest first."""
 
-    records: list[AuditRecord]
+    records: list[ShownRecord]
+
+
+def for_steward(record: AuditRecord, own: set[str]) -> ShownRecord:
+    """The record as a steward owning the datasets `own` may see it."""
+    mine = tuple(d for d in record.datasets if d in own)
+    fields = record.model_dump()
+    if len(mine) < len(record.datasets):
+        withheld = {"statement": None, "error": None, "hash": None, "withheld": WITHHELD}
+        fields |= {"datasets": mine, **withheld}
+    return ShownRecord.model_validate(fields)
 
 
 def _statement(request: Request) -> str:
@@ -61,18 +93,19 @@ def audit_records(
     """The newest audit records first: who read what, when, for what purpose, with what outcome.
 
     Operators see every record. A steward sees the records that touched their agency's datasets
-    (who read their data). Other roles get 403.
+    (who read their data); of a request that also read other agencies' datasets, only their own
+    datasets, not its statement, error or hash (`withheld` says so). Other roles get 403.
     """
     started = time.perf_counter()
     platform: Platform = request.app.state.platform
-    if principal.role == Role.operator:
-        scope = None
-    elif principal.role == Role.steward:
-        scope = {c.id for c in platform.contracts.values() if c.agency == principal.agency}
-    else:
+    own: set[str] | None = None
+    if principal.role == Role.steward:
+        own = {c.id for c in platform.contracts.values() if c.agency == principal.agency}
+    elif principal.role != Role.operator:
         _deny(platform.audit, principal, request, started)
+    scope = own
     if dataset:
-        scope = {dataset} if scope is None else scope & {dataset}
+        scope = {dataset} if own is None else own & {dataset}
     records = platform.audit.records(agency=agency, dataset_ids=scope, since=since, limit=limit)
     platform.audit.append(
         principal,
@@ -81,7 +114,9 @@ def audit_records(
         rows=len(records),
         duration_ms=_elapsed_ms(started),
     )
-    return AuditPage(records=records)
+    if own is None:
+        return AuditPage(records=[ShownRecord.model_validate(r.model_dump()) for r in records])
+    return AuditPage(records=[for_steward(r, own) for r in records])
 
 
 @router.get(

@@ -4,10 +4,12 @@ Credentials come as `Authorization: Bearer <token or API key>` or `X-API-Key: <A
 from the web pages' own scripts, as the session cookie (`gongyu_session`), which on any request
 but GET/HEAD/OPTIONS must come with the session's CSRF token in `X-CSRF-Token` (else 403
 `csrf`). Any credential failure is a 401 whose body is exactly `{"detail": "invalid"}`: a caller
-learns nothing of why. Too many failures from one address in a minute, and its further attempts
-get 429 with `Retry-After` and the same body (`api.ratelimit`).
+learns nothing of why. Too many failures in a minute from one address, or naming one key id or
+token subject, and the further failures get 429 with `Retry-After` and the same body; a valid
+credential is always accepted (`api.ratelimit`).
 Tokens are checked against the settings (`GONGYU_TOKEN_*`), so an existing OIDC provider can
-issue them: signature, `iss`, `aud` when configured, `exp`, and Gongyu's `agency` and `role`.
+issue them: signature, `iss`, `aud` when configured, `exp`, and Gongyu's `agency` and `role`;
+every claim read must have its JSON type and a sane range, or the token is refused like any.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import json
 import logging
 from contextlib import suppress
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -28,11 +30,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from fastapi import Depends, Header, HTTPException, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, StrictStr, ValidationError
 
 from api.principal import Principal, Role
-from api.ratelimit import RATE_LIMITED, record_failure, refuse_if_limited
-from catalog.keys import PREFIX
+from api.ratelimit import RATE_LIMITED, record_failure
+from catalog.keys import PREFIX, TOKEN
 from catalog.sessions import Sessions
 from gongyu.platform import Platform
 from gongyu.settings import Settings
@@ -46,6 +48,9 @@ MAX_PURPOSE_CHARS = 500
 SESSION_COOKIE = "gongyu_session"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# The last second of year 9999: a later time is no date Python (or a session) can hold.
+MAX_TIMESTAMP = 253_402_300_799
+MAX_SUBJECT_CHARS = 256
 
 
 class Refusal(BaseModel):
@@ -66,12 +71,37 @@ AUTH_FAILURES: dict[int | str, dict[str, Any]] = {
 }
 
 
-class TokenClaims(BaseModel):
-    """The claims Gongyu reads from a verified token."""
+# A JSON number of seconds (RFC 7519's NumericDate may have a fraction), never text or a bool.
+Timestamp = Annotated[float, Field(strict=True, ge=0, le=MAX_TIMESTAMP, allow_inf_nan=False)]
 
-    sub: str = Field(min_length=1)
-    agency: str
+
+class TokenClaims(BaseModel):
+    """The claims Gongyu reads from a verified token, each strictly of its JSON type and in
+    range: `"exp": "4000000000"` or `1e30` is a bad token, not a number to coerce."""
+
+    sub: StrictStr = Field(min_length=1, max_length=MAX_SUBJECT_CHARS)
+    agency: StrictStr
     role: Role
+    exp: Timestamp
+    nbf: Timestamp | None = None
+    iat: Timestamp | None = None
+
+
+@dataclass(frozen=True)
+class Authenticated:
+    """A verified credential: whom it stands for and, for a token, when it expires (a session
+    made from it may not outlive it)."""
+
+    principal: Principal
+    expires_at: datetime | None = None
+
+
+class Refused(Exception):
+    """A credential that failed; `retry_after` is set when it is one failure too many."""
+
+    def __init__(self, retry_after: int | None) -> None:
+        super().__init__(retry_after)
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -131,8 +161,8 @@ def signing_key(settings: Settings, token: str) -> tuple[Any, list[str]] | None:
     return None if key is None else (key, settings.token_algorithms or ["RS256"])
 
 
-def verify_token(settings: Settings, registry: Registry, token: str) -> Principal | None:
-    """The principal a signed token stands for; None when tokens are off or it fails a check."""
+def verify_token(settings: Settings, registry: Registry, token: str) -> Authenticated | None:
+    """Whom a signed token stands for; None when tokens are off or it fails a check."""
     found = signing_key(settings, token)
     if found is None:
         return None
@@ -152,21 +182,51 @@ def verify_token(settings: Settings, registry: Registry, token: str) -> Principa
         return None
     if registry.agency(claims.agency) is None:
         return None
-    return Principal(subject=claims.sub, agency=claims.agency, role=claims.role, via="token")
+    principal = Principal(subject=claims.sub, agency=claims.agency, role=claims.role, via="token")
+    return Authenticated(principal, datetime.fromtimestamp(claims.exp, UTC))
 
 
-def authenticate(platform: Platform, bearer: str | None, api_key: str | None) -> Principal | None:
-    """The principal behind one request's credentials; None when missing or invalid."""
+def authenticate(
+    platform: Platform, bearer: str | None, api_key: str | None
+) -> Authenticated | None:
+    """Whom one request's credentials stand for; None when missing or invalid."""
     if bearer and api_key:
         return None  # one credential per request: never guess which one was meant
     credential = bearer or api_key
     if not credential:
         return None
     if credential.startswith(PREFIX):
-        return platform.keys.verify(credential)
+        principal = platform.keys.verify(credential)
+        return Authenticated(principal) if principal else None
     if api_key:
         return None  # X-API-Key carries API keys only
     return verify_token(platform.settings, platform.registry, credential)
+
+
+def presented_id(credential: str | None) -> str | None:
+    """Whom a credential claims to be, to count its failures by: an API key's id or a token's
+    `sub` (unverified: it only ever counts against failures, never refuses a valid one)."""
+    if not credential:
+        return None
+    if credential.startswith(PREFIX):
+        match = TOKEN.fullmatch(credential)
+        return f"key:{match['key_id']}" if match else None
+    try:
+        subject = jwt.decode(credential, options={"verify_signature": False}).get("sub")
+    except jwt.PyJWTError:
+        return None
+    return f"token:{subject[:MAX_SUBJECT_CHARS]}" if isinstance(subject, str) and subject else None
+
+
+def authenticate_request(
+    request: Request, bearer: str | None, api_key: str | None
+) -> Authenticated:
+    """Whom the request's credentials stand for; a failure is counted (`api.ratelimit`) and
+    raised as Refused, with `retry_after` when it is one too many."""
+    found = authenticate(request.app.state.platform, bearer, api_key)
+    if found is None:
+        raise Refused(record_failure(request, presented_id(bearer or api_key)))
+    return found
 
 
 def session_principal(request: Request) -> Principal | None:
@@ -229,15 +289,20 @@ async def current_principal(
     `csrf` when a session cookie comes without its CSRF token on a state-changing request.
 
     A request with a key or token is judged by it alone; the session cookie counts only
-    without one. Runs on the event loop: the key or session lookup is one indexed read
-    (~0.1 ms), cheaper than the hand-over to a worker thread it would otherwise take.
+    without one. A failure past the limit is 429 `invalid` with `Retry-After`. Runs on the
+    event loop: the key or session lookup is one indexed read (~0.1 ms), cheaper than the
+    hand-over to a worker thread it would otherwise take.
     """
-    platform: Platform = request.app.state.platform
     if bearer or api_key:
-        refuse_if_limited(request)
-        principal = authenticate(platform, bearer.credentials if bearer else None, api_key)
-        if principal is None:
-            record_failure(request)
+        try:
+            found = authenticate_request(request, bearer.credentials if bearer else None, api_key)
+        except Refused as refused:
+            if refused.retry_after is not None:
+                headers = {"Retry-After": str(refused.retry_after)}
+                raise HTTPException(429, "invalid", headers=headers) from None
+            principal = None
+        else:
+            principal = found.principal
     else:
         principal = session_principal(request)
     if principal is None:

@@ -22,12 +22,12 @@ from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from api.auth import authenticate, declared_purpose
+from api.auth import Refused, authenticate_request, declared_purpose
 from api.catalog_audit import audit_later
 from api.catalog_service import CatalogService
 from api.ckan_model import group, organization, package
 from api.principal import Principal
-from api.ratelimit import RATE_LIMITED, record_failure, too_many
+from api.ratelimit import RATE_LIMITED
 from catalog.audit import Outcome
 from catalog.entries import DatasetSummary, SearchFilters
 from contracts.model import AccessLevel
@@ -234,7 +234,7 @@ def ckan_principal(request: Request) -> Principal:
     `Authorization`, or in `X-CKAN-API-Key` or `X-API-Key` (the same one in several is fine).
 
     CkanError 403 "Access denied" without valid credentials, whatever the reason; 429 (with
-    `Retry-After`) while the address is blocked for too many failures (`api.ratelimit`)."""
+    `Retry-After`) for a failure past the limit (`api.ratelimit`)."""
     denied = CkanError(403, "Authorization Error", "Access denied")
     sent = set()
     if header := request.headers.get("Authorization", "").strip():
@@ -245,15 +245,15 @@ def ckan_principal(request: Request) -> Principal:
             sent.add(value)
     if len(sent) != 1:
         raise denied  # none, or different ones: never guess which one was meant
-    if (wait := too_many(request)) is not None:
-        headers = {"Retry-After": str(wait)}
-        raise CkanError(429, "Rate Limit Error", "Too many requests", headers=headers)
-    principal = authenticate(request.app.state.platform, sent.pop(), None)
-    if principal is None:
-        record_failure(request)
-        raise denied
+    try:
+        found = authenticate_request(request, sent.pop(), None)
+    except Refused as refused:
+        if refused.retry_after is None:
+            raise denied from None
+        headers = {"Retry-After": str(refused.retry_after)}
+        raise CkanError(429, "Rate Limit Error", "Too many requests", headers=headers) from None
     purpose = declared_purpose(request.headers.get("X-Gongyu-Purpose"))
-    return principal.model_copy(update={"purpose": purpose})
+    return found.principal.model_copy(update={"purpose": purpose})
 
 
 def _answer(

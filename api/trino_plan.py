@@ -23,7 +23,16 @@ from sqlglot.tokens import Token, TokenType
 from api.sqlcheck import CATALOG
 from api.trino_errors import TrinoError, location
 from api.trino_metadata import INFORMATION_SCHEMA, Catalog
-from api.trino_sql import SYSTEM, Session, parse_query, require_schema, require_table, translate
+from api.trino_sql import (
+    SYSTEM,
+    Session,
+    check_session,
+    header_safe,
+    parse_query,
+    require_schema,
+    require_table,
+    translate,
+)
 
 
 @dataclass(frozen=True)
@@ -39,6 +48,15 @@ class Done:
 
     update_type: str
     headers: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # The headers carry names the client chose: only what a header can hold goes back.
+        if not all(header_safe(value) for value in self.headers.values()):
+            raise TrinoError(
+                "NOT_SUPPORTED",
+                f"{self.update_type} with a name of control or non-ASCII characters is not "
+                "supported",
+            )
 
 
 class _Tokenizer(Trino.Tokenizer):
@@ -157,6 +175,7 @@ def _words(token: Token) -> list[_Word]:
 
 def plan(sql: str, session: Session, catalog: Catalog, *, prepared: bool = False) -> Run | Done:
     """What to do for one statement; raises TrinoError for anything Trino would refuse."""
+    check_session(session)
     text = sql.strip()
     while text.endswith(";"):  # clients and people paste statements with their terminator
         text = text[:-1].rstrip()

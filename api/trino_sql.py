@@ -44,6 +44,23 @@ class Session:
     prepared: Mapping[str, str] = field(default_factory=dict)
 
 
+def header_safe(text: str) -> bool:
+    """Whether `text` may go back to the client in a response header as it is: printable ASCII
+    (a line break would end the header and smuggle another; other bytes fail to encode)."""
+    return text.isascii() and text.isprintable()
+
+
+def check_session(session: Session) -> None:
+    """Refuse a session whose names (from the client's headers) hold control characters."""
+    names = {"catalog": session.catalog, "schema": session.schema}
+    names |= {f"prepared statement {name!r}": name for name in session.prepared}
+    for kind, name in names.items():
+        if name is not None and not name.isprintable():
+            raise TrinoError(
+                "GENERIC_USER_ERROR", f"Invalid {kind} name: control characters are not allowed"
+            )
+
+
 def parse_query(text: str) -> exp.Query:
     """One Trino query; other statements are refused (the API only reads)."""
     try:

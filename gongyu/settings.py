@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-from pydantic import Field, HttpUrl, SecretStr, model_validator
+from pydantic import Field, HttpUrl, IPvAnyNetwork, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 import contracts
@@ -62,11 +62,24 @@ class Settings(BaseSettings):
         ge=1,
         description="Row limit of answers built whole (JSON, Parquet); CSV and Arrow stream.",
     )
+    max_request_bytes: int = Field(
+        1024**2,
+        ge=1024,
+        description="Largest request body of any route but an upload (SQL text, forms), in "
+        "bytes; counted while it streams, and refused with 413 past it.",
+    )
     auth_failures_per_minute: int = Field(
         60,
         ge=0,
-        description="Failed authentications one client address may make in a minute before "
-        "further attempts get 429 (0: no limit).",
+        description="Failed authentications one client address, or one API key id or token "
+        "subject, may make in a minute before its further failures get 429 (0: no limit); a "
+        "valid credential is always accepted.",
+    )
+    trusted_proxies: list[IPvAnyNetwork] = Field(
+        [],
+        description="Addresses or networks of the reverse proxies in front of the API (JSON "
+        'list, e.g. `["10.0.0.0/8"]`): only from them are `X-Forwarded-For` and '
+        "`X-Forwarded-Proto` believed. Empty: the connecting address is the client.",
     )
     pseudonym_key_file: Path | None = Field(
         None,

@@ -1,7 +1,9 @@
 """The pages' words in Korean and English: one message catalogue, a language per request.
 
-Korean is the default; `?lang=en` (or `ko`) on any page switches and is remembered in a cookie.
-Dataset titles and descriptions are shown as their contracts write them.
+Korean is the default; `?lang=en` (or `ko`) on any page switches, and is remembered in a cookie
+when the browser says the request came from our own pages or the viewer's own address bar
+(`Sec-Fetch-Site`): another site's link may show a page in a language, never change the
+viewer's choice. Dataset titles and descriptions are shown as their contracts write them.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 MESSAGES = Path(__file__).with_name("messages.yaml")
 LANG_COOKIE = "gongyu_lang"
+# Fetch metadata of a request this site made, or the viewer typed or bookmarked.
+OWN_REQUESTS = frozenset({"same-origin", "none"})
 
 
 class Lang(StrEnum):
@@ -70,3 +74,9 @@ def requested_lang(request: Request) -> tuple[Lang, bool]:
         if value in Lang.__members__:
             return Lang(value), chosen
     return Lang.ko, False
+
+
+def remembers_lang(request: Request) -> bool:
+    """Whether a language chosen in this request may be kept in the cookie: only when the
+    browser vouches that no other site sent it (without the header, nothing is remembered)."""
+    return request.headers.get("sec-fetch-site") in OWN_REQUESTS

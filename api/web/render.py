@@ -1,5 +1,5 @@
-"""How a page goes out: the Jinja2 environment, its filters, and the HTML response with the
-headers every page carries (no cache, a strict content security policy: our origin only)."""
+"""How a page goes out: the Jinja2 environment, its filters, and the HTML response in the
+viewer's language (its security headers are the whole app's, `api.headers`)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from api.web.i18n import LANG_COOKIE, Lang, Translator, requested_lang
+from api.web.i18n import LANG_COOKIE, Lang, Translator, remembers_lang, requested_lang
 from catalog.grants import KOREA
 from catalog.sessions import Session
 from sectors.registry import Registry
@@ -21,17 +21,6 @@ from sectors.registry import Registry
 TEMPLATES = Path(__file__).with_name("templates")
 STATIC = Path(__file__).with_name("static")
 YEAR = 365 * 24 * 3600
-
-# Our origin only: no CDN, no inline script, no framing. Inline SVG is markup, not a resource.
-HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; "
-    "script-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
-    "base-uri 'none'; object-src 'none'",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-    # Pages show what this viewer is entitled to: no shared or back-button copies.
-    "Cache-Control": "no-store",
-}
 
 
 def _static_version() -> str:
@@ -140,9 +129,9 @@ def page(
         csrf=session.csrf_token if session else None,
         **context,
     )
-    response = HTMLResponse(html, status_code=status, headers=HEADERS)
+    response = HTMLResponse(html, status_code=status)
     response.headers["Content-Language"] = lang.value
-    if chosen:
+    if chosen and remembers_lang(request):
         response.set_cookie(
             LANG_COOKIE,
             lang.value,

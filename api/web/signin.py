@@ -8,16 +8,12 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from datetime import UTC, datetime
 from typing import Annotated
 
-import jwt
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from api.auth import SESSION_COOKIE, authenticate
-from api.principal import Principal
-from api.ratelimit import record_failure, too_many
+from api.auth import SESSION_COOKIE, Refused, authenticate_request
 from api.web.render import is_https, page
 from api.web.session import (
     SignedIn,
@@ -57,15 +53,6 @@ def _form(request: Request, next_path: str, failed: str | None, status: int) -> 
     return response
 
 
-def _token_expiry(principal: Principal, credential: str) -> datetime | None:
-    """When a verified bearer token expires (a session made from it may not outlive it)."""
-    if principal.via != "token":
-        return None
-    # The signature was verified by `authenticate`; only the `exp` claim is read here.
-    claims = jwt.decode(credential, options={"verify_signature": False})
-    return datetime.fromtimestamp(claims["exp"], UTC)
-
-
 @router.get("/signin", response_class=HTMLResponse)
 def signin_form(request: Request, next: Annotated[str, Query(max_length=2000)] = "/") -> Response:
     """The sign-in form (the only page open without a session)."""
@@ -85,20 +72,20 @@ async def signin(request: Request) -> Response:
     ):
         return _form(request, next_path, "signin.expired", 403)
     credential = str(form.get("credential", "")).strip()[:MAX_CREDENTIAL_CHARS]
-    platform = request.app.state.platform
-    if credential and (wait := too_many(request)) is not None:
-        limited = _form(request, next_path, "signin.invalid", 429)
-        limited.headers["Retry-After"] = str(wait)
-        return limited
-    principal = authenticate(platform, credential, None) if credential else None
-    if principal is None:
-        if credential:
-            record_failure(request)
+    if not credential:
         return _form(request, next_path, "signin.invalid", 401)
+    try:
+        found = authenticate_request(request, credential, None)
+    except Refused as refused:
+        if refused.retry_after is None:
+            return _form(request, next_path, "signin.invalid", 401)
+        limited = _form(request, next_path, "signin.invalid", 429)
+        limited.headers["Retry-After"] = str(refused.retry_after)
+        return limited
     sessions = store(request)
     if old := request.cookies.get(SESSION_COOKIE):
         sessions.delete(old)  # a new id at every sign-in: no session fixation
-    session_id, session = sessions.create(principal, _token_expiry(principal, credential))
+    session_id, session = sessions.create(found.principal, found.expires_at)
     response = RedirectResponse(next_path, status_code=303)
     keep_session(response, request, session_id, session)
     response.delete_cookie(

@@ -14,6 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData, UploadFile
 
+from api.bodylimit import BodyTooLarge
 from api.catalog_audit import audit_later
 from api.principal import Principal, Role
 from api.web.render import error_page, page
@@ -24,13 +25,20 @@ from catalog.sessions import Session
 from contracts.model import Contract
 from gongyu.pipeline import results_prefix
 from gongyu.platform import Platform
+from gongyu.settings import Settings
 
 router = APIRouter(prefix="/steward", include_in_schema=False)
+UPLOAD = "/upload"
 MAX_LISTED = 500
 # Multipart framing and the form's small fields around the file.
 FORM_OVERHEAD = 64 * 1024
 CHUNK = 1024 * 1024
 UNSAFE = re.compile(r"[^\w.\- ]+")
+
+
+def body_limits(settings: Settings) -> dict[str, int]:
+    """The largest body each upload route reads (`api.bodylimit`): a delivery and its form."""
+    return {router.prefix + UPLOAD: settings.max_delivery_bytes + FORM_OVERHEAD}
 
 
 def _platform(request: Request) -> Platform:
@@ -224,16 +232,15 @@ async def _deliver_form(
     return RedirectResponse(target, status_code=303)
 
 
-@router.post("/upload", response_class=HTMLResponse)
+@router.post(UPLOAD, response_class=HTMLResponse)
 async def upload(request: Request, session: SignedIn) -> Response:
     """Land an uploaded file as a delivery of one of my agency's datasets."""
     started = time.perf_counter()
     _steward(session)
-    declared = request.headers.get("content-length", "")
-    limit = _platform(request).settings.max_delivery_bytes + FORM_OVERHEAD
-    if declared.isdigit() and int(declared) > limit:
-        raise PageError(413, "error.too_large")  # refused before a byte of it is spooled
-    form = await request.form(max_files=1, max_fields=3)
+    try:
+        form = await request.form(max_files=1, max_fields=3)
+    except BodyTooLarge:  # declared too large, or counted past the limit: nothing more is read
+        raise PageError(413, "error.too_large") from None
     try:
         return await _deliver_form(request, session, form, started)
     finally:

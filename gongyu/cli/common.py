@@ -1,29 +1,64 @@
-"""What every command shares: the --workspace option, errors turned into clean messages and
-lists printed as a table or JSON."""
+"""What every command shares: the --workspace option, errors turned into clean messages, lists
+printed as a table or JSON, and the consoles everything is printed through.
+
+The consoles print every string exactly as it is: Rich markup and emoji codes in it are text (a
+quarantine reason or a declared purpose reading `[/x]` cannot break a table), and control
+characters are shown escaped (data cannot move the cursor or retitle the operator's terminal).
+Colour comes only from `styled`, which escapes its parts the same way."""
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from catalog.deliveries import DeliveryTooLarge
 from contracts.loader import ContractError
 from gongyu.platform import UnknownDataset
 from gongyu.settings import Settings
 
-# Piped output (CI logs, `| less`) gets a wide table instead of Rich's 80-column default.
-console = Console(width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True)
+# C0 and C1 control characters but the line break and tab, which lay text out.
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 Model = TypeVar("Model", bound=BaseModel)
+
+
+def visible(text: str) -> str:
+    """`text` with its control characters written as escapes (`\\x1b`, `\\r`)."""
+    return CONTROL.sub(lambda found: repr(found[0])[1:-1], text)
+
+
+class LiteralConsole(Console):
+    """A console that prints strings as they are (see the module): no markup, emoji codes or
+    highlighting, control characters escaped, whatever a single `print` asks for."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(markup=False, emoji=False, highlight=False, **options)
+
+    def render_str(self, text: str, **options: Any) -> Text:
+        """Every string printed, in a table cell or not, comes through here."""
+        return super().render_str(visible(text), **{**options, "markup": False, "emoji": False})
+
+
+def styled(*parts: str | tuple[str, str]) -> Text:
+    """One line from parts, each a string or a (string, Rich style) pair, escaped as printed."""
+    return Text.assemble(
+        *(visible(part) if isinstance(part, str) else (visible(part[0]), part[1]) for part in parts)
+    )
+
+
+# Piped output (CI logs, `| less`) gets a wide table instead of Rich's 80-column default.
+console = LiteralConsole(width=None if sys.stdout.isatty() else 160)
+err = LiteralConsole(stderr=True)
 
 WorkspaceOption = Annotated[
     Path | None,
@@ -47,7 +82,7 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except (ContractError, UnknownDataset, DeliveryTooLarge, FileNotFoundError, ValueError) as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False, markup=True, soft_wrap=True)
+        err.print(styled(("error:", "red"), f" {exc}"), soft_wrap=True)
         raise typer.Exit(1) from None
 
 

@@ -13,7 +13,7 @@ import typer
 from rich.table import Table
 
 from api.principal import Role
-from gongyu.cli.common import WorkspaceOption, console, settings_for, user_errors
+from gongyu.cli.common import WorkspaceOption, console, settings_for, styled, user_errors
 from gongyu.demo import DemoDelivery, DemoResult, fresh_workspace, run_demo
 from gongyu.platform import Platform
 
@@ -42,15 +42,12 @@ def demo(
 
         def start(planned: DemoDelivery) -> None:
             note = f" — {planned.why}" if planned.why else ""
-            console.print(f"… {planned.dataset_id} ← {planned.file.name}{note}", highlight=False)
+            console.print(f"… {planned.dataset_id} ← {planned.file.name}{note}")
 
         def done(result: DemoResult) -> None:
             d = result.delivery
             mark = "✓" if result.as_expected else "✗ UNEXPECTED"
-            console.print(
-                f"  {mark} {d.state.value}, {d.rows or 0:,} rows, {result.seconds:.1f}s",
-                highlight=False,
-            )
+            console.print(f"  {mark} {d.state.value}, {d.rows or 0:,} rows, {result.seconds:.1f}s")
 
         results = run_demo(platform, on_start=start, on_done=done)
     console.print(summary(results))
@@ -71,11 +68,7 @@ def summary(results: list[DemoResult]) -> Table:
     )
     for r in results:
         d = r.delivery
-        outcome = (
-            f"[green]{d.state.value}[/]"
-            if d.state.value == "published"
-            else f"[red]{d.state.value}[/]"
-        )
+        outcome = styled((d.state.value, "green" if d.state.value == "published" else "red"))
         table.add_row(
             d.dataset_id,
             d.filename,
@@ -114,17 +107,14 @@ def serve(platform: Platform, port: int, api_port: int) -> None:
     keys = demo_keys(platform)
     console.print("API keys (shown once; `gongyu keys create` makes more):")
     for agency, role, key in keys:
-        console.print(f"  {agency:6} {role.value:9} {key}", highlight=False)
+        console.print(f"  {agency:6} {role.value:9} {key}")
     sql = "SELECT sido, count(*) FROM welfare_safety.koroad_fatal_traffic_accidents GROUP BY 1"
-    console.print(
-        f"Catalog: http://127.0.0.1:{api_port}/ (sign in with a key above)", highlight=False
-    )
+    console.print(f"Catalog: http://127.0.0.1:{api_port}/ (sign in with a key above)")
     console.print(
         f"SQL API: http://127.0.0.1:{api_port}/docs — e.g.\n"
         f"  curl -s -H 'Authorization: Bearer {keys[0][2]}' "
         f'http://127.0.0.1:{api_port}/api/v1/sql -d \'{{"sql": "{sql}"}}\' '
         "-H 'Content-Type: application/json'",
-        highlight=False,
         soft_wrap=True,
     )
     api = subprocess.Popen(

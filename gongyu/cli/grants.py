@@ -59,7 +59,6 @@ def add(
         )
     console.print(
         f"grant {grant.grant_id}: {grant.dataset_id} to {grant.agency} through {grant.expires}",
-        highlight=False,
     )
 
 
@@ -103,5 +102,4 @@ def revoke(
         grant = Platform(settings_for(workspace)).grants.revoke(grant_id)
     console.print(
         f"grant {grant.grant_id} ({grant.dataset_id} to {grant.agency}) is revoked",
-        highlight=False,
     )

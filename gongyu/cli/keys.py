@@ -39,7 +39,6 @@ def create(
     err.print(
         f"created key {key.key_id} for {key.agency} ({key.role.value}). This is the only time "
         "it is shown: store it now.",
-        highlight=False,
         soft_wrap=True,
     )
 
@@ -76,4 +75,4 @@ def revoke(
     """
     with user_errors():
         key = Platform(settings_for(workspace)).keys.revoke(key_id)
-    console.print(f"key {key.key_id} ({key.agency}, {key.role.value}) is revoked", highlight=False)
+    console.print(f"key {key.key_id} ({key.agency}, {key.role.value}) is revoked")

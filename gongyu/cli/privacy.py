@@ -34,7 +34,7 @@ def scan(
     if as_json:
         typer.echo(json.dumps([f.model_dump() for f in found], ensure_ascii=False, indent=1))
     elif not found:
-        console.print("no raw identifiers in any published snapshot", highlight=False)
+        console.print("no raw identifiers in any published snapshot")
     else:
         table = Table("table", "column", "kind", "values", "file", "masked samples")
         for f in found:
@@ -63,7 +63,7 @@ def keys(workspace: WorkspaceOption = None) -> None:
             "yes" if version == keyring.current else "",
         )
     console.print(table)
-    console.print(f"key file: {platform.key_file}", highlight=False)
+    console.print(f"key file: {platform.key_file}")
 
 
 @app.command("rotate-key")
@@ -78,4 +78,4 @@ def rotate_key(workspace: WorkspaceOption = None) -> None:
         platform = Platform(settings_for(workspace))
         rotated = platform.keyring().rotate()
         save_keyring(rotated, platform.key_file)
-    console.print(f"pseudonym key version {rotated.current} is now current", highlight=False)
+    console.print(f"pseudonym key version {rotated.current} is now current")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from catalog.deliveries import Delivery, DeliveryState
-from gongyu.cli.common import WorkspaceOption, console, settings_for, user_errors
+from gongyu.cli.common import WorkspaceOption, console, settings_for, styled, user_errors
 from gongyu.platform import Platform
 
 
@@ -21,14 +21,14 @@ def run(workspace: WorkspaceOption = None) -> None:
         failed = 0
 
         def started(delivery: Delivery) -> None:
-            console.print(f"… {delivery.dataset_id} {delivery.delivery_id}", highlight=False)
+            console.print(f"… {delivery.dataset_id} {delivery.delivery_id}")
 
         for delivery, run_id in run_pending(platform, on_start=started):
             ok = delivery.state == DeliveryState.published
             failed += not ok
-            mark = "[green]published[/green]" if ok else "[red]quarantined[/red]"
+            mark = ("published", "green") if ok else ("quarantined", "red")
             why = "" if ok else ": " + "; ".join(delivery.reasons)[:300]
             console.print(
-                f"  {mark} {delivery.rows or 0:,} rows (run {run_id[:8]}){why}", highlight=False
+                styled("  ", mark, f" {delivery.rows or 0:,} rows (run {run_id[:8]}){why}")
             )
     raise typer.Exit(1 if failed else 0)

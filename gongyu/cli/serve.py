@@ -28,6 +28,8 @@ def serve(
     """
     import uvicorn
 
+    from api.app import SERVER_OPTIONS
+
     settings = settings_for(workspace)
     with user_errors():
         platform = Platform(settings)  # fails early, with a message, on a bad workspace
@@ -46,4 +48,5 @@ def serve(
         ssl_certfile=str(ssl_certfile) if ssl_certfile else None,
         ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None,
         log_level="warning",
+        **SERVER_OPTIONS,  # proxy headers only from GONGYU_TRUSTED_PROXIES, read by the app
     )

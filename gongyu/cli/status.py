@@ -11,7 +11,7 @@ from rich.table import Table
 
 from catalog.deliveries import Delivery
 from catalog.freshness import Freshness, FreshnessState, span
-from gongyu.cli.common import WorkspaceOption, console, settings_for, user_errors
+from gongyu.cli.common import WorkspaceOption, console, settings_for, styled, user_errors
 from gongyu.platform import Platform
 
 FIELDS = (
@@ -109,7 +109,7 @@ def freshness_table(freshness: list[Freshness]) -> Table:
     for f in freshness:
         table.add_row(
             f.dataset_id,
-            f"[{STATE_STYLES[f.state]}]{f.state.value}[/]",
+            styled((f.state.value, STATE_STYLES[f.state])),
             _at(f.last_published_at),
             _at(f.due_by),
             span(f.max_age) if f.max_age else "",

@@ -83,6 +83,26 @@ def test_steward_sees_who_read_their_data(served: Served) -> None:
     assert seqs(other) == []
 
 
+def test_a_steward_sees_nothing_of_other_agencies_datasets(served: Served) -> None:
+    records = {
+        r["seq"]: r for r in served.get("knpa", Role.steward, "/api/v1/audit").json()["records"]
+    }
+    own, shared = records[1], records[3]
+    # The request that read kotsa's data too: knpa's dataset only, no statement, and why.
+    assert shared["datasets"] == [KNPA_DATA]
+    assert (shared["statement"], shared["error"], shared["hash"]) == (None, None, None)
+    assert own["statement"].endswith("police_drunk_driving_detections") and own["hash"]
+    assert own["withheld"] is None
+    assert "다른 기관의 데이터셋" in shared["withheld"]
+    assert "other agencies' datasets" in shared["withheld"]
+    assert (shared["subject"], shared["agency"], shared["rows"]) == ("reader", "koroad", 1)
+    # Operators still see the whole record.
+    whole = served.get("knpa", Role.operator, "/api/v1/audit", dataset=KOTSA_DATA)
+    both = next(r for r in whole.json()["records"] if r["seq"] == 3)
+    assert both["statement"] == "SELECT 1 FROM both" and both["withheld"] is None
+    assert both["datasets"] == sorted([KNPA_DATA, KOTSA_DATA]) and both["hash"]
+
+
 @pytest.mark.parametrize("role", [Role.analyst, Role.secretariat])
 def test_other_roles_are_refused_and_recorded(served: Served, role: Role) -> None:
     for path in ("/api/v1/audit", "/api/v1/audit/export"):

@@ -197,6 +197,14 @@ BAD_HS256: dict[str, Callable[[], str]] = {
     "unsigned": lambda: jwt.encode(claims(), None, algorithm="none"),
     "tampered payload": lambda: _swap_payload(hs256(), claims(role="operator")),
     "not a token": lambda: "eyJhbGciOiJIUzI1NiJ9.garbage.sig",
+    # Every claim read must have its JSON type and a sane range: none is coerced.
+    "expiry as text": lambda: hs256(exp="4000000000"),
+    "expiry past year 9999": lambda: hs256(exp=10**30),
+    "expiry as a huge float": lambda: hs256(exp=1e30),
+    "not-before as text": lambda: hs256(nbf="1700000000"),
+    "issued-at as text": lambda: hs256(iat="1700000000"),
+    "subject as a number": lambda: hs256(sub=12345),
+    "agency as a list": lambda: hs256(agency=["koroad"]),
 }
 
 

@@ -230,7 +230,7 @@ def test_the_language_switch_is_remembered(served: World) -> None:
         korean = parse(client.get("/search", params={"q": "air"}).text)
         switch = korean.find(".//a[@class='lang-en']").attrib["href"]
         assert switch == "/search?q=air&lang=en"
-        english = client.get(switch)
+        english = client.get(switch, headers={"Sec-Fetch-Site": "same-origin"})  # a click
         assert "gongyu_lang=en" in english.headers["set-cookie"]
         assert parse(english.text).find(".//html").attrib["lang"] == "en"
         assert text(parse(english.text).find(".//h1")) == "Search datasets"
@@ -238,6 +238,22 @@ def test_the_language_switch_is_remembered(served: World) -> None:
         assert later.find(".//html").attrib["lang"] == "en"
         assert text(later.find(".//h1")) == served.platform.contract(AIR).title
         assert parse(client.get("/?lang=ko").text).find(".//html").attrib["lang"] == "ko"
+
+
+@pytest.mark.parametrize("fetch_site", ["cross-site", "same-site", None])
+def test_another_site_cannot_change_the_remembered_language(
+    served: World, fetch_site: str | None
+) -> None:
+    with closing(sign_in(served.url, served.keys[(OTHER_SECTOR, Role.analyst)])) as client:
+        sent = {"Sec-Fetch-Site": fetch_site} if fetch_site else {}
+        linked = client.get("/?lang=en", headers=sent)
+        assert parse(linked.text).find(".//html").attrib["lang"] == "en"  # shown, not kept
+        assert "gongyu_lang" not in linked.headers.get("set-cookie", "")
+        later = client.get("/", headers={"Sec-Fetch-Site": "same-origin"})
+        assert parse(later.text).find(".//html").attrib["lang"] == "ko"
+        # Typed or bookmarked by the viewer: remembered.
+        typed = client.get("/?lang=en", headers={"Sec-Fetch-Site": "none"})
+        assert "gongyu_lang=en" in typed.headers["set-cookie"]
 
 
 def test_pages_use_nothing_from_outside_our_origin(clients, served: World) -> None:

@@ -44,7 +44,8 @@ ISSUER = "https://sso.gongyu.example"
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    with world(tmp_path_factory.mktemp("sessions")) as w:
+    # Behind a TLS proxy on 127.0.0.1 (the tests' own address); no other peer is believed.
+    with world(tmp_path_factory.mktemp("sessions"), trusted_proxies=["127.0.0.1"]) as w:
         yield w
 
 
@@ -102,8 +103,11 @@ def test_sign_in_makes_a_session_kept_hashed(served: World) -> None:
 
 
 def test_the_cookie_is_secure_over_https(served: World) -> None:
-    # uvicorn trusts X-Forwarded-Proto from loopback, as from a TLS proxy in front of it.
     https = {"X-Forwarded-Proto": "https"}
+    # From a peer that is not the trusted proxy, the header is only the caller's claim.
+    untrusted = httpx.HTTPTransport(local_address="127.0.0.2")
+    with httpx.Client(base_url=served.url, headers=https, transport=untrusted) as client:
+        assert "secure" not in cookie_attributes(client.get("/signin"), "gongyu_signin")
     with httpx.Client(base_url=served.url, headers=https) as client:
         form = client.get("/signin")
         assert "secure" in cookie_attributes(form, "gongyu_signin")
@@ -240,3 +244,18 @@ def test_a_key_in_the_request_wins_over_the_cookie(served: World) -> None:
             "/api/v1/sql", json=private, headers={"X-CSRF-Token": page_token(client)}
         )
         assert mine.json()["rows"] == [[40]]
+
+
+@pytest.mark.parametrize("exp", ["4000000000", 10**30, 1e30, True, [4_000_000_000]], ids=repr)
+def test_a_token_with_a_bad_expiry_is_refused_like_any(tmp_path: Path, exp: object) -> None:
+    platform = Platform(Settings(home=tmp_path / "ws", token_secret=SECRET, token_issuer=ISSUER))
+    claims = {"sub": "kim@police.go.kr", "iss": ISSUER, "exp": exp, "agency": OWNER}
+    token = jwt.encode({**claims, "role": "analyst"}, SECRET, algorithm="HS256")
+    with serve(create_app(platform)) as url, httpx.Client(base_url=url) as client:
+        api = client.get("/api/v1/catalog/sectors", headers={"Authorization": f"Bearer {token}"})
+        assert (api.status_code, api.json()) == (401, {"detail": "invalid"})
+        form = form_token(client.get("/signin").text, "signin")
+        answer = client.post("/signin", data={"credential": token, "csrf_token": form})
+        assert answer.status_code == 401
+        assert parse(answer.text).find(".//p[@id='signin-error']") is not None
+        assert SESSION_COOKIE not in answer.headers.get("set-cookie", "")

@@ -25,7 +25,7 @@ import uvicorn
 import yaml
 from fastapi import FastAPI
 
-from api.app import create_app
+from api.app import SERVER_OPTIONS, create_app
 from api.principal import Role
 from catalog.grants import korean_today
 from contracts.loader import DEFAULT_DIR
@@ -153,7 +153,8 @@ def free_port() -> int:
 def serve(app: FastAPI) -> Iterator[str]:
     """Run `app` under uvicorn on a loopback port in a thread; yields its base URL."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **SERVER_OPTIONS)
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

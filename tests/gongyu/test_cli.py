@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -21,6 +22,8 @@ KOTSA = "transport_logistics/kotsa_car_inspection_centers_20210927.csv"
 
 def gongyu(*args: str, env_home: Path | None = None) -> subprocess.CompletedProcess[str]:
     env = {"PATH": "/usr/bin:/bin", "HOME": str(Path.home())}
+    if "PYTHONPATH" in os.environ:  # a worktree's checkout, not the installed one
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
     if env_home:
         env["GONGYU_HOME"] = str(env_home)
     return subprocess.run(
