@@ -2,10 +2,12 @@
 
 Parsed with sqlglot, never matched as text, and run as sqlglot writes it back: what runs is what
 was checked. The check is an allow-list, so a form nobody thought of is refused, not passed:
-- exactly one statement, a query (SELECT, set operations, CTEs, VALUES, PIVOT over a table);
+- exactly one statement, a query (SELECT, set operations, CTEs, VALUES, PIVOT over a table), or
+  SUMMARIZE / DESCRIBE of a table or query (never of a string: DuckDB reads a string there as a
+  table name or a file);
 - every node of the tree is of a kind listed here: no statement nested anywhere (`WITH x AS
-  (ATTACH …)`, `(DELETE … RETURNING *)`), no SUMMARIZE/DESCRIBE/SHOW, no time travel syntax, no
-  parameters or session variables;
+  (ATTACH …)`, `(DELETE … RETURNING *)`), no SHOW, no time travel syntax, no parameters or
+  session variables;
 - every table is a policy view of the caller (`<sector>.<table>`, optionally `gongyu.`), a CTE
   visible where it is named (a name DuckDB would not resolve as that CTE would be read as a
   table, or a file), or `information_schema.tables | columns | schemata` — rewritten to the
@@ -104,7 +106,11 @@ ALLOWED_NODES: tuple[type[exp.Expression], ...] = (
     exp.JSONPathWildcard,
     exp.JSONPathSlice,
     exp.ColumnDef,
+    exp.Summarize,
+    exp.Describe,
 )
+# What SUMMARIZE and DESCRIBE may be of: a table (checked like any) or a query.
+DESCRIBABLE = (exp.Table, exp.Query)
 # Expression families: functions (names checked), operators, predicates, AND/OR.
 ALLOWED_FAMILIES = (exp.Func, exp.Binary, exp.Unary, exp.Predicate, exp.Connector)
 # Families that hold nodes of other kinds: a statement is never an expression here.
@@ -229,7 +235,7 @@ def _parse(sql: str, dialect: str) -> exp.Expression:
     if len(statements) != 1:
         raise Refused(f"send exactly one statement (got {len(statements)})")
     tree = statements[0]
-    if not isinstance(tree, exp.Query | exp.Values | exp.Pivot):
+    if not isinstance(tree, exp.Query | exp.Values | exp.Pivot | exp.Summarize | exp.Describe):
         kind = tree.key.upper() if not isinstance(tree, exp.Command) else tree.name.upper()
         raise Refused(f"only queries are allowed (SELECT, WITH, set operations), not {kind}")
     return tree
@@ -239,6 +245,11 @@ def _refuse_node(node: exp.Expression) -> None:
     if isinstance(node, REFUSED_FAMILIES) or not isinstance(node, ALLOWED_NODES + ALLOWED_FAMILIES):
         kind = node.key.upper() if not isinstance(node, exp.Command) else node.name.upper()
         raise Refused(f"{kind} is not available in the SQL API: send one plain query")
+    if isinstance(node, exp.Summarize | exp.Describe) and not isinstance(node.this, DESCRIBABLE):
+        raise Refused(
+            f"{node.key.upper()} takes a table or a query here, not a string: DuckDB would "
+            "read a string as a table name or a file"
+        )
     if isinstance(node, exp.Func) and (name := forbidden_function(node)):
         raise Refused(f"function {name}() is not available in the SQL API")
 
