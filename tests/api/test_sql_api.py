@@ -201,7 +201,8 @@ def test_time_limit_cancels(tmp_path: Path) -> None:
                 pass
         [record] = w.platform.audit.records(limit=1)
         assert (record.statement, record.outcome) == (endless["sql"], "cancelled")
-        assert record.error == "query cancelled after 1 s"
+        assert record.error.startswith("query cancelled after 1 s, the time limit of one query")
+        assert "GONGYU_SQL_TIMEOUT_SECONDS" in record.error
         assert w.sql(OWNER, "SELECT 1").json()["rows"] == [[1]]
 
 
