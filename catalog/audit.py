@@ -324,9 +324,9 @@ class AuditLog:
             by = dict(conn.execute(completions).tuples().all()) if opened else {}
         return [r.model_copy(update={"completed_by": by.get(r.seq)}) for r in found]
 
-    def entries(self) -> Iterator[dict[str, Any]]:
-        """Every record as stored, in sequence order, read a page at a time."""
-        after = 0
+    def entries(self, after: int = 0) -> Iterator[dict[str, Any]]:
+        """Every record after seq `after` (all by default) as stored, in sequence order, read
+        a page at a time."""
         while True:
             query = (
                 select(audit_log)
