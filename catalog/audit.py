@@ -55,6 +55,9 @@ CHAINED_FIELDS = (
 # Chained only when set, so records written before these fields existed keep their hash.
 OPTIONAL_CHAINED_FIELDS = ("completes",)
 GENESIS = "0" * 64
+# Built once: building them per append cost twice the database's own work.
+_LAST = select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
+_INSERT = insert(audit_log)
 # Each round of a write race has one winner, so a loser retries at most once per concurrent
 # writer; the bound only stops a broken database from looping forever.
 MAX_ATTEMPTS = 200
@@ -274,16 +277,13 @@ class AuditLog:
     def _append(self, body: dict[str, Any]) -> AuditRecord | None:
         """Chain `body` after the last record in one transaction; None when another writer
         took that sequence number first (the primary key refuses the second one)."""
-        last_query = (
-            select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
-        )
         try:
             with self.engine.begin() as conn:
-                last = conn.execute(last_query).first()
+                last = conn.execute(_LAST).first()
                 entry = {"seq": last.seq + 1 if last else 1, **body}
                 entry["hash"] = chain_hash(last.hash if last else GENESIS, entry)
                 stored = {**entry, "datasets": json.dumps(entry["datasets"])}
-                conn.execute(insert(audit_log).values(**stored))
+                conn.execute(_INSERT, stored)
         except IntegrityError:
             taken = select(audit_log.c.seq).where(audit_log.c.seq == entry["seq"])
             with self.engine.connect() as conn:
