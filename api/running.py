@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import queue
 import threading
 import time
 from collections import deque
@@ -107,6 +108,36 @@ class Watchdog:
 WATCHDOG = Watchdog()
 
 
+class Workers:
+    """Daemon threads that run queries, kept for the next one: a new thread costs DuckDB's
+    allocator its per-thread caches again (~1 ms of CPU a query). As many exist as ever ran at
+    once, which admission bounds."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._idle = 0
+        self._lock = threading.Lock()
+
+    def run(self, job: Callable[[], None]) -> None:
+        """Run `job` on an idle thread, or on a new one when none is idle."""
+        with self._lock:
+            spawn = self._idle == 0
+            self._idle -= 0 if spawn else 1
+        if spawn:
+            name = f"sql-run-{next(_serial)}"
+            threading.Thread(target=self._serve, name=name, daemon=True).start()
+        self._jobs.put(job)
+
+    def _serve(self) -> None:
+        while True:
+            self._jobs.get()()
+            with self._lock:
+                self._idle += 1
+
+
+WORKERS = Workers()
+
+
 class Execution:
     """A query running on its own thread: its schema, its batches, and ways to stop it.
 
@@ -130,7 +161,7 @@ class Execution:
         self._hooks: list[Callable[[], None]] = []
         self._ticket = WATCHDOG.watch(limits.seconds, cursor.interrupt)
         self.batches = self._stream()
-        threading.Thread(target=self._work, name=f"sql-run-{next(_serial)}", daemon=True).start()
+        WORKERS.run(self._work)
 
     @property
     def schema(self) -> pa.Schema:
@@ -167,11 +198,13 @@ class Execution:
             self._cursor.interrupt()
 
     def _wait(self, done: Callable[[], bool]) -> None:
-        """Wait (holding the lock) until `done()`, a stop, or the deadline; then raise for the
-        last two."""
-        while not done():
+        """Wait (holding the lock) until `done()`, a stop, or the deadline; raise for the last
+        two. A stop wins over what DuckDB handed over meanwhile."""
+        while True:
             if self._stopped is not None:
                 raise self._stopped
+            if done():
+                return
             left = self.deadline - time.monotonic()
             if left <= 0:
                 self._stopped = QueryTimeout(timeout_message(self.seconds))
@@ -183,6 +216,8 @@ class Execution:
     def _failure(self) -> BaseException:
         """The error to raise for DuckDB's failure: an interrupt past the deadline is the
         time limit (mid-stream it surfaces through pyarrow as an OSError)."""
+        if self._stopped is not None:  # the interrupt DuckDB reports is the stop's own
+            return self._stopped
         failed = self._failed
         interrupt = (duckdb.InterruptException, pa.ArrowException, OSError)
         if isinstance(failed, interrupt) and time.monotonic() >= self.deadline:
@@ -207,25 +242,20 @@ class Execution:
             self.close()
 
     def _work(self) -> None:
-        """The query's thread: run it, hand over its batches one at a time, then let go."""
+        """The query's thread: run it and hand its batches over one at a time, each once the
+        next is read (so a small answer, schema, rows and end, is handed over in one go); then
+        let go of the cursor."""
         try:
             reader = self._cursor.execute(self._sql).to_arrow_reader(BATCH_ROWS)
+            ahead: pa.RecordBatch | None = None
+            for batch in reader:
+                if ahead is not None and not self._hand(reader.schema, ahead):
+                    return
+                ahead = batch
             with self._ready:
                 self._schema = reader.schema
-                self._ready.notify_all()
-            for batch in reader:
-                with self._ready:
-                    while self._batches and self._stopped is None:
-                        left = self.deadline - time.monotonic()
-                        if left <= 0:  # the caller stopped reading: the limit still holds
-                            self._stopped = QueryTimeout(timeout_message(self.seconds))
-                            break
-                        self._ready.wait(left)
-                    if self._stopped is not None:
-                        return
-                    self._batches.append(batch)
-                    self._ready.notify_all()
-            with self._ready:
+                if ahead is not None:
+                    self._batches.append(ahead)
                 self._exhausted = True
         except BaseException as exc:  # DuckDB's error, or its interrupt: the caller's to raise
             with self._ready:
@@ -242,6 +272,23 @@ class Execution:
                 self._ready.notify_all()
             for hook in hooks:
                 hook()
+
+    def _hand(self, schema: pa.Schema, batch: pa.RecordBatch) -> bool:
+        """Hand `batch` over once the caller took the last one; False once it stopped (or
+        stopped reading past the deadline: the limit holds all the same)."""
+        with self._ready:
+            while self._batches and self._stopped is None:
+                left = self.deadline - time.monotonic()
+                if left <= 0:
+                    self._stopped = QueryTimeout(timeout_message(self.seconds))
+                    break
+                self._ready.wait(left)
+            if self._stopped is not None:
+                return False
+            self._schema = schema
+            self._batches.append(batch)
+            self._ready.notify_all()
+            return True
 
 
 def run_on_cursor(cursor: duckdb.DuckDBPyConnection, sql: str, limits: Limits) -> Execution:
