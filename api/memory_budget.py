@@ -2,8 +2,10 @@
 
 Every caller's sandbox is a DuckDB database of its own with its own `memory_limit`, and some
 of what a query builds is counted by none of them. So the process's resident memory is read
-from `/proc` every `INTERVAL` while queries run, and while it is over the budget the oldest
-running query is aborted, one every `GRACE` (the time DuckDB takes to hand memory back).
+from `/proc` every `INTERVAL` while queries run, and from `MARGIN` below the budget on the
+oldest running query is aborted (a query growing at 1 GB/s adds 50 MB between two readings, so
+the peak stays under the budget itself). While an aborted query's memory is handed back, the
+next one is aborted only if the budget itself is passed.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import time
 from api.running import Execution, QueryAborted
 
 INTERVAL = 0.05
-GRACE = 0.5
+MARGIN = 0.05  # of the budget: what the process may grow by between two readings
 _UNITS = {
     "": 1,
     "b": 1,
@@ -61,11 +63,12 @@ def resident_bytes() -> int:
 
 
 class MemoryBudget:
-    """Aborts running queries, oldest first, while the process is over `limit` bytes."""
+    """Aborts running queries, oldest first, while the process nears `limit` bytes."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self._running: list[Execution] = []
+        self._freeing: list[Execution] = []  # aborted, DuckDB not yet let go
         self._changed = threading.Condition()
         self._thread: threading.Thread | None = None
 
@@ -81,31 +84,35 @@ class MemoryBudget:
 
     def _forget(self, execution: Execution) -> None:
         with self._changed:
-            if execution in self._running:
-                self._running.remove(execution)
+            for among in (self._running, self._freeing):
+                if execution in among:
+                    among.remove(execution)
 
     def _run(self) -> None:
         while True:
             with self._changed:
                 while not self._running:
                     self._changed.wait()
+            time.sleep(INTERVAL)
             held = resident_bytes()
-            if held <= self.limit:
-                time.sleep(INTERVAL)
-                continue
             with self._changed:
+                # While an aborted query's memory is being handed back, the next one goes
+                # only if the budget itself is passed; otherwise from the margin on.
+                nearing = held > self.limit * (1 - MARGIN)
+                if not nearing or (self._freeing and held <= self.limit):
+                    continue
                 victim = min(self._running, key=lambda e: e.started, default=None)
-                if victim is not None:
-                    self._running.remove(victim)  # aborted once; its end comes later
-            if victim is not None:
-                victim.abort(QueryAborted(self.message(held)))
-            time.sleep(GRACE)
+                if victim is None:
+                    continue
+                self._running.remove(victim)
+                self._freeing.append(victim)
+            victim.abort(QueryAborted(self.message(held)))
 
     def message(self, held: int) -> str:
         """What the caller of an aborted query reads: which limit, and what to do."""
         return (
-            f"query cancelled: the server's memory budget of {human(self.limit)} "
-            f"(GONGYU_SQL_MEMORY_BUDGET) was reached while it ran ({human(held)} in use), and "
-            "the oldest query running goes first; try again when fewer queries run, or make it "
-            "lighter (fewer rows, columns or groups, smaller values)"
+            f"query cancelled: the server came within {MARGIN:.0%} of its memory budget of "
+            f"{human(self.limit)} (GONGYU_SQL_MEMORY_BUDGET) while it ran ({human(held)} in "
+            "use), and the oldest query running goes first; try again when fewer queries run, "
+            "or make it lighter (fewer rows, columns or groups, smaller values)"
         )

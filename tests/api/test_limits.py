@@ -114,8 +114,9 @@ def test_the_memory_budget_cancels_the_oldest_query(tmp_path: Path) -> None:
         body = w.trino(OWNER, grows)
         assert body["error"]["errorName"] == "EXCEEDED_GLOBAL_MEMORY_LIMIT"
         others_are_answered(w)
-        # Over the budget only as long as it takes to notice (50 ms) and for DuckDB to stop.
-        assert w.status("VmHWM") <= parse_size(budget) + parse_size("256MiB")
+        # Cancelled 5 % below the budget: the peak stays under it, give or take a late reading
+        # on a busy machine.
+        assert w.status("VmHWM") <= parse_size(budget) + parse_size("64MiB")
     [record] = [
         r for r in w.platform.audit.records(limit=20) if r.statement == grows and r.kind == "sql"
     ]
