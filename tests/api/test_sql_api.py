@@ -332,3 +332,19 @@ def test_busy_is_a_429_with_retry_after(tmp_path: Path) -> None:
         while (again := w.sql(OTHER_SECTOR, "SELECT 1")).status_code == 429:
             assert time.monotonic() < deadline
         assert again.json()["rows"] == [[1]]
+
+
+def test_the_audit_api_shows_what_became_of_an_opened_request(served: World) -> None:
+    answer = served.sql(OTHER_SECTOR, "SELECT 7 AS seven -- shown in the audit API")
+    assert answer.status_code == 200
+    deadline = time.monotonic() + 5
+    with served.client(OWNER, Role.operator) as c:
+        while True:
+            records = c.get("/api/v1/audit", params={"agency": OTHER_SECTOR, "limit": 5}).json()
+            mine = [r for r in records["records"] if "shown in the audit API" in r["statement"]]
+            if len(mine) == 2 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+    completed, opened = mine
+    assert completed["completes"] == opened["seq"] and opened["completed_by"] == completed["seq"]
+    assert opened["state"] == f"opened, completed by #{completed['seq']}"
