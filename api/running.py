@@ -109,9 +109,9 @@ WATCHDOG = Watchdog()
 
 
 class Workers:
-    """Daemon threads that run queries, kept for the next one: a new thread costs DuckDB's
-    allocator its per-thread caches again (~1 ms of CPU a query). As many exist as ever ran at
-    once, which admission bounds."""
+    """Daemon threads that run queries, kept for the next one rather than started for each
+    (a thread's start and DuckDB's per-thread caches cost CPU on every query). As many exist
+    as ever ran at once, which admission bounds."""
 
     def __init__(self) -> None:
         self._jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
@@ -121,8 +121,9 @@ class Workers:
     def run(self, job: Callable[[], None]) -> None:
         """Run `job` on an idle thread, or on a new one when none is idle."""
         with self._lock:
-            spawn = self._idle == 0
-            self._idle -= 0 if spawn else 1
+            spawn = not self._idle
+            if not spawn:
+                self._idle -= 1
         if spawn:
             name = f"sql-run-{next(_serial)}"
             threading.Thread(target=self._serve, name=name, daemon=True).start()
@@ -153,7 +154,7 @@ class Execution:
         self._sql = sql
         self._ready = threading.Condition()
         self._schema: pa.Schema | None = None
-        self._batches: deque[pa.RecordBatch] = deque()  # at most one waits to be read
+        self._batches: deque[pa.RecordBatch] = deque()  # handed over, unread: one (two at the end)
         self._failed: BaseException | None = None
         self._exhausted = False
         self._stopped: BaseException | None = None  # why the caller no longer waits
@@ -165,7 +166,8 @@ class Execution:
 
     @property
     def schema(self) -> pa.Schema:
-        """The answer's schema, once DuckDB has started the query; raises what stopped it."""
+        """The answer's schema, once DuckDB has handed over its first rows (or all of them);
+        raises what stopped it."""
         with self._ready:
             self._wait(lambda: self._schema is not None or self._failed is not None)
             if self._schema is None:

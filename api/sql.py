@@ -160,7 +160,7 @@ def open_query(
 
 def outcome_of(exc: QueryError) -> str:
     """The audit outcome of a failed query."""
-    return {"refused": "denied", "timeout": "cancelled", "busy": "denied"}.get(exc.kind, "error")
+    return {"refused": "denied", "timeout": "cancelled"}.get(exc.kind, "error")
 
 
 STATUS = {"busy": 429, "internal": 500}

@@ -53,7 +53,6 @@ _OUTCOMES = {
     "CATALOG_NOT_FOUND": Outcome.denied,
     "SCHEMA_NOT_FOUND": Outcome.denied,
     "TABLE_NOT_FOUND": Outcome.denied,
-    "QUERY_QUEUE_FULL": Outcome.denied,
     "EXCEEDED_TIME_LIMIT": Outcome.cancelled,
     "EXCEEDED_GLOBAL_MEMORY_LIMIT": Outcome.cancelled,
 }

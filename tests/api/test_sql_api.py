@@ -327,7 +327,8 @@ def test_busy_is_a_429_with_retry_after(tmp_path: Path) -> None:
         error = response.json()["error"]
         assert error["kind"] == "busy" and "GONGYU_SQL_MAX_RUNNING" in error["message"]
         [record] = w.platform.audit.records(agency=OTHER_SECTOR, limit=1)
-        assert (record.outcome, record.statement) == ("denied", "SELECT 1")
+        assert (record.outcome, record.statement) == ("error", "SELECT 1")
+        assert "GONGYU_SQL_MAX_RUNNING" in (record.error or "")
         deadline = time.monotonic() + 10  # the slot comes back once DuckDB lets go
         while (again := w.sql(OTHER_SECTOR, "SELECT 1")).status_code == 429:
             assert time.monotonic() < deadline
