@@ -321,7 +321,8 @@ def test_busy_is_a_429_with_retry_after(tmp_path: Path) -> None:
     with world(tmp_path, **settings) as w, w.client(OWNER) as c:
         endless = {"sql": "SELECT * FROM range(100000000000)", "format": "csv"}
         with c.stream("POST", "/api/v1/sql", json=endless) as streaming:
-            next(streaming.iter_bytes())  # it runs, and holds the only slot
+            received = streaming.iter_bytes()  # kept: dropped, it would close the stream
+            next(received)  # it runs, and holds the only slot
             response = w.sql(OTHER_SECTOR, "SELECT 1")
         assert response.status_code == 429 and response.headers["Retry-After"] == "1"
         error = response.json()["error"]
