@@ -65,7 +65,7 @@ class Settings(BaseSettings):
     sql_memory_budget: str | None = Field(
         None,
         description="Resident memory one API process may hold (DuckDB syntax, e.g. `8GB`); "
-        "while it is over, the oldest running query is cancelled. With `sql_memory_limit` it "
+        "from 5 % below it, the oldest running query is cancelled. With `sql_memory_limit` it "
         "also sets how many queries run at once. Default: half the machine's memory (with "
         "several workers, give each its share).",
     )
