@@ -59,6 +59,7 @@ def create_app(platform: Platform) -> FastAPI:
     app.include_router(download.router)
     app.include_router(audit.router)
     app.state.trino = trino.Statements(app.state.queries, platform.audit)
+    app.router.lifespan_context = trino.lifespan(app.state.trino)
     app.include_router(trino.router)
     app.state.catalog = CatalogService(platform, app.state.queries)
     app.include_router(catalog_api.router)

@@ -3,8 +3,10 @@
 The answer is exactly the SQL API's to `SELECT * FROM <sector>.<dataset>` for the caller —
 masked and row-filtered by the same sandbox — streamed as CSV, Parquet or Arrow IPC with a
 file name; CKAN resources, DCAT distributions and the dataset page link here. A dataset the
-caller may not read is answered exactly like an unknown id (404). Each download leaves one
-audit record (kind `download`), written when the file has been sent.
+caller may not read is answered exactly like an unknown id, by the same steps: the id is looked
+up among the caller's own sandbox views only, so both are absent there alike (404, the same
+record). A download is audited as a query is (kind `download`): opened before the first byte,
+completed when the file has been sent.
 """
 
 from __future__ import annotations
@@ -18,8 +20,16 @@ from fastapi.responses import JSONResponse, Response
 from api.auth import AUTH_FAILURES, CurrentPrincipal
 from api.catalog_audit import statement
 from api.query import QueryError, QueryService
-from api.sandbox import quote
-from api.sql import MEDIA, Format, audit_query, error_answer, outcome_of, service, streamed
+from api.sql import (
+    MEDIA,
+    QUERY_FAILURES,
+    Format,
+    audit_query,
+    error_answer,
+    outcome_of,
+    service,
+    streamed,
+)
 from catalog.audit import AuditKind
 
 router = APIRouter(prefix="/api/v1", tags=["sql"], responses=AUTH_FAILURES)
@@ -41,6 +51,7 @@ def download_url(base: str, dataset_id: str, fmt: Format) -> str:
         200: {"content": {MEDIA[f]: {} for f in EXTENSIONS}},
         400: {"description": "the query failed (e.g. its time limit)"},
         404: {"description": "unknown, or a dataset the caller may not read"},
+        **QUERY_FAILURES,
     },
     summary="Download a dataset",
 )
@@ -54,23 +65,22 @@ def download(
     """The whole published table as the caller reads it (masked, row-filtered), as a file."""
     started = time.perf_counter()
     asked = statement(request)
-
-    def failed(outcome: str, error: str) -> None:
-        audit_query(request, principal, asked, None, started, outcome, error, AuditKind.download)
-
-    contract = request.app.state.platform.contracts.get(dataset_id)
-    if contract is None:
-        failed("error", "not found")
-        return JSONResponse(NOT_FOUND, status_code=404)
-    sector, table = contract.table.split(".", 1)
     try:
-        answer = queries.run(principal, f"SELECT * FROM {quote(sector)}.{quote(table)}")
+        answer = queries.read_dataset(principal, dataset_id)
     except QueryError as exc:
-        failed(outcome_of(exc), exc.message)
-        # The sandbox refuses a table the caller may not read exactly as an unknown one.
-        if exc.unknown_table:
-            return JSONResponse(NOT_FOUND, status_code=404)
-        return error_answer(exc)
+        outcome = outcome_of(exc)
+        audit_query(
+            request,
+            principal,
+            asked,
+            None,
+            started,
+            outcome,
+            exc.message,
+            AuditKind.download,
+            datasets=exc.datasets,
+        )
+        return JSONResponse(NOT_FOUND, status_code=404) if exc.unknown_table else error_answer(exc)
     fmt = Format(format)
-    headers = {"Content-Disposition": f'attachment; filename="{contract.id}.{EXTENSIONS[fmt]}"'}
+    headers = {"Content-Disposition": f'attachment; filename="{dataset_id}.{EXTENSIONS[fmt]}"'}
     return streamed(request, principal, asked, answer, fmt, started, AuditKind.download, headers)

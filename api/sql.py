@@ -1,13 +1,19 @@
 """`POST /api/v1/sql`: a caller's query as JSON, CSV, Arrow IPC or Parquet.
 
 CSV and Arrow stream batch by batch, so an answer of any size never sits in memory; JSON and
-Parquet are built whole and stop at the row limit (`truncated` says so). Every request leaves
-one audit record, written when the answer has been sent.
+Parquet are built whole and stop at the row limit (`truncated` says so). A query refused or
+failed before it runs leaves one audit record; a query that runs leaves an opening record,
+written before any of its data leaves, and a completing record once the answer has been sent
+or has failed, so a request cut off by a crash is still on the chain. An answer that cannot be
+written in the format asked for is a clean 400, a fault of the server a clean 500: both
+recorded, neither with a traceback.
 """
 
 from __future__ import annotations
 
 import io
+import itertools
+import logging
 import time
 from collections.abc import Iterable, Iterator
 from enum import StrEnum
@@ -21,11 +27,12 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
 
-from api.auth import AUTH_FAILURES, current_principal
+from api.auth import AUTH_FAILURES, Refusal, current_principal
 from api.principal import Principal
 from api.query import Answer, QueryError, QueryService
-from catalog.audit import AuditKind, Outcome
+from catalog.audit import AuditKind, AuditRecord, Outcome
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1", tags=["sql"], responses=AUTH_FAILURES)
 
 
@@ -80,7 +87,12 @@ class JsonAnswer(BaseModel):
 class ErrorBody(BaseModel):
     """Why a query was not answered."""
 
-    kind: str = Field(description="refused, sql, timeout, as_of or unavailable")
+    kind: str = Field(
+        description="refused, sql, timeout, as_of, memory (the server's memory budget), "
+        "format (the answer cannot be written in the format asked for), busy (429: too many "
+        "queries at once), unavailable (a dataset whose grant no longer fits it) or internal "
+        "(500)"
+    )
     message: str
 
 
@@ -110,10 +122,12 @@ def audit_query(
     outcome: str,
     error: str | None = None,
     kind: AuditKind = AuditKind.sql,
+    completes: AuditRecord | None = None,
     datasets: list[str] | None = None,
-) -> None:
-    """One audit record of a query: who, what, which datasets, rows, bytes, time, outcome."""
-    request.app.state.platform.audit.append(
+) -> AuditRecord:
+    """The audit record of a query's end: who, what, which datasets, rows, bytes, time,
+    outcome; `completes` is its opening record, when it had one."""
+    return request.app.state.platform.audit.append(
         principal,
         kind,
         statement,
@@ -123,6 +137,26 @@ def audit_query(
         duration_ms=(time.perf_counter() - started) * 1000,
         outcome=Outcome(outcome),
         error=error,
+        completes=completes.seq if completes else None,
+    )
+
+
+def open_query(
+    request: Request,
+    principal: Principal,
+    statement: str,
+    answer: Answer,
+    started: float,
+    kind: AuditKind = AuditKind.sql,
+) -> AuditRecord:
+    """The opening record of a query that runs, written before any of its data leaves."""
+    return request.app.state.platform.audit.append(
+        principal,
+        kind,
+        statement,
+        datasets=answer.datasets,
+        duration_ms=(time.perf_counter() - started) * 1000,
+        outcome=Outcome.opened,
     )
 
 
@@ -133,9 +167,43 @@ def outcome_of(exc: QueryError) -> str:
     )
 
 
+STATUS = {"busy": 429, "internal": 500}
+# The answers of a route that runs a query, besides 400 and authentication's own.
+QUERY_FAILURES: dict[int | str, dict[str, Any]] = {
+    429: {
+        "model": ErrorAnswer | Refusal,
+        "description": "Too many queries at once (kind `busy`), or too many failed "
+        "authentications; try again after `Retry-After` seconds.",
+        "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+    },
+    500: {"model": ErrorAnswer, "description": "A fault of the server, recorded."},
+}
+
+
 def error_answer(exc: QueryError) -> JSONResponse:
-    """A failed query's 400 answer."""
-    return JSONResponse({"error": {"kind": exc.kind, "message": exc.message}}, status_code=400)
+    """A failed query's answer: 400, 429 with Retry-After when there was no room, 500."""
+    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
+    return JSONResponse(
+        {"error": {"kind": exc.kind, "message": exc.message}},
+        status_code=STATUS.get(exc.kind, 400),
+        headers=headers,
+    )
+
+
+def unwritable(fmt: Format, exc: Exception) -> QueryError:
+    """The error of an answer that cannot be written as `fmt` (a type the format lacks,
+    bytes that are not text); the query itself ran."""
+    reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+    return QueryError(
+        "format",
+        f"the answer cannot be written as {fmt.value}: {reason}. Cast the column (e.g. to "
+        "VARCHAR), or ask for another format (arrow carries every type)",
+    )
+
+
+def internal(record: AuditRecord) -> QueryError:
+    """What a caller learns of a fault of the server: where it is recorded."""
+    return QueryError("internal", f"internal error, recorded as audit record {record.seq}")
 
 
 def _limited(answer: Answer, limit: int) -> tuple[pa.Table, bool]:
@@ -216,27 +284,61 @@ def streamed(
     started: float,
     kind: AuditKind = AuditKind.sql,
     headers: dict[str, str] | None = None,
-) -> StreamingResponse:
-    """The whole answer in `fmt` (CSV, Arrow or Parquet), batch by batch; audited once sent."""
+) -> Response:
+    """The whole answer in `fmt` (CSV, Arrow or Parquet), batch by batch, between its opening
+    and completing audit records. The first chunk is written before the status is sent, so a
+    failure there (the time limit, a type the format lacks) is a clean error answer."""
+    opened = open_query(request, principal, statement, answer, started, kind)
     chunks = WRITERS[fmt](answer.schema, answer.stream())
+    try:
+        first = next(chunks, b"")
+    except Exception as exc:
+        answer.close()
+        error = exc if isinstance(exc, QueryError) else unwritable(fmt, exc)
+        outcome = outcome_of(error)
+        audit_query(
+            request, principal, statement, answer, started, outcome, error.message, kind, opened
+        )
+        return error_answer(error)
 
     def audited() -> Iterator[bytes]:
         outcome, error = "ok", None
         try:
-            yield from chunks
+            yield from itertools.chain([first], chunks)
         except QueryError as exc:
             outcome, error = outcome_of(exc), exc.message
             # Headers are sent: aborting the transfer is the only way left to say the file is
             # incomplete (a CSV that simply ended would look whole).
             raise
-        except BaseException as exc:  # client went away: still one record
+        except BaseException as exc:  # client went away: still completed
             outcome, error = "cancelled", type(exc).__name__
             raise
         finally:
             answer.close()
-            audit_query(request, principal, statement, answer, started, outcome, error, kind)
+            audit_query(
+                request, principal, statement, answer, started, outcome, error, kind, opened
+            )
 
     return StreamingResponse(audited(), media_type=MEDIA[fmt], headers=headers)
+
+
+def _whole(answer: Answer, fmt: Format, limit: int) -> tuple[bytes, bool]:
+    """The answer built whole as JSON or Parquet, cut at `limit` rows; and whether it was."""
+    table, truncated = _limited(answer, limit)
+    try:
+        if fmt == Format.parquet:
+            # Written as a download of the same rows is, so both are the same bytes.
+            return b"".join(_parquet(table.schema, table.to_batches())), truncated
+        payload = JsonAnswer(
+            columns=[Column(name=f.name, type=str(f.type)) for f in table.schema],
+            rows=[list(r.values()) for r in _jsonable(table).to_pylist()],
+            row_count=table.num_rows,
+            truncated=truncated,
+        )
+        # NaN and infinities become null: JSON has no spelling for them.
+        return payload.model_dump_json().encode("utf-8"), truncated
+    except Exception as exc:  # the rows are read: what failed is writing them
+        raise unwritable(fmt, exc) from None
 
 
 @router.post(
@@ -245,6 +347,7 @@ def streamed(
     responses={
         200: {"content": {m: {} for m in MEDIA.values()}},
         400: {"model": ErrorAnswer | BodyError},
+        **QUERY_FAILURES,
     },
     summary="Run one read-only query",
 )
@@ -264,33 +367,28 @@ def run_sql(
             request, principal, body.sql, None, started, outcome, exc.message, datasets=exc.datasets
         )
         return error_answer(exc)
-    if body.format in (Format.csv, Format.arrow):
-        return streamed(request, principal, body.sql, answer, body.format, started)
-    limit = request.app.state.max_rows
+    opened: AuditRecord | None = None
     try:
-        table, truncated = _limited(answer, limit)
-    except QueryError as exc:
-        audit_query(request, principal, body.sql, answer, started, outcome_of(exc), exc.message)
-        return error_answer(exc)
-    finally:
-        answer.close()
-    # Recorded once the answer is sent, as for the streamed formats (and off the critical
-    # path: the append is a database commit); uvicorn finishes it before shutting down.
-    audit = BackgroundTask(audit_query, request, principal, body.sql, answer, started, "ok")
-    headers = {"X-Gongyu-Truncated": "true" if truncated else "false"}
-    if body.format == Format.parquet:
-        # Written as a download of the same rows is, so both are the same bytes.
-        content = b"".join(_parquet(table.schema, table.to_batches()))
-        return Response(
-            content, media_type=MEDIA[Format.parquet], headers=headers, background=audit
+        if body.format in (Format.csv, Format.arrow):
+            return streamed(request, principal, body.sql, answer, body.format, started)
+        opened = open_query(request, principal, body.sql, answer, started)
+        content, truncated = _whole(answer, body.format, request.app.state.max_rows)
+    except Exception as exc:
+        failed = exc if isinstance(exc, QueryError) else None
+        if failed is None:
+            log.exception("SQL request failed")
+        outcome, error = (outcome_of(failed), failed.message) if failed else ("error", repr(exc))
+        record = audit_query(
+            request, principal, body.sql, answer, started, outcome, error, completes=opened
         )
-    payload = JsonAnswer(
-        columns=[Column(name=f.name, type=str(f.type)) for f in table.schema],
-        rows=[list(r.values()) for r in _jsonable(table).to_pylist()],
-        row_count=table.num_rows,
-        truncated=truncated,
+        return error_answer(failed or internal(record))
+    finally:
+        if body.format not in (Format.csv, Format.arrow):
+            answer.close()
+    # Completed once the answer is sent, as for the streamed formats (and off the critical
+    # path: the append is a database commit); uvicorn finishes it before shutting down.
+    audit = BackgroundTask(
+        audit_query, request, principal, body.sql, answer, started, "ok", completes=opened
     )
-    # NaN and infinities become null: JSON has no spelling for them.
-    return Response(
-        payload.model_dump_json(), media_type=MEDIA[Format.json], headers=headers, background=audit
-    )
+    headers = {"X-Gongyu-Truncated": "true" if truncated else "false"}
+    return Response(content, media_type=MEDIA[body.format], headers=headers, background=audit)

@@ -9,10 +9,12 @@ as for a statement that does not exist. `DELETE` on a `nextUri` cancels.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Annotated, Any
 from urllib.parse import unquote_plus
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from api.auth import AUTH_FAILURES, CurrentPrincipal
@@ -39,6 +41,18 @@ def _session(request: Request, principal: Principal) -> Session:
         schema=(headers.get("X-Trino-Schema") or "").lower() or None,
         prepared=prepared,
     )
+
+
+def lifespan(live: Statements) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """The app's lifespan: when the server shuts down (SIGTERM), every live statement ends
+    with its completing audit record, the rows its client fetched counted."""
+
+    @asynccontextmanager
+    async def span(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await run_in_threadpool(live.close)
+
+    return span
 
 
 def statements(request: Request) -> Statements:

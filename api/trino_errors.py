@@ -38,6 +38,8 @@ CODES: dict[str, tuple[int, str]] = {
     "TYPE_MISMATCH": (58, USER_ERROR),
     "INVALID_PARAMETER_USAGE": (80, USER_ERROR),
     "GENERIC_INTERNAL_ERROR": (65536, INTERNAL_ERROR),
+    "EXCEEDED_GLOBAL_MEMORY_LIMIT": (131073, INSUFFICIENT_RESOURCES),
+    "QUERY_QUEUE_FULL": (131074, INSUFFICIENT_RESOURCES),
     "EXCEEDED_TIME_LIMIT": (131075, INSUFFICIENT_RESOURCES),
     "EXCEEDED_LOCAL_MEMORY_LIMIT": (131079, INSUFFICIENT_RESOURCES),
 }
@@ -114,13 +116,23 @@ _REFUSED: tuple[tuple[str, str], ...] = (
 )
 
 
+# The query service's own limits: no slot to run in, the process's memory budget, a close.
+_RESOURCES = {
+    "busy": "QUERY_QUEUE_FULL",
+    "memory": "EXCEEDED_GLOBAL_MEMORY_LIMIT",
+    "cancelled": "USER_CANCELED",
+}
+
+
 def from_query_error(exc: QueryError) -> TrinoError:
-    """The Trino error for a failure of the query service (refusal, SQL error, time limit)."""
+    """The Trino error for a failure of the query service (refusal, SQL error, a limit)."""
     message = exc.message.strip()
     if exc.kind == "timeout":
         return TrinoError("EXCEEDED_TIME_LIMIT", f"Query exceeded the time limit: {message}")
     if exc.kind == "unavailable":
         return TrinoError("PERMISSION_DENIED", f"Access Denied: {message}")
+    if exc.kind in _RESOURCES:
+        return TrinoError(_RESOURCES[exc.kind], message)
     if exc.kind == "refused":
         name = next((n for prefix, n in _REFUSED if message.startswith(prefix)), None)
         if name is None:

@@ -398,11 +398,12 @@ def _build(sandbox: Sandbox, platform: Platform) -> Catalog:
         execution = sandbox.execute(
             f"SELECT * FROM {quote(schema)}.{quote(name)} LIMIT 0", [(schema, name)]
         )
+        schema_of_view = execution.schema  # waits for DuckDB to start it
         execution.close()
         contract = platform.contracts.get(policy.dataset_id)
         described = {c.name: c.description for c in contract.columns} if contract else {}
         columns = tuple(
-            ColumnInfo(f.name, trino_type(f.type), described.get(f.name)) for f in execution.schema
+            ColumnInfo(f.name, trino_type(f.type), described.get(f.name)) for f in schema_of_view
         )
         comment = contract.title if contract else None
         tables.append(TableInfo(schema, name, columns, comment))

@@ -1,9 +1,14 @@
 """Live Trino statements: pages produced ahead on a thread per query, read by token, audited.
 
 A query runs on a thread of its own that turns the answer's Arrow batches into pages of about
-1 MB, at most two ahead of the client, so a result of any size is never held whole. Each
-statement leaves one audit record when it finishes, fails, is cancelled or is abandoned (no
-client request for `CLIENT_TIMEOUT_SECONDS`, as Trino's `query.client.timeout`).
+1 MB, at most two ahead of the client and within the process's page buffer
+(`trino_buffer_bytes`), so a result of any size is never held whole. A caller may hold
+`trino_max_statements_per_caller` live statements and the process `trino_max_statements`;
+past either, a statement fails at once with Trino's QUERY_QUEUE_FULL. A statement whose client
+asks for nothing for `trino_client_timeout_seconds` (Trino's `query.client.timeout`) is
+abandoned. A statement is audited as a query is: an opening record before its first rows
+leave, a completing record when it finishes, fails, is cancelled, abandoned, or the server
+shuts down; one that returns no rows leaves the completing record alone.
 """
 
 from __future__ import annotations
@@ -25,20 +30,20 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from api.principal import Principal
-from api.query import Answer, QueryError, QueryService
+from api.query import Answer, QueryError, QueryService, caller
+from api.trino_buffer import PageBuffer
 from api.trino_errors import TrinoError, from_query_error
 from api.trino_metadata import Catalogs
 from api.trino_plan import Done, plan
 from api.trino_sql import Session
 from api.trino_types import BOOLEAN, column, rows_json, trino_type
-from catalog.audit import AuditKind, AuditLog, Outcome
+from catalog.audit import AuditKind, AuditLog, AuditRecord, Outcome
 
 log = logging.getLogger(__name__)
 
 PAGE_BYTES = 1 << 20  # Arrow bytes per page: about the 1 MB Trino itself aims for
 PAGES_AHEAD = 2  # pages produced before the client asks for them
 WAIT_SECONDS = 1.0  # how long a page request waits for rows before answering "running"
-CLIENT_TIMEOUT_SECONDS = 300.0  # as Trino's query.client.timeout: then the query is abandoned
 MEDIA = "application/json"
 _serial = itertools.count(1)
 # Refusals and not-found are "denied" (a hidden table fails as a missing one: both are
@@ -49,6 +54,7 @@ _OUTCOMES = {
     "SCHEMA_NOT_FOUND": Outcome.denied,
     "TABLE_NOT_FOUND": Outcome.denied,
     "EXCEEDED_TIME_LIMIT": Outcome.cancelled,
+    "EXCEEDED_GLOBAL_MEMORY_LIMIT": Outcome.cancelled,
 }
 
 
@@ -111,6 +117,11 @@ class _Page:
     data: str
     rows: int
 
+    @property
+    def size(self) -> int:
+        """What the page holds of the process's page buffer."""
+        return len(self.data)
+
 
 @dataclass(frozen=True)
 class _End:
@@ -157,7 +168,9 @@ class Statement:
         self.token = 0  # the token the client asks for next
         self.last: tuple[int, bytes] | None = None  # the last answer, for a client's retry
         self.request_lock = threading.Lock()  # one page request at a time
+        self.opened: AuditRecord | None = None  # written before the first rows leave
         self.cancelled = False
+        self._stop_query: Callable[[], None] | None = None
         self._items: deque[_Item] = deque()
         self._ready = threading.Condition()
 
@@ -165,13 +178,20 @@ class Statement:
         """True when no client request came for longer than the client timeout."""
         return not self.polling and time.monotonic() - self.touched > self.timeout
 
-    def cancel(self) -> None:
-        """Stop producing pages; the producer closes the answer."""
+    def cancel(self, buffer: PageBuffer) -> None:
+        """Stop producing pages, stop the query, drop the pages nobody will fetch."""
         with self._ready:
             self.cancelled = True
+            dropped = [item for item in self._items if isinstance(item, _Page)]
+            self._items.clear()
+            stop = self._stop_query
             self._ready.notify_all()
+        for page in dropped:
+            buffer.release(page.size)
+        if stop is not None:
+            stop()
 
-    def produce(self, start: Callable[[], Answer], abandon: Callable[[], None]) -> None:
+    def produce(self, start: Callable[[], Answer], buffer: PageBuffer) -> None:
         """Run on the statement's thread: start the query, page its batches, then the end."""
         answer: Answer | None = None
         try:
@@ -182,9 +202,12 @@ class Statement:
                     column(f.name, t) for f, t in zip(answer.schema, types, strict=True)
                 ]
                 self.datasets = answer.datasets
+                self._stop_query = answer.close
+                if self.cancelled:
+                    return
             for batch in answer.stream():
                 for page in _pages(batch):
-                    if not self._put(_Page(rows_json(page, types), page.num_rows), abandon):
+                    if not self._put(_Page(rows_json(page, types), page.num_rows), buffer):
                         return
             end: _Item = _End()
         except QueryError as exc:
@@ -195,28 +218,27 @@ class Statement:
         finally:
             if answer is not None:
                 answer.close()
-        self._put(end, abandon)
+        self._put(end, buffer)
 
-    def _put(self, item: _Item, abandon: Callable[[], None]) -> bool:
-        """Queue an item once there is room (or, for the last one, wait until it is read);
-        False when the statement was cancelled or its client went away."""
-        last = not isinstance(item, _Page)
+    def _put(self, item: _Item, buffer: PageBuffer) -> bool:
+        """Queue an item once there is room, here and in the process's page buffer; False
+        when the statement was cancelled (finished, abandoned, shut down) meanwhile."""
+        if isinstance(item, _Page) and not buffer.reserve(item.size, lambda: self.cancelled):
+            if self.cancelled:
+                return False
+            item = _Failed(too_large(self.id, buffer))
         with self._ready:
             while not self.cancelled and len(self._items) >= PAGES_AHEAD:
-                if self.idle():
-                    break
                 self._ready.wait(WAIT_SECONDS)
-            if not self.cancelled and not self.idle():
-                self._items.append(item)
-                self._ready.notify_all()
-                while last and self._items and not self.cancelled and not self.idle():
-                    self._ready.wait(WAIT_SECONDS)
-            gone = self.cancelled or self.idle()
-        if gone:
-            abandon()
-        return not gone
+            if self.cancelled:
+                if isinstance(item, _Page):
+                    buffer.release(item.size)
+                return False
+            self._items.append(item)
+            self._ready.notify_all()
+            return isinstance(item, _Page)
 
-    def take(self) -> tuple[_Page | None, _End | _Failed | None]:
+    def take(self, buffer: PageBuffer) -> tuple[_Page | None, _End | _Failed | None]:
         """The next page and/or the end, waiting up to WAIT_SECONDS; (None, None): not yet.
         A last page comes with the end, so the client needs no extra round trip."""
         page: _Page | None = None
@@ -228,24 +250,35 @@ class Statement:
             if self._items and isinstance(self._items[0], _End | _Failed):
                 end = self._items.popleft()
             self._ready.notify_all()
+        if page is not None:
+            buffer.release(page.size)
         return page, end
 
 
-class Statements:
-    """The live statements of one app, and the audit record each one leaves."""
+def too_large(query_id: str, buffer: PageBuffer) -> TrinoError:
+    """A page that could never fit the process's page buffer: its rows are too wide."""
+    return TrinoError(
+        "EXCEEDED_LOCAL_MEMORY_LIMIT",
+        f"query {query_id}: one page of its rows is larger than the server's page buffer of "
+        f"{buffer.limit:,} bytes (GONGYU_TRINO_BUFFER_BYTES); select fewer or narrower columns",
+    )
 
-    def __init__(
-        self,
-        queries: QueryService,
-        audit: AuditLog,
-        client_timeout: float = CLIENT_TIMEOUT_SECONDS,
-    ) -> None:
+
+class Statements:
+    """The live statements of one app, their limits, and the audit records each leaves."""
+
+    def __init__(self, queries: QueryService, audit: AuditLog) -> None:
+        settings = queries.platform.settings
         self.queries = queries
         self.audit = audit
-        self.client_timeout = client_timeout
+        self.client_timeout = settings.trino_client_timeout_seconds
+        self.max_statements = settings.trino_max_statements
+        self.per_caller = settings.trino_max_statements_per_caller
+        self.buffer = PageBuffer(settings.trino_buffer_bytes)
         self.catalogs = Catalogs(queries)
         self._live: dict[str, Statement] = {}
         self._lock = threading.Lock()
+        self._reaper: threading.Thread | None = None
 
     def get(self, query_id: str, principal: Principal, slug: str | None = None) -> Statement:
         """A live statement of this caller; 404 for anyone else's, as for an unknown one."""
@@ -274,8 +307,8 @@ class Statements:
             return self._refuse(statement, request, internal_error(statement.id))
         if isinstance(planned, Done):
             return self._done(statement, planned, request)
-        with self._lock:
-            self._live[statement.id] = statement
+        if full := self._admit(statement):
+            return self._refuse(statement, request, full)
         body = _body(
             QueryResults(
                 id=statement.id,
@@ -288,15 +321,46 @@ class Statements:
         duckdb_sql = planned.sql
         thread = threading.Thread(
             target=statement.produce,
-            args=(
-                lambda: self.queries.run(principal, duckdb_sql),
-                lambda: self.finish(statement, Outcome.cancelled, "abandoned by the client"),
-            ),
+            args=(lambda: self.queries.run(principal, duckdb_sql), self.buffer),
             name=f"trino-{statement.id}",
             daemon=True,
         )
         thread.start()
         return Response(body, media_type=MEDIA)
+
+    def _admit(self, statement: Statement) -> TrinoError | None:
+        """Make `statement` live, or Trino's QUERY_QUEUE_FULL when its caller or the process
+        holds as many live statements as allowed."""
+        who = caller(statement.principal)
+        with self._lock:
+            mine = sum(1 for s in self._live.values() if caller(s.principal) == who)
+            if mine >= self.per_caller:
+                return TrinoError(
+                    "QUERY_QUEUE_FULL",
+                    f'Too many queued queries for "{statement.principal.subject}": '
+                    f"{mine} statements of yours are live (GONGYU_TRINO_MAX_STATEMENTS_PER_CALLER)"
+                    "; read them to the end or cancel them, then try again",
+                )
+            if len(self._live) >= self.max_statements:
+                return TrinoError(
+                    "QUERY_QUEUE_FULL",
+                    f'Too many queued queries for "gongyu": the server holds {len(self._live)} '
+                    "live statements (GONGYU_TRINO_MAX_STATEMENTS); try again shortly",
+                )
+            self._live[statement.id] = statement
+            if self._reaper is None:
+                self._reaper = threading.Thread(target=self._reap, name="trino-reaper", daemon=True)
+                self._reaper.start()
+        return None
+
+    def _reap(self) -> None:
+        """Abandon statements whose client stopped asking, even while their query is stuck."""
+        while True:
+            time.sleep(WAIT_SECONDS)
+            with self._lock:
+                idle = [s for s in self._live.values() if s.idle()]
+            for statement in idle:
+                self.finish(statement, Outcome.cancelled, "abandoned by the client")
 
     def _refuse(self, statement: Statement, request: Request, error: TrinoError) -> Response:
         results = QueryResults(
@@ -330,9 +394,12 @@ class Statements:
                 raise HTTPException(410, "Page token no longer available")
             statement.polling = True
             try:
-                page, end = statement.take()
+                page, end = statement.take(self.buffer)
             finally:
                 statement.polling, statement.touched = False, time.monotonic()
+            if page is not None and statement.opened is None:
+                # On the chain before the first rows leave, whatever happens next.
+                statement.opened = self._open(statement)
             rows = page.rows if page else 0
             stats = StatementStats(
                 state="FAILED" if isinstance(end, _Failed) else "FINISHED" if end else "RUNNING",
@@ -360,12 +427,29 @@ class Statements:
         return Response(body, media_type=MEDIA)
 
     def finish(self, statement: Statement, outcome: Outcome, error: str | None) -> None:
-        """End a statement once: stop its producer, forget it, write its audit record."""
+        """End a statement once: stop its query, forget it, write its completing record."""
         with self._lock:
             if self._live.pop(statement.id, None) is None:
                 return  # already finished, cancelled or abandoned
-        statement.cancel()
+        statement.cancel(self.buffer)
         self._record(statement, outcome, error)
+
+    def close(self) -> None:
+        """The server shuts down: end every live statement, each with its record."""
+        with self._lock:
+            live = list(self._live.values())
+        for statement in live:
+            self.finish(statement, Outcome.cancelled, "the server shut down")
+
+    def _open(self, statement: Statement) -> AuditRecord:
+        return self.audit.append(
+            statement.principal,
+            AuditKind.trino,
+            statement.sql,
+            datasets=statement.datasets,
+            duration_ms=(time.perf_counter() - statement.started) * 1000,
+            outcome=Outcome.opened,
+        )
 
     def _record(
         self, statement: Statement, outcome: Outcome, error: str | None, body: bytes = b""
@@ -380,6 +464,7 @@ class Statements:
             duration_ms=(time.perf_counter() - statement.started) * 1000,
             outcome=outcome,
             error=error,
+            completes=statement.opened.seq if statement.opened else None,
         )
 
 

@@ -1,11 +1,17 @@
-"""The audit log: one record per API request, hash-chained so that no record can be edited,
+"""The audit log: hash-chained records of API requests, so that no record can be edited,
 removed, inserted or reordered without `verify` naming where.
+
+A request that fails before any data could leave has one record. A request that returns data
+has two: an opening record (outcome `opened`) written before the first byte leaves, and a
+completing record whose `completes` names it, written when the request ends however it ends.
+So a request cut off by a crash is still on the chain, as opened and never completed.
 
 Record n stores `hash = sha256(hash of record n-1 + canonical JSON of record n)` in hex; record 1
 chains from 64 zeros. The canonical JSON is the object of the fields in `CHAINED_FIELDS` exactly
 as stored and exported: keys sorted, no spaces, UTF-8 text unescaped, `at` as
 `YYYY-MM-DDTHH:MM:SS.ffffffZ` (UTC), `datasets` a sorted list, `duration_ms` a number rounded to
-the microsecond. An exported line is that object plus its `hash`, so anyone can re-check it.
+the microsecond; `completes` is in it only when set (records made before it existed hash as they
+did). An exported line is that object plus its `hash`, so anyone can re-check it.
 A chain shows changes inside it; to notice the newest records being cut off, keep the head
 hash `verify` reports somewhere else.
 """
@@ -22,7 +28,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, TextIO
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 from sqlalchemy import Engine, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 
@@ -46,7 +52,12 @@ CHAINED_FIELDS = (
     "outcome",
     "error",
 )
+# Chained only when set, so records written before these fields existed keep their hash.
+OPTIONAL_CHAINED_FIELDS = ("completes",)
 GENESIS = "0" * 64
+# Built once: building them per append cost twice the database's own work.
+_LAST = select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
+_INSERT = insert(audit_log)
 # Each round of a write race has one winner, so a loser retries at most once per concurrent
 # writer; the bound only stops a broken database from looping forever.
 MAX_ATTEMPTS = 200
@@ -71,6 +82,8 @@ class Outcome(StrEnum):
     denied = "denied"
     error = "error"
     cancelled = "cancelled"
+    # Under way: data may be leaving; the record that `completes` this one says how it ended.
+    opened = "opened"
 
 
 class AuditRecord(BaseModel):
@@ -92,9 +105,31 @@ class AuditRecord(BaseModel):
     rows: int | None = Field(description="Rows returned.")
     bytes_out: int | None = Field(description="Bytes returned.")
     duration_ms: float
-    outcome: str = Field(description="ok, denied, error or cancelled.")
+    outcome: str = Field(
+        description="ok, denied, error or cancelled; `opened` for the opening record of a "
+        "request that returns data (its completing record says how it ended)."
+    )
     error: str | None
+    completes: int | None = Field(
+        None, description="On a completing record: the sequence number of the opening record."
+    )
     hash: str
+    completed_by: int | None = Field(
+        None,
+        description="Not chained, looked up when read: on an opening record, the record that "
+        "completes it; null while the request runs, or when the server stopped before it ended.",
+    )
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def state(self) -> str:
+        """The outcome in words, an opening record's completion included."""
+        if self.outcome == Outcome.opened.value:
+            if self.completed_by is None:
+                return "opened, never completed (still running, or the server stopped)"
+            return f"opened, completed by #{self.completed_by}"
+        ended = self.outcome + (f": {self.error}" if self.error else "")
+        return f"{ended} (completes #{self.completes})" if self.completes else ended
 
 
 class VerifyResult(BaseModel):
@@ -105,6 +140,11 @@ class VerifyResult(BaseModel):
     broken_at: int | None = Field(None, description="Sequence number of the first bad record.")
     reason: str | None = None
     head: str = Field(description="Hash of the last intact record (64 zeros when none).")
+    unfinished: list[int] = Field(
+        default_factory=list,
+        description="Opening records no record completes: requests still running, or cut off "
+        "by a stop of the server (their data may have left).",
+    )
 
 
 def stamp(moment: datetime) -> str:
@@ -117,6 +157,7 @@ def stamp(moment: datetime) -> str:
 def canonical(entry: Mapping[str, Any]) -> str:
     """The canonical JSON of a record: its chained fields, sorted, compact, UTF-8."""
     fields = {name: entry[name] for name in CHAINED_FIELDS}
+    fields |= {n: entry[n] for n in OPTIONAL_CHAINED_FIELDS if entry.get(n) is not None}
     return json.dumps(
         fields, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False
     )
@@ -128,8 +169,10 @@ def chain_hash(previous: str, entry: Mapping[str, Any]) -> str:
 
 
 def verify_chain(entries: Iterable[Mapping[str, Any]]) -> VerifyResult:
-    """Check records (as stored or exported, in sequence order) from the first one."""
+    """Check records (as stored or exported, in sequence order) from the first one; also that
+    each completing record completes an opening record not completed before."""
     previous, expected = GENESIS, 1
+    unfinished: set[int] = set()
     for entry in entries:
         seq = entry.get("seq")
         if seq != expected:
@@ -156,8 +199,21 @@ def verify_chain(entries: Iterable[Mapping[str, Any]]) -> VerifyResult:
                 "or a record before it was",
                 head=previous,
             )
+        completes = entry.get("completes")
+        if completes is not None and completes not in unfinished:
+            return VerifyResult(
+                ok=False,
+                count=expected - 1,
+                broken_at=expected,
+                reason=f"record {expected} completes record {completes}, which is not an "
+                "opened request still open",
+                head=previous,
+            )
+        unfinished.discard(completes)  # type: ignore[arg-type]
+        if entry.get("outcome") == Outcome.opened.value:
+            unfinished.add(expected)
         previous, expected = entry["hash"], expected + 1
-    return VerifyResult(ok=True, count=expected - 1, head=previous)
+    return VerifyResult(ok=True, count=expected - 1, head=previous, unfinished=sorted(unfinished))
 
 
 def _entry(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -187,8 +243,12 @@ class AuditLog:
         outcome: Outcome = Outcome.ok,
         error: str | None = None,
         at: datetime | None = None,
+        completes: int | None = None,
     ) -> AuditRecord:
-        """Add one request's record at the end of the chain and return it."""
+        """Add one request's record at the end of the chain and return it; `completes` names
+        the opening record (outcome `opened`) of the request this record ends."""
+        if completes is not None and outcome == Outcome.opened:
+            raise ValueError("a completing record says how the request ended, not `opened`")
         body = {
             "at": stamp(at or datetime.now(UTC)),
             "subject": principal.subject,
@@ -204,6 +264,7 @@ class AuditLog:
             "duration_ms": round(float(duration_ms), 3),
             "outcome": Outcome(outcome).value,
             "error": error,
+            "completes": completes,
         }
         for attempt in range(MAX_ATTEMPTS):
             record = self._append(body)
@@ -216,16 +277,13 @@ class AuditLog:
     def _append(self, body: dict[str, Any]) -> AuditRecord | None:
         """Chain `body` after the last record in one transaction; None when another writer
         took that sequence number first (the primary key refuses the second one)."""
-        last_query = (
-            select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
-        )
         try:
             with self.engine.begin() as conn:
-                last = conn.execute(last_query).first()
+                last = conn.execute(_LAST).first()
                 entry = {"seq": last.seq + 1 if last else 1, **body}
                 entry["hash"] = chain_hash(last.hash if last else GENESIS, entry)
                 stored = {**entry, "datasets": json.dumps(entry["datasets"])}
-                conn.execute(insert(audit_log).values(**stored))
+                conn.execute(_INSERT, stored)
         except IntegrityError:
             taken = select(audit_log.c.seq).where(audit_log.c.seq == entry["seq"])
             with self.engine.connect() as conn:
@@ -258,11 +316,17 @@ class AuditLog:
                 or_(*(column.contains(json.dumps(d), autoescape=True) for d in wanted))
             )
         with self.engine.connect() as conn:
-            return [AuditRecord.model_validate(_entry(r._mapping)) for r in conn.execute(query)]
+            found = [AuditRecord.model_validate(_entry(r._mapping)) for r in conn.execute(query)]
+            opened = [r.seq for r in found if r.outcome == Outcome.opened.value]
+            completions = select(audit_log.c.completes, audit_log.c.seq).where(
+                audit_log.c.completes.in_(opened)
+            )
+            by = dict(conn.execute(completions).tuples().all()) if opened else {}
+        return [r.model_copy(update={"completed_by": by.get(r.seq)}) for r in found]
 
-    def entries(self) -> Iterator[dict[str, Any]]:
-        """Every record as stored, in sequence order, read a page at a time."""
-        after = 0
+    def entries(self, after: int = 0) -> Iterator[dict[str, Any]]:
+        """Every record after seq `after` (all by default) as stored, in sequence order, read
+        a page at a time."""
         while True:
             query = (
                 select(audit_log)
@@ -285,6 +349,7 @@ class AuditLog:
         """Every record as one JSON line (its canonical JSON plus `hash`), oldest first."""
         for entry in self.entries():
             line = {name: entry[name] for name in (*CHAINED_FIELDS, "hash")}
+            line |= {n: entry[n] for n in OPTIONAL_CHAINED_FIELDS if entry[n] is not None}
             text = json.dumps(line, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
             yield text + "\n"
 

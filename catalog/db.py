@@ -90,9 +90,10 @@ grants = Table(
     Column("revoked_at", DateTime(timezone=True)),
 )
 
-# One row per API request, hash-chained in `seq` order (catalog/audit.py). The primary key on
-# `seq` is what keeps the chain single when several workers append at once. Every value is
-# stored as it is hashed (`at` as its ISO text), so a check never depends on a driver's types.
+# One row per API request (two for a request that returns data: opened, then completed),
+# hash-chained in `seq` order (catalog/audit.py). The primary key on `seq` is what keeps the
+# chain single when several workers append at once. Every value is stored as it is hashed
+# (`at` as its ISO text), so a check never depends on a driver's types.
 audit_log = Table(
     "gongyu_audit_log",
     metadata,
@@ -112,6 +113,8 @@ audit_log = Table(
     Column("outcome", String(16), nullable=False),
     Column("error", Text),
     Column("hash", String(64), nullable=False),
+    # On a completing record: the `seq` of the opening record of the same request.
+    Column("completes", Integer, index=True),
 )
 
 # Web sessions (catalog/sessions.py): the cookie's random id is stored only as its SHA-256.

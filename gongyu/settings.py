@@ -62,6 +62,56 @@ class Settings(BaseSettings):
         ge=1,
         description="Row limit of answers built whole (JSON, Parquet); CSV and Arrow stream.",
     )
+    sql_memory_budget: str | None = Field(
+        None,
+        description="Resident memory one API process may hold (DuckDB syntax, e.g. `8GB`); "
+        "from 5 % below it, the oldest running query is cancelled. With `sql_memory_limit` it "
+        "also sets how many queries run at once. Default: half the machine's memory (with "
+        "several workers, give each its share).",
+    )
+    sql_max_running: int | None = Field(
+        None,
+        ge=1,
+        description="Queries running at once in one API process; default: as many sandbox "
+        "memory limits as fit in the memory budget, less one kept for the server itself.",
+    )
+    sql_max_running_per_caller: int | None = Field(
+        None,
+        ge=1,
+        description="Queries one caller (API key or token) may run at once; default: half of "
+        "`sql_max_running`, so that no caller holds every slot.",
+    )
+    sql_queue: int = Field(
+        64, ge=0, description="Queries that may wait for a slot at once; more get 429 at once."
+    )
+    sql_queue_seconds: float = Field(
+        10.0, ge=0, description="How long a query waits for a slot before it gets 429."
+    )
+    sql_max_value_bytes: int = Field(
+        65_536,
+        ge=1024,
+        description="How much one function call may grow a value beyond its input (repeat, "
+        "lpad, range as a list, concatenation, ...): DuckDB's memory limit does not count "
+        "such values, and a vector of 2,048 rows holds 2,048 of them.",
+    )
+    trino_client_timeout_seconds: float = Field(
+        15.0,
+        gt=0,
+        description="A Trino statement whose client asks for no page for this long is "
+        "abandoned (Trino's `query.client.timeout`, 5 minutes there).",
+    )
+    trino_max_statements: int = Field(
+        64, ge=1, description="Live Trino statements in one API process; more get QUERY_QUEUE_FULL."
+    )
+    trino_max_statements_per_caller: int = Field(
+        8, ge=1, description="Live Trino statements of one caller; more get QUERY_QUEUE_FULL."
+    )
+    trino_buffer_bytes: int = Field(
+        256 * 1024**2,
+        ge=1024**2,
+        description="Pages of Trino answers held in one API process, produced but not yet "
+        "fetched, in bytes; a statement waits for room before it produces more.",
+    )
     max_request_bytes: int = Field(
         1024**2,
         ge=1024,

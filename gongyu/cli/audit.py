@@ -47,6 +47,9 @@ def verify(
         )
         raise typer.Exit(1)
     typer.echo(f"audit chain intact: {result.count} record(s), head {result.head}")
+    if result.unfinished:
+        seqs = ", ".join(map(str, result.unfinished))
+        typer.echo(f"완료 기록 없이 열린 요청 / opened, never completed: {seqs}")
 
 
 @app.command("export")
@@ -103,7 +106,7 @@ def list_records(
             ", ".join(r.datasets),
             "" if r.rows is None else f"{r.rows:,}",
             f"{r.duration_ms:.1f}",
-            r.outcome + (f": {r.error}" if r.error else ""),
+            r.state,
             r.statement[:80],
         )
     console.print(table)

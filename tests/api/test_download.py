@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -16,7 +17,8 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.principal import Role
-from catalog.audit import AuditRecord
+from api.sandbox import Sandboxes
+from catalog.audit import AuditLog, AuditRecord
 from tests.api.web_session import parse, sign_in
 from tests.api.world import (
     GRANTEE,
@@ -108,6 +110,41 @@ def test_unreadable_and_unknown_datasets_are_the_same_404(served: World) -> None
     assert download(served, OWNER, "cases_private", role=Role.operator).content == unknown.content
 
 
+def test_an_unreadable_dataset_takes_the_same_steps_as_an_unknown_id(
+    served: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Same work, same answer: an id that exists but may not be read is looked for exactly as
+    one that does not exist, so neither the answer nor the record (nor the time) tells them
+    apart."""
+    steps: list[tuple[Any, ...]] = []
+
+    def spy(cls: type, name: str, shown: Callable[..., tuple[Any, ...]]) -> None:
+        real = getattr(cls, name)
+
+        def called(self: Any, *args: Any, **kwargs: Any) -> Any:
+            steps.append((name, *shown(*args, **kwargs)))
+            return real(self, *args, **kwargs)
+
+        monkeypatch.setattr(cls, name, called)
+
+    spy(Sandboxes, "for_principal", lambda principal, *_: (principal.agency,))
+    spy(AuditLog, "append", lambda _, kind, stmt, **kw: (kind, kw["outcome"], kw["error"]))
+
+    def attempt(dataset_id: str) -> tuple[Any, ...]:
+        steps.clear()
+        answer = download(served, OTHER_SECTOR, dataset_id)
+        headers = {k: v for k, v in answer.headers.items() if k != "date"}
+        # The statement names the id asked for; everything else must match.
+        return answer.status_code, headers, answer.content, [s[:3] for s in steps]
+
+    download(served, OTHER_SECTOR, "cases_public")  # the caller's sandbox, built and cached
+    unknown = attempt("cases_nope")
+    assert unknown[0] == 404
+    assert [s[0] for s in unknown[3]] == ["for_principal", "append"]
+    for dataset_id in ("cases_sector", "cases_private"):
+        assert attempt(dataset_id) == unknown
+
+
 @pytest.mark.parametrize(
     "headers",
     [{}, {"Authorization": "Bearer gyk_0000000000000000_nope"}, {"X-API-Key": "not-a-key"}],
@@ -124,12 +161,16 @@ def test_downloads_are_audited_and_count_as_usage(served: World) -> None:
     got = download(served, GRANTEE, "cases_restricted", "csv")
     refused = download(served, OTHER_SECTOR, "cases_private", "parquet")
     assert (got.status_code, refused.status_code) == (200, 404)
-    ok, denied = new_records(served, after, 2)
-    assert (ok.kind, ok.agency, ok.outcome) == ("download", GRANTEE, "ok")
+    by_outcome = {r.outcome: r for r in new_records(served, after, 3)}
+    # The file: opened before its first byte, completed once sent; the refusal: one record.
+    opened, ok, denied = by_outcome["opened"], by_outcome["ok"], by_outcome["error"]
+    assert ok.completes == opened.seq and denied.completes is None
+    assert (ok.kind, ok.agency, opened.kind) == ("download", GRANTEE, "download")
+    assert ok.statement == opened.statement
     assert ok.statement == "GET /api/v1/datasets/cases_restricted/download?format=csv"
-    assert list(ok.datasets) == ["cases_restricted"]
+    assert list(ok.datasets) == list(opened.datasets) == ["cases_restricted"]
     assert ok.rows == 10 and ok.bytes_out and ok.bytes_out > 0
-    assert (denied.kind, denied.agency, denied.outcome) == ("download", OTHER_SECTOR, "error")
+    assert (denied.kind, denied.agency, denied.error) == ("download", OTHER_SECTOR, "not found")
     assert list(denied.datasets) == [] and denied.rows == 0
     assert served.platform.audit.verify().ok
     # The owner sees who downloaded its data, as it sees who queried it.

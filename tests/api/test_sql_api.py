@@ -201,7 +201,8 @@ def test_time_limit_cancels(tmp_path: Path) -> None:
                 pass
         [record] = w.platform.audit.records(limit=1)
         assert (record.statement, record.outcome) == (endless["sql"], "cancelled")
-        assert record.error == "query cancelled after 1 s"
+        assert record.error.startswith("query cancelled after 1 s, the time limit of one query")
+        assert "GONGYU_SQL_TIMEOUT_SECONDS" in record.error
         assert w.sql(OWNER, "SELECT 1").json()["rows"] == [[1]]
 
 
@@ -251,14 +252,101 @@ def test_every_request_is_audited(served: World) -> None:
     last = max((r.seq for r in audit.records(limit=1)), default=0)
     served.sql(GRANTEE, f"SELECT count(*) FROM {table('restricted')}")
     served.sql(GRANTEE, "SELECT * FROM read_csv('/etc/passwd')")
-    # An answer's record is written just after it is sent: give it a moment.
+    # An answer's completing record is written just after it is sent: give it a moment.
     deadline = time.monotonic() + 5
-    while len(records := [r for r in audit.records(limit=10) if r.seq > last]) < 2:
+    while len(records := [r for r in audit.records(limit=10) if r.seq > last]) < 3:
         assert time.monotonic() < deadline, records
         time.sleep(0.01)
-    records.sort(key=lambda r: r.seq)
-    assert sorted(r.outcome for r in records) == ["denied", "ok"]
-    records.sort(key=lambda r: r.outcome != "ok")
-    assert list(records[0].datasets) == ["cases_restricted"] and records[0].agency == GRANTEE
-    assert records[0].rows == 1 and records[0].kind == "sql"
+    by_outcome = {r.outcome: r for r in records}
+    assert sorted(by_outcome) == ["denied", "ok", "opened"]
+    # The query that ran: opened before its answer left, completed after; the refused one
+    # never ran: one record.
+    opened, done = by_outcome["opened"], by_outcome["ok"]
+    assert done.completes == opened.seq and opened.seq < by_outcome["denied"].seq
+    [reread] = [r for r in audit.records(limit=10) if r.seq == opened.seq]
+    assert reread.completed_by == done.seq and reread.state == f"opened, completed by #{done.seq}"
+    assert list(done.datasets) == list(opened.datasets) == ["cases_restricted"]
+    assert done.agency == GRANTEE and done.rows == 1 and done.kind == "sql"
+    assert opened.rows is None and by_outcome["denied"].completes is None
     assert audit.verify().ok
+
+
+UNWRITABLE = {
+    "bytes as JSON": ("SELECT '\\xFF'::BLOB AS b", "json"),
+    "a union as Parquet": ("SELECT union_value(k := 1) AS u", "parquet"),
+    "a union as CSV": ("SELECT union_value(k := 1) AS u FROM range(3)", "csv"),
+}
+
+
+@pytest.mark.parametrize("name", UNWRITABLE)
+def test_an_answer_that_cannot_be_written_is_a_recorded_400(served: World, name: str) -> None:
+    sql, fmt = UNWRITABLE[name]
+    audit = served.platform.audit
+    last = max((r.seq for r in audit.records(limit=1)), default=0)
+    response = served.sql(OTHER_SECTOR, sql, format=fmt)
+    assert response.status_code == 400, response.text[:300]
+    error = response.json()["error"]
+    assert error["kind"] == "format" and f"cannot be written as {fmt}" in error["message"]
+    assert "Traceback" not in response.text
+    # The query ran: opened, then completed with the error, both on the chain at once.
+    opened, failed = sorted(
+        (r for r in audit.records(limit=5) if r.seq > last), key=lambda r: r.seq
+    )
+    assert (opened.outcome, failed.outcome, failed.completes) == ("opened", "error", opened.seq)
+    assert failed.statement == sql and "cannot be written" in (failed.error or "")
+
+
+def test_a_fault_of_the_server_is_a_recorded_500(
+    served: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_: object) -> None:
+        raise RuntimeError("a fault of the server")
+
+    monkeypatch.setattr("api.sql._limited", broken)
+    audit = served.platform.audit
+    response = served.sql(OTHER_SECTOR, "SELECT 42")
+    assert response.status_code == 500
+    error = response.json()["error"]
+    assert error["kind"] == "internal" and "Traceback" not in response.text
+    [completed] = audit.records(limit=1)
+    assert error["message"] == f"internal error, recorded as audit record {completed.seq}"
+    assert (completed.statement, completed.outcome) == ("SELECT 42", "error")
+    assert "a fault of the server" in (completed.error or "")
+    [opened] = [r for r in audit.records(limit=3) if r.seq == completed.completes]
+    assert opened.outcome == "opened"
+
+
+def test_busy_is_a_429_with_retry_after(tmp_path: Path) -> None:
+    settings = {"sql_max_running": 1, "sql_queue_seconds": 0.5, "sql_timeout_seconds": 30}
+    with world(tmp_path, **settings) as w, w.client(OWNER) as c:
+        endless = {"sql": "SELECT * FROM range(100000000000)", "format": "csv"}
+        with c.stream("POST", "/api/v1/sql", json=endless) as streaming:
+            received = streaming.iter_bytes()  # kept: dropped, it would close the stream
+            next(received)  # it runs, and holds the only slot
+            response = w.sql(OTHER_SECTOR, "SELECT 1")
+        assert response.status_code == 429 and response.headers["Retry-After"] == "1"
+        error = response.json()["error"]
+        assert error["kind"] == "busy" and "GONGYU_SQL_MAX_RUNNING" in error["message"]
+        [record] = w.platform.audit.records(agency=OTHER_SECTOR, limit=1)
+        assert (record.outcome, record.statement) == ("error", "SELECT 1")
+        assert "GONGYU_SQL_MAX_RUNNING" in (record.error or "")
+        deadline = time.monotonic() + 10  # the slot comes back once DuckDB lets go
+        while (again := w.sql(OTHER_SECTOR, "SELECT 1")).status_code == 429:
+            assert time.monotonic() < deadline
+        assert again.json()["rows"] == [[1]]
+
+
+def test_the_audit_api_shows_what_became_of_an_opened_request(served: World) -> None:
+    answer = served.sql(OTHER_SECTOR, "SELECT 7 AS seven -- shown in the audit API")
+    assert answer.status_code == 200
+    deadline = time.monotonic() + 5
+    with served.client(OWNER, Role.operator) as c:
+        while True:
+            records = c.get("/api/v1/audit", params={"agency": OTHER_SECTOR, "limit": 5}).json()
+            mine = [r for r in records["records"] if "shown in the audit API" in r["statement"]]
+            if len(mine) == 2 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+    completed, opened = mine
+    assert completed["completes"] == opened["seq"] and opened["completed_by"] == completed["seq"]
+    assert opened["state"] == f"opened, completed by #{completed['seq']}"

@@ -34,7 +34,7 @@ from trino.transaction import IsolationLevel
 
 from api.app import create_app
 from api.principal import Role
-from api.trino_statements import Statements
+from catalog.audit import AuditRecord
 from catalog.published import read_arrow
 from gongyu.pipeline import process_delivery
 from gongyu.platform import Platform
@@ -442,7 +442,11 @@ def test_cancel_stops_the_query_and_is_audited(served: Served) -> None:
         cursor.execute(sql)
         assert cursor.fetchone() == [1]
         cursor.cancel()
-    [record] = [r for r in served.platform.audit.records(limit=20) if r.statement == sql]
+    opened, record = sorted(
+        (r for r in served.platform.audit.records(limit=20) if r.statement == sql),
+        key=lambda r: r.seq,
+    )
+    assert (opened.outcome, record.completes) == ("opened", opened.seq)
     assert (record.kind, record.outcome, record.error) == (
         "trino",
         "cancelled",
@@ -499,7 +503,7 @@ def test_protocol_json_and_pages_belong_to_their_caller(served: Served) -> None:
         assert nobody.post(f"{base}/v1/statement", content="SELECT 1").status_code == 401
 
 
-def test_each_statement_leaves_one_audit_record(served: Served) -> None:
+def test_each_statement_is_audited_opened_then_completed(served: Served) -> None:
     marker = "-- audit marker"
     served.query(f"SELECT n FROM cases_private {marker}")
     with pytest.raises(TrinoUserError):
@@ -507,7 +511,13 @@ def test_each_statement_leaves_one_audit_record(served: Served) -> None:
     with served.connect() as conn:
         conn.cursor().execute(f"SET SESSION x = 'y' {marker}").fetchall()
     records = [r for r in served.platform.audit.records(limit=50) if marker in r.statement]
-    ok, denied, session = sorted(records, key=lambda r: r.seq)
+    # Rows left: opened before they did, completed after; no rows: one record.
+    opened, ok, denied, session = sorted(records, key=lambda r: r.seq)
+    assert (opened.outcome, opened.datasets, ok.completes) == (
+        "opened",
+        ("cases_private",),
+        opened.seq,
+    )
     assert (ok.kind, ok.outcome, ok.rows, ok.datasets) == ("trino", "ok", ROWS, ("cases_private",))
     assert ok.bytes_out > 0 and ok.agency == OWNER
     assert (denied.outcome, denied.agency, denied.rows) == ("denied", OTHER_SECTOR, 0)
@@ -517,10 +527,9 @@ def test_each_statement_leaves_one_audit_record(served: Served) -> None:
 
 
 def test_time_limit_and_abandoned_statements(served: Served, tmp_path: Path) -> None:
-    settings = served.platform.settings.model_copy(update={"sql_timeout_seconds": 1.0})
-    platform = Platform(settings)
+    update = {"sql_timeout_seconds": 1.0, "trino_client_timeout_seconds": 1.0}
+    platform = Platform(served.platform.settings.model_copy(update=update))
     app = create_app(platform)
-    app.state.trino = Statements(app.state.queries, platform.audit, client_timeout=1.0)
     with serve_tls(app, tmp_path) as server:
         fast = Served(platform=platform, server=server, keys=served.keys)
         slow = f"SELECT count(*) FROM {KOROAD} a, {KOROAD} b, {KOROAD} c"
@@ -531,10 +540,15 @@ def test_time_limit_and_abandoned_statements(served: Served, tmp_path: Path) -> 
         with fast.http() as http:
             answer = http.post(f"{server.url}/v1/statement", content=abandoned).json()
             http.get(answer["nextUri"])
+
+            def records() -> list[AuditRecord]:
+                return [r for r in platform.audit.records(limit=5) if r.statement == abandoned]
+
             deadline = time.monotonic() + 30
-            while not [r for r in platform.audit.records(limit=5) if r.statement == abandoned]:
-                assert time.monotonic() < deadline, "the abandoned statement was not audited"
+            while len(records()) < 2:
+                assert time.monotonic() < deadline, "the abandoned statement was not completed"
                 time.sleep(0.2)
             assert http.get(answer["nextUri"]).status_code == 404
-    [record] = [r for r in platform.audit.records(limit=5) if r.statement == abandoned]
+    record, opened = records()
     assert (record.outcome, record.error) == ("cancelled", "abandoned by the client")
+    assert (opened.outcome, record.completes) == ("opened", opened.seq)  # rows had left

@@ -225,11 +225,15 @@ def test_the_console_runs_queries_with_the_session_and_its_token(served: World) 
         )
         assert errors.status_code == 400 and errors.json()["error"]["kind"] == "sql"
     key_id = served.keys[("nhis", Role.analyst)].split("_")[1]
-    (record,) = [
-        r
-        for r in served.platform.audit.records(agency="nhis", limit=50)
-        if r.kind == "sql" and r.statement == sql["sql"]
-    ]
+    opened, record = sorted(
+        (
+            r
+            for r in served.platform.audit.records(agency="nhis", limit=50)
+            if r.kind == "sql" and r.statement == sql["sql"]
+        ),
+        key=lambda r: r.seq,
+    )
+    assert (opened.outcome, record.completes) == ("opened", opened.seq)
     assert record.subject == key_id and record.via == "api_key" and record.outcome == "ok"
     assert httpx.post(served.url + "/api/v1/sql", json=sql).status_code == 401
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from api.principal import Principal, Role
-from catalog.audit import CHAINED_FIELDS, AuditKind, AuditLog, Outcome, chain_hash
+from catalog.audit import CHAINED_FIELDS, AuditKind, AuditLog, Outcome, chain_hash, verify_chain
 from catalog.db import connect
 from gongyu.platform import Platform
 from tests.conftest import REPO
@@ -201,7 +201,7 @@ TAMPERING = {
             p,
             "INSERT INTO gongyu_audit_log SELECT 7, at, subject, via, agency, role, purpose, "
             "kind, statement, datasets, rows, bytes_out, duration_ms, outcome, error, "
-            "'" + "f" * 64 + "' FROM gongyu_audit_log WHERE seq = 6",
+            "'" + "f" * 64 + "', NULL FROM gongyu_audit_log WHERE seq = 6",
         ),
         7,
     ),
@@ -248,7 +248,8 @@ def test_records_filter_by_agency_dataset_and_time(platform: Platform) -> None:
 def test_audit_cli(platform: Platform, tmp_path: Path) -> None:
     fill(platform.audit, 5)
     ws = str(platform.workspace.root)
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(Path.home())}
+    # PYTHONPATH: the command runs this checkout's code, as the tests' own imports do.
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(Path.home()), "PYTHONPATH": str(REPO)}
 
     def gongyu(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -275,3 +276,62 @@ def test_audit_cli(platform: Platform, tmp_path: Path) -> None:
     exported.write_text("\n".join(lines[:1] + lines[2:]) + "\n", encoding="utf-8")
     dropped = gongyu("audit", "verify", "--file", str(exported))
     assert dropped.returncode == 1 and "broken at record 2" in dropped.stderr
+
+
+def test_a_request_that_returns_data_is_opened_then_completed(platform: Platform) -> None:
+    audit = platform.audit
+    fill(audit, 2)  # records as every version wrote them: no `completes`
+    old_export = io.StringIO()
+    audit.export(old_export)
+    opened = audit.append(ANALYST, AuditKind.trino, "SELECT 1", outcome=Outcome.opened)
+    cut_off = audit.append(ANALYST, AuditKind.sql, "SELECT 2", outcome=Outcome.opened)
+    done = audit.append(ANALYST, AuditKind.trino, "SELECT 1", rows=9, completes=opened.seq)
+    assert (opened.seq, cut_off.seq, done.seq, done.completes) == (3, 4, 5, 3)
+    # Verified across both shapes; the request never completed is named.
+    result = audit.verify()
+    assert (result.ok, result.count, result.unfinished) == (True, 5, [4])
+    # Old records hash as they always did: their export lines are unchanged and verify.
+    out = io.StringIO()
+    audit.export(out)
+    lines = out.getvalue().splitlines()
+    assert lines[:2] == old_export.getvalue().splitlines()
+    assert "completes" not in json.loads(lines[2]) and json.loads(lines[4])["completes"] == 3
+    assert verify_chain(json.loads(line) for line in lines).ok
+    # Read back: each opening record says what became of it.
+    states = {r.seq: (r.completed_by, r.state) for r in audit.records(limit=3)}
+    assert states == {
+        5: (None, "ok (completes #3)"),
+        4: (None, "opened, never completed (still running, or the server stopped)"),
+        3: (5, "opened, completed by #5"),
+    }
+    with pytest.raises(ValueError, match="not `opened`"):
+        audit.append(ANALYST, AuditKind.sql, "x", outcome=Outcome.opened, completes=4)
+
+
+def test_a_completion_must_name_an_open_request(platform: Platform) -> None:
+    audit = platform.audit
+    opened = audit.append(ANALYST, AuditKind.sql, "SELECT 1", outcome=Outcome.opened)
+    audit.append(ANALYST, AuditKind.sql, "SELECT 1", completes=opened.seq)
+    audit.append(ANALYST, AuditKind.sql, "SELECT 1", completes=opened.seq)  # twice
+    result = audit.verify()
+    assert (result.ok, result.broken_at) == (False, 3)
+    assert "completes record 1" in (result.reason or "")
+
+
+def test_audit_cli_shows_requests_never_completed(platform: Platform) -> None:
+    platform.audit.append(ANALYST, AuditKind.trino, "SELECT 1", outcome=Outcome.opened)
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(Path.home()), "PYTHONPATH": str(REPO)}
+    ws = str(platform.workspace.root)
+
+    def gongyu(*args: str) -> str:
+        done = subprocess.run(
+            [GONGYU, *args, "-w", ws], capture_output=True, text=True, cwd=REPO, env=env
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    assert "opened, never completed: 1" in gongyu("audit", "verify")
+    [listed] = json.loads(gongyu("audit", "list", "--json"))
+    assert (listed["outcome"], listed["completed_by"]) == ("opened", None)
+    assert listed["state"].startswith("opened, never completed")
+    assert "opened, never" in gongyu("audit", "list")
