@@ -11,44 +11,30 @@ next one is aborted only if the budget itself is passed.
 from __future__ import annotations
 
 import os
-import re
 import threading
 import time
+
+from pydantic import ByteSize, TypeAdapter, ValidationError
 
 from api.running import Execution, QueryAborted
 
 INTERVAL = 0.05
 MARGIN = 0.05  # of the budget: what the process may grow by between two readings
-_UNITS = {
-    "": 1,
-    "b": 1,
-    "kb": 1000,
-    "mb": 1000**2,
-    "gb": 1000**3,
-    "tb": 1000**4,
-    "kib": 1024,
-    "mib": 1024**2,
-    "gib": 1024**3,
-    "tib": 1024**4,
-}
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$", re.IGNORECASE)
+# DuckDB writes sizes as pydantic reads them: KB, MB, GB in powers of 1000, KiB… of 1024.
+_SIZE = TypeAdapter(ByteSize)
 
 
 def parse_size(text: str) -> int:
     """Bytes of a size written as DuckDB writes them: `4GB` (10^9), `512MiB` (2^20), `1000`."""
-    found = _SIZE.match(text)
-    unit = found.group(2).lower() if found else ""
-    if not found or unit not in _UNITS:
-        raise ValueError(f"not a size: {text!r} (write e.g. 4GB or 512MiB)")
-    return int(float(found.group(1)) * _UNITS[unit])
+    try:
+        return int(_SIZE.validate_python(text))
+    except ValidationError:
+        raise ValueError(f"not a size: {text!r} (write e.g. 4GB or 512MiB)") from None
 
 
 def human(size: int) -> str:
-    """A size for people: `1.5 GiB`."""
-    for unit, factor in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
-        if size >= factor:
-            return f"{size / factor:.1f} {unit}"
-    return f"{size} B"
+    """A size for people: `1.5GiB`."""
+    return ByteSize(size).human_readable()
 
 
 def machine_bytes() -> int:

@@ -30,6 +30,7 @@ from starlette.background import BackgroundTask
 from api.auth import AUTH_FAILURES, Refusal, current_principal
 from api.principal import Principal
 from api.query import Answer, QueryError, QueryService
+from api.scrub import scrubbed
 from catalog.audit import AuditKind, AuditRecord, Outcome
 
 log = logging.getLogger(__name__)
@@ -253,7 +254,7 @@ def _arrow(schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> Iterator[byt
     sink = io.BytesIO()
     with pa.ipc.new_stream(sink, schema) as writer:
         for batch in batches:
-            writer.write_batch(batch)
+            writer.write_batch(scrubbed(batch))  # IPC sends the bytes under nulls too
             yield sink.getvalue()
             sink.seek(0)
             sink.truncate()
