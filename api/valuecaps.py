@@ -36,6 +36,8 @@ from sqlglot import exp
 
 VAR = "__cap"
 SETTING = "GONGYU_SQL_MAX_VALUE_BYTES"
+STATEMENT_CAPS = 4  # caps one statement's guarded calls share (see `cap_values`)
+LITERAL_BYTES = 1024  # a literal a lambda's concatenation may add per element
 
 
 def _size(arg: str) -> str:
@@ -169,8 +171,9 @@ def _literal(text: str) -> str:
 def _message(what: str, cap: int, added: str | None) -> str:
     """SQL for the error a person reads: which cap, how much was asked, what to do."""
     fix = (
-        f"; one value may grow by at most {cap:,} bytes ({SETTING}). Build smaller values, "
-        "or rows instead of one long value (e.g. FROM range(n) rather than a list)"
+        f"; one value may grow by at most {cap:,} bytes here ({SETTING}, shared by the "
+        "statement's value-building calls). Build smaller values, or rows instead of one long "
+        "value (e.g. FROM range(n) rather than a list)"
     )
     if added is None:
         return f"error({_literal(f'value cap: {what}{fix}')})"
@@ -224,21 +227,55 @@ def _streamed(node: exp.Unnest) -> exp.Table | None:
     return exp.Table(this=series, alias=alias)
 
 
+def _bounded(node: exp.Expression, kind: str) -> bool:
+    """True for a concatenation of one value with literals: it adds only the literals' bytes."""
+    if kind != "concat":
+        return False
+    parts = list(node.flatten()) if isinstance(node, exp.DPipe) else list(node.expressions)
+    return sum(not _constant(p) for p in parts) <= 1 and all(
+        len(p.name) <= LITERAL_BYTES for p in parts if _constant(p)
+    )
+
+
+def _refusal(problem: str, cap: int) -> exp.Expression:
+    # Typed: a bare error() is NULL-typed, and length(NULL) never calls it.
+    return sqlglot.parse_one(f"CAST({_message(problem, cap, None)} AS VARCHAR)", read="duckdb")
+
+
 def cap_values(tree: exp.Expression, cap: int) -> exp.Expression:
-    """`tree` with every call that can outgrow its input guarded by the value cap (bytes)."""
+    """`tree` with every call that can outgrow its input guarded by the value cap (bytes).
+
+    DuckDB evaluates an expression for 2,048 rows at a time and checks for interrupts only
+    between such vectors, so what a statement may build at once is its calls' caps summed:
+    the statement shares `STATEMENT_CAPS` caps among its guarded calls (each gets at most
+    `cap`). A call inside a lambda runs once per list element, a number unknown before it
+    runs: only a concatenation with short literals (`x -> 'Mr. ' || x`) may grow a value there.
+    """
     for unnest in list(tree.find_all(exp.Unnest)):
         if (table := _streamed(unnest)) is not None:
             unnest.replace(table)
+    nodes = [n for n in reversed(list(tree.walk())) if isinstance(n, exp.Func | exp.DPipe)]
+    kinds = {id(n): k for n in nodes if (k := _kind(n)) is not None}
+    in_lambda = {id(n) for n in nodes if n.find_ancestor(exp.Lambda) is not None}
+    share = min(cap, STATEMENT_CAPS * cap // max(1, len(kinds)))
     # Innermost first: a guard's arguments are guarded already when it is built.
-    for node in reversed(list(tree.walk())):
-        if not isinstance(node, exp.Func | exp.DPipe):
+    for node in nodes:
+        kind = kinds.get(id(node))
+        if problem := _format_error(node, share):
+            node.replace(_refusal(problem, share))
+        elif kind is None or (id(node) in in_lambda and _bounded(node, kind)):
             continue
-        if problem := _format_error(node, cap):
-            # Typed: a bare error() is NULL-typed, and length(NULL) never calls it.
-            refusal = f"CAST({_message(problem, cap, None)} AS VARCHAR)"
-            node.replace(sqlglot.parse_one(refusal, read="duckdb"))
-        elif (kind := _kind(node)) is not None:
+        elif id(node) in in_lambda:
+            what = "||" if isinstance(node, exp.DPipe) else f"{kind}()"
+            node.replace(
+                _refusal(
+                    f"{what} inside a lambda would grow a value once per list element; "
+                    "unnest the list into rows (FROM unnest(...)) and build each value there",
+                    share,
+                )
+            )
+        else:
             spot = exp.Null()
             node.replace(spot)  # detached: the guard takes the call in
-            spot.replace(_guard(node, kind, cap))
+            spot.replace(_guard(node, kind, share))
     return tree

@@ -170,3 +170,27 @@ def test_the_cap_is_a_setting_and_bounds_values_not_rows(tmp_path: Path) -> None
         assert ok.json()["rows"] == [[300_000]]
         refused = w.sql(OTHER_SECTOR, "SELECT repeat('x', 2000)")
         assert "at most 1,024 bytes" in refused.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        # A lambda runs its calls once per element: 8,000 values of 60 KB each, in one row.
+        "SELECT sum(len(list_transform(range(8000), x -> repeat('y', 60000 + x % 2)))) "
+        "FROM range(4) t(i)",
+        "SELECT len(list_transform(range(1000), x -> lpad('', 60000, 'y')))",
+        # Many calls in one expression are built for a vector of rows at once: they share.
+        "SELECT len([" + ", ".join(["repeat('y', 60000)"] * 40) + "]) FROM range(3000)",
+        "SELECT len(" + " || ".join(["repeat('y', 30000)"] * 40) + ") FROM range(3000)",
+    ],
+    ids=["lambda-fan-out", "lambda-lpad", "wide-list", "wide-concat"],
+)
+def test_fan_out_within_a_vector_is_capped(served: World, sql: str) -> None:
+    answer = served.sql(OTHER_SECTOR, sql)
+    assert answer.status_code == 400, answer.text[:300]
+    assert "value cap:" in answer.json()["error"]["message"]
+
+
+def test_a_lambda_may_still_add_short_literals(served: World) -> None:
+    answer = served.sql(OTHER_SECTOR, "SELECT list_transform(['a', 'b'], x -> 'Mr. ' || x)")
+    assert answer.json()["rows"] == [[["Mr. a", "Mr. b"]]]
