@@ -173,41 +173,34 @@ def verify_chain(entries: Iterable[Mapping[str, Any]]) -> VerifyResult:
     each completing record completes an opening record not completed before."""
     previous, expected = GENESIS, 1
     unfinished: set[int] = set()
+
+    def broken(at: int | None, reason: str) -> VerifyResult:
+        return VerifyResult(
+            ok=False, count=expected - 1, broken_at=at, reason=reason, head=previous
+        )
+
     for entry in entries:
         seq = entry.get("seq")
         if seq != expected:
-            missing = isinstance(seq, int) and seq > expected
-            return VerifyResult(
-                ok=False,
-                count=expected - 1,
-                broken_at=expected if missing else seq,
-                reason=f"record {expected} is missing (the next one is {seq})"
-                if missing
-                else f"record {seq} is out of place (expected {expected})",
-                head=previous,
-            )
+            if isinstance(seq, int) and seq > expected:
+                return broken(expected, f"record {expected} is missing (the next one is {seq})")
+            return broken(seq, f"record {seq} is out of place (expected {expected})")
         try:
             intact = chain_hash(previous, entry) == entry.get("hash")
         except (KeyError, TypeError, ValueError):
             intact = False
         if not intact:
-            return VerifyResult(
-                ok=False,
-                count=expected - 1,
-                broken_at=expected,
-                reason=f"record {expected} does not match its hash: it was changed, "
+            return broken(
+                expected,
+                f"record {expected} does not match its hash: it was changed, "
                 "or a record before it was",
-                head=previous,
             )
         completes = entry.get("completes")
         if completes is not None and completes not in unfinished:
-            return VerifyResult(
-                ok=False,
-                count=expected - 1,
-                broken_at=expected,
-                reason=f"record {expected} completes record {completes}, which is not an "
+            return broken(
+                expected,
+                f"record {expected} completes record {completes}, which is not an "
                 "opened request still open",
-                head=previous,
             )
         unfinished.discard(completes)  # type: ignore[arg-type]
         if entry.get("outcome") == Outcome.opened.value:
