@@ -27,6 +27,14 @@ def own_peak_rss() -> int:
     raise RuntimeError("/proc/self/status has no VmHWM line")
 
 
+def reset_peak_rss() -> int:
+    """Set this process's peak (`VmHWM`) back to its current resident set, which it returns in
+    bytes: what a stage adds is then its own, whatever ran before it in the process."""
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    return int(rss_mib() * MIB)
+
+
 def peak_rss_mib() -> float:
     """This process's peak resident set so far (and its waited-for children's), in MiB."""
     kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024  # KiB on Linux

@@ -32,10 +32,13 @@ def test_a_producer_waits_for_room_and_gives_up_when_its_statement_ends() -> Non
 
 
 def test_a_page_larger_than_the_buffer_fails_its_statement(tmp_path: Path) -> None:
-    # One row of 40 values of 60 kB: a page of 2.4 MB, over a 2 MiB buffer.
-    wide = ", ".join(f"repeat('x', 60000) AS c{i}" for i in range(40))
+    # One row of 40 values of 60 kB (one value built once, shown 40 times): a page of 2.4 MB,
+    # over a 2 MiB buffer.
+    wide = ", ".join(f"s AS c{i}" for i in range(40))
     with world(tmp_path, trino_buffer_bytes=2 * 1024**2) as w:
-        body = w.trino(OTHER_SECTOR, f"SELECT {wide}")
+        body = w.trino(
+            OTHER_SECTOR, f"WITH t AS (SELECT repeat('x', 60000) AS s) SELECT {wide} FROM t"
+        )
         error = body["error"]
         assert error["errorName"] == "EXCEEDED_LOCAL_MEMORY_LIMIT"
         assert "GONGYU_TRINO_BUFFER_BYTES" in error["message"]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.memory import reset_peak_rss
 from tests.corpus import make_corpus as corpus
 from tests.corpus.make_corpus import CASES, MAX_RSS_BYTES, Case
 
@@ -32,9 +33,6 @@ def test_the_corpus_is_large_and_varied() -> None:
     assert {c.suffix for c in CASES} >= {".csv", ".xlsx", ".zip", ".parquet", ".jsonl"}
 
 
-START_PEAK = corpus.peak_rss()
-
-
 @pytest.mark.parametrize(
     "case",
     [pytest.param(c, id=c.name, marks=[pytest.mark.slow] if c.slow else []) for c in CASES],
@@ -45,10 +43,11 @@ def test_case_is_quarantined_with_its_reason(world, case: Case) -> None:
         result = corpus.run_in_child(platform.settings.home, case, folder)
     else:
         target = corpus.limited(platform) if case.too_large else platform
+        # The process's peak is lifetime-wide: earlier tests of the suite may have set it,
+        # so it is set back to the present first and only what the case adds counts.
+        start = reset_peak_rss()
         result = corpus.run_case(target, case, folder)
-        # The process's peak is lifetime-wide: earlier tests of the suite may have set it, so
-        # only what this module added above that counts.
-        result["peak_rss"] = corpus.peak_rss() - START_PEAK
+        result["peak_rss"] = corpus.peak_rss() - start
     assert result["crash"] is None, result["crash"]
     problem = corpus.verdict(case, result)
     assert problem is None, f"{case.name}: {problem}\n{result['report']}"
