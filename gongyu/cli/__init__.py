@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 
 import typer
@@ -44,4 +45,17 @@ app.add_typer(engines.app, name="engines")
 
 def main() -> None:
     """Console-script entry point."""
+    hear_interrupts()
     sys.exit(app())
+
+
+def hear_interrupts() -> None:
+    """Make SIGINT interrupt this process (and the Dagster processes it starts) again.
+
+    A script that starts `gongyu demo` in the background leaves SIGINT ignored, and Dagster maps
+    SIGTERM onto SIGINT's handler: the demo, `dagster dev` and its children would then ignore the
+    SIGTERM a service manager sends to stop them. An ignored SIGINT is inherited across exec, a
+    handler is not, so restoring Python's own handler here reaches every child too.
+    """
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -137,3 +139,43 @@ def test_errors_are_messages_not_tracebacks(
     assert done.returncode == 1
     assert message in done.stderr
     assert "Traceback" not in done.stderr + done.stdout
+
+
+# A parent that calls the CLI's entry hook, then maps signals as Dagster's processes do, and starts
+# a child that does the same (as `gongyu demo` starts `dagster dev`); both then wait for a signal.
+SIGNAL_TREE = """
+import subprocess, sys, time
+from dagster._utils.interrupts import setup_interrupt_handlers
+from gongyu.cli import hear_interrupts
+hear_interrupts()
+setup_interrupt_handlers()
+child = (
+    "from dagster._utils.interrupts import setup_interrupt_handlers as s; s(); "
+    "import time; print('ready', flush=True); time.sleep(120)"
+)
+with subprocess.Popen([sys.executable, "-c", child], stdout=subprocess.PIPE, text=True) as p:
+    p.stdout.readline()
+    print("ready", flush=True)
+    time.sleep(120)
+"""
+
+
+def test_sigterm_stops_the_demo_started_by_a_script() -> None:
+    # A background job of a script starts with SIGINT ignored; Dagster maps SIGTERM onto SIGINT.
+    tree = subprocess.Popen(
+        [sys.executable, "-c", SIGNAL_TREE],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    assert tree.stdout is not None and tree.stdout.readline() == "ready\n"
+    os.killpg(tree.pid, signal.SIGTERM)
+    try:
+        tree.wait(timeout=10)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(tree.pid, signal.SIGKILL)
+    survivors = subprocess.run(["pgrep", "-g", str(tree.pid)], capture_output=True, text=True)
+    assert survivors.stdout == "", "a process of the tree ignored SIGTERM"
