@@ -5,15 +5,16 @@ and its web pages; OpenAPI at `/docs`.
 `api/web/static/`): air-gapped networks have no CDN. Documentation, `/healthz`, the sign-in page
 and the static assets are the only routes open without credentials.
 
-Around every route: the security headers (`api.headers`), a size limit on request bodies counted
-as they stream (`api.bodylimit`) and, only from `GONGYU_TRUSTED_PROXIES`, the client address and
-scheme a proxy forwards (uvicorn's `ProxyHeadersMiddleware`). The server must not apply proxy
-headers itself: `gongyu serve` runs uvicorn with `proxy_headers=False` (`SERVER_OPTIONS`), as
-uvicorn would otherwise believe `X-Forwarded-For` from any local process.
+Around every route: the security headers (`api.middleware.headers`), a size limit on request bodies
+counted as they stream (`api.middleware.bodylimit`) and, only from `GONGYU_TRUSTED_PROXIES`, the
+client address and scheme a proxy forwards (uvicorn's `ProxyHeadersMiddleware`). The server must not
+apply proxy headers itself: `gongyu serve` runs uvicorn with `proxy_headers=False`
+(`SERVER_OPTIONS`), as uvicorn would otherwise believe `X-Forwarded-For` from any local process.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI
@@ -21,16 +22,23 @@ from fastapi_offline import FastAPIOffline
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 import gongyu
-from api import audit, catalog_api, ckan, dcat, docs, download, sql, trino, web
-from api.bodylimit import BodyLimit
-from api.catalog_service import CatalogService
-from api.fresh_contracts import FreshContracts
-from api.headers import SecurityHeaders
-from api.query import QueryService
-from api.running import Limits
+from api import audit, docs, web
+from api.browse import ckan, dcat
+from api.browse import routes as browse
+from api.browse.service import CatalogService
+from api.middleware.bodylimit import BodyLimit
+from api.middleware.fresh_contracts import FreshContracts
+from api.middleware.headers import SecurityHeaders
+from api.ratelimit import Limiter
+from api.sql import download
+from api.sql import routes as sql
+from api.sql.query import QueryService
+from api.sql.running import Limits
+from api.trino import routes as trino
 from api.web import steward
+from catalog.access.sessions import Sessions
+from gongyu.ground.settings import Settings, get_settings
 from gongyu.platform import Platform
-from gongyu.settings import Settings, get_settings
 
 # What every uvicorn serving this app is told (see the module's docstring).
 SERVER_OPTIONS: dict[str, Any] = {"proxy_headers": False}
@@ -47,8 +55,11 @@ def create_app(platform: Platform) -> FastAPI:
         description="SQL over the published tables of Korea's public-institution data commons: "
         "entitled, masked, sandboxed and audited.",
     )
+    # Everything routes take from the app, built here only (`api.deps` reads it).
     app.state.platform = platform
-    app.state.max_rows = settings.sql_max_rows
+    app.state.auth_failures = Limiter(settings.auth_failures_per_minute)
+    lifetime = timedelta(hours=settings.session_hours)
+    app.state.sessions = Sessions(platform.engine, platform.registry, lifetime)
     limits = Limits(
         memory=settings.sql_memory_limit,
         threads=settings.sql_threads,
@@ -62,10 +73,10 @@ def create_app(platform: Platform) -> FastAPI:
     app.router.lifespan_context = trino.lifespan(app.state.trino)
     app.include_router(trino.router)
     app.state.catalog = CatalogService(platform, app.state.queries)
-    app.include_router(catalog_api.router)
+    app.include_router(browse.router)
     app.include_router(dcat.router)
     app.include_router(ckan.router)
-    web.mount(app, platform)
+    web.mount(app)
     docs.mount(app)
 
     @app.get("/healthz", include_in_schema=False)

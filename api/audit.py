@@ -17,9 +17,9 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from api.auth import AUTH_FAILURES, CurrentPrincipal
-from api.principal import Principal, Role
-from catalog.audit import AuditKind, AuditLog, AuditRecord, Outcome
-from gongyu.platform import Platform
+from api.deps import platform_of
+from catalog.access.audit import AuditKind, AuditLog, AuditRecord, Outcome
+from catalog.access.principal import Principal, Role
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"], responses=AUTH_FAILURES)
 
@@ -97,7 +97,7 @@ def audit_records(
     datasets, not its statement, error or hash (`withheld` says so). Other roles get 403.
     """
     started = time.perf_counter()
-    platform: Platform = request.app.state.platform
+    platform = platform_of(request)
     own: set[str] | None = None
     if principal.role == Role.steward:
         own = {c.id for c in platform.contracts.values() if c.agency == principal.agency}
@@ -131,7 +131,7 @@ def audit_export(request: Request, principal: CurrentPrincipal) -> StreamingResp
     an exported file.
     """
     started = time.perf_counter()
-    platform: Platform = request.app.state.platform
+    platform = platform_of(request)
     if principal.role != Role.operator:
         _deny(platform.audit, principal, request, started)
     return StreamingResponse(

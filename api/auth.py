@@ -32,12 +32,12 @@ from fastapi import Depends, Header, HTTPException, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field, StrictStr, ValidationError
 
-from api.principal import Principal, Role
+from api.deps import platform_of, sessions_of
 from api.ratelimit import RATE_LIMITED, record_failure
-from catalog.keys import PREFIX, TOKEN
-from catalog.sessions import Sessions
+from catalog.access.keys import PREFIX, TOKEN
+from catalog.access.principal import Principal, Role
+from gongyu.ground.settings import Settings
 from gongyu.platform import Platform
-from gongyu.settings import Settings
 from sectors.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -223,7 +223,7 @@ def authenticate_request(
 ) -> Authenticated:
     """Whom the request's credentials stand for; a failure is counted (`api.ratelimit`) and
     raised as Refused, with `retry_after` when it is one too many."""
-    found = authenticate(request.app.state.platform, bearer, api_key)
+    found = authenticate(platform_of(request), bearer, api_key)
     if found is None:
         raise Refused(record_failure(request, presented_id(bearer or api_key)))
     return found
@@ -235,10 +235,9 @@ def session_principal(request: Request) -> Principal | None:
     A state-changing request must also carry the session's CSRF token in `X-CSRF-Token`:
     browsers attach cookies to cross-site requests, but no other site can read the token.
     """
-    # An app that serves no web pages has no session store and takes no session cookie.
-    store: Sessions | None = getattr(request.app.state, "sessions", None)
+    store = sessions_of(request)
     session_id = request.cookies.get(SESSION_COOKIE)
-    if store is None or not session_id:
+    if not session_id:
         return None
     session = store.get(session_id)
     if session is None:

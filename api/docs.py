@@ -13,7 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 
-from api.headers import POLICY
+from api.middleware.headers import POLICY
 
 # Where `FastAPIOffline` mounts the Swagger UI files it ships.
 ASSETS = "/static-offline-docs"

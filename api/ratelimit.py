@@ -24,6 +24,8 @@ from typing import Any
 
 from fastapi import Request
 
+from api.deps import limiter_of
+
 WINDOW_SECONDS = 60.0
 MAX_KEYS = 100_000  # bound on memory under a spray of addresses or key ids
 
@@ -78,7 +80,6 @@ RATE_LIMITED: dict[str, Any] = {
         }
     },
 }
-_create = threading.Lock()
 
 
 class Limiter:
@@ -90,20 +91,6 @@ class Limiter:
         self.credentials = AuthFailures(per_minute)
 
 
-def limiter(request: Request) -> Limiter:
-    """The app's failure counters (created on first use from the platform's settings)."""
-    state = request.app.state
-    found: Limiter | None = getattr(state, "auth_failures", None)
-    if found is None:
-        with _create:
-            found = getattr(state, "auth_failures", None)
-            if found is None:
-                found = state.auth_failures = Limiter(
-                    state.platform.settings.auth_failures_per_minute
-                )
-    return found
-
-
 def client_address(request: Request) -> str:
     """The caller's address: the connecting one, or the client a trusted proxy names."""
     return request.client.host if request.client else "unknown"
@@ -113,7 +100,7 @@ def record_failure(request: Request, presented: str | None) -> int | None:
     """Count one failed authentication against the request's address and the credential it
     presented (`presented`: its key id or subject, if it names one); the seconds to wait when
     either was already at the limit, so that this failure gets 429 (None: 401)."""
-    counters = limiter(request)
+    counters = limiter_of(request)
     waits = [counters.addresses.failed(client_address(request))]
     if presented:
         waits.append(counters.credentials.failed(presented))

@@ -4,9 +4,9 @@ from collections.abc import Iterator
 
 import dagster as dg
 
-from assets.resources import GongyuResource
 from contracts.model import Contract, Severity
-from gongyu.pipeline import process_delivery
+from gongyu.delivery.way import process_delivery
+from gongyu.platform import Platform
 from quality.results import CheckKind, CheckResult
 
 CHECK_DESCRIPTIONS: dict[CheckKind, str] = {
@@ -107,9 +107,9 @@ def contract_asset(contract: Contract) -> dg.AssetsDefinition:
         tags={"agency": contract.agency},
     )
     def _deliver(
-        context: dg.AssetExecutionContext, gongyu: GongyuResource
+        context: dg.AssetExecutionContext, gongyu: dg.ResourceParam[Platform]
     ) -> Iterator[dg.AssetCheckResult | dg.MaterializeResult]:
-        outcome = process_delivery(gongyu.platform(), context.partition_key)
+        outcome = process_delivery(gongyu, context.partition_key)
         for kind in kinds:
             yield check_result(kind, [c for c in outcome.gate.checks if c.kind == kind])
         delivery = outcome.delivery

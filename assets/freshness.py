@@ -10,9 +10,9 @@ from collections.abc import Iterator
 import dagster as dg
 
 from assets.factory import asset_key
-from assets.resources import GongyuResource
 from catalog.freshness import Freshness, FreshnessState, span
 from contracts.model import Contract
+from gongyu.platform import Platform
 
 FRESHNESS_CHECK = "freshness"
 FRESHNESS_JOB = "freshness_checks"
@@ -64,10 +64,10 @@ def freshness_definitions(contracts: list[Contract]) -> dg.Definitions:
         can_subset=True,
     )
     def freshness(
-        context: dg.AssetCheckExecutionContext, gongyu: GongyuResource
+        context: dg.AssetCheckExecutionContext, gongyu: dg.ResourceParam[Platform]
     ) -> Iterator[dg.AssetCheckResult]:
         selected = {k.asset_key for k in context.selected_asset_check_keys}
-        for found in gongyu.platform().freshness():
+        for found in gongyu.freshness():
             if found.dataset_id in promised and (key := promised[found.dataset_id][0]) in selected:
                 yield freshness_result(key, found)
 
@@ -86,12 +86,12 @@ def freshness_definitions(contracts: list[Contract]) -> dg.Definitions:
         "dataset turns stale or fresh, or is published again.",
     )
     def freshness_sensor(
-        context: dg.SensorEvaluationContext, gongyu: GongyuResource
+        context: dg.SensorEvaluationContext, gongyu: dg.ResourceParam[Platform]
     ) -> dg.SensorResult | dg.SkipReason:
         # Runs only on a change: an identical verdict every few minutes would bury the runs list.
         verdicts = {
             f.dataset_id: [f.state.value, f.last_published_at and f.last_published_at.isoformat()]
-            for f in gongyu.platform().freshness()
+            for f in gongyu.freshness()
             if f.dataset_id in promised
         }
         cursor = json.dumps(verdicts, sort_keys=True)

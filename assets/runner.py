@@ -13,8 +13,8 @@ from sqlalchemy.engine import make_url
 from assets.definitions import build_definitions
 from assets.freshness import FRESHNESS_JOB
 from catalog.deliveries import Delivery
+from gongyu.ground.workspace import Workspace
 from gongyu.platform import Platform
-from gongyu.workspace import Workspace
 
 INSTANCE_CONFIG = Path(__file__).resolve().parent.parent / "dagster.yaml"
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
@@ -73,7 +73,7 @@ def run_pending(
 
     Yields each delivery after its run, with the Dagster run id.
     """
-    defs = build_definitions(platform.settings)
+    defs = build_definitions(platform)
     with dagster_instance(platform.workspace) as instance:
         result = landing_zone_tick(defs, instance)
         for request in result.dynamic_partitions_requests or []:
@@ -99,7 +99,7 @@ def check_freshness(platform: Platform) -> dg.ExecuteInProcessResult | None:
 
     None when no contract has an SLA (there are no freshness checks then).
     """
-    defs = build_definitions(platform.settings)
+    defs = build_definitions(platform)
     if not any(job.name == FRESHNESS_JOB for job in defs.jobs or ()):
         return None
     with dagster_instance(platform.workspace) as instance:

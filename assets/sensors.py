@@ -3,9 +3,10 @@
 import dagster as dg
 
 from assets.factory import asset_key, partitions_name
-from assets.resources import GongyuResource
 from catalog.deliveries import Delivery
 from contracts.model import Contract
+from gongyu.delivery.landing import receive_dropped
+from gongyu.platform import Platform
 
 
 def run_key(delivery: Delivery) -> str:
@@ -30,10 +31,10 @@ def landing_sensor(contracts: list[Contract]) -> dg.SensorDefinition:
         "run for each received delivery, and again for one whose run stopped (its lease lapsed).",
     )
     def landing_zone(
-        context: dg.SensorEvaluationContext, gongyu: GongyuResource
+        context: dg.SensorEvaluationContext, gongyu: dg.ResourceParam[Platform]
     ) -> dg.SensorResult:
-        platform = gongyu.platform()
-        platform.receive_dropped()
+        platform = gongyu
+        receive_dropped(platform)
         new_partitions: dict[str, list[str]] = {}
         requests = []
         for delivery in platform.deliveries.pending():

@@ -75,10 +75,10 @@ def audit_settled(platform: Any, after: int, expected: int, wait: float = 30.0) 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Build or reuse the data, start the servers, measure; the results as a dict."""
-    from api.principal import Role
     from bench import api_measure as m
+    from catalog.access.principal import Role
+    from gongyu.ground.settings import Settings
     from gongyu.platform import Platform
-    from gongyu.settings import Settings
 
     started = time.perf_counter()
     data = published(args.rows)

@@ -173,8 +173,8 @@ def _publish(platform: Any, dataset: str, rows: int) -> tuple[str, ...]:
 def published(rows: int) -> Published:
     """The workspace with `rows` generated rows published, and `SMALL_ROWS` in the small
     table (built once per rows)."""
+    from gongyu.ground.settings import Settings
     from gongyu.platform import Platform
-    from gongyu.settings import Settings
 
     root = WORK / f"api-{rows}"
     contracts = contracts_dir()

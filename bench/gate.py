@@ -4,7 +4,7 @@
 
 Builds (and caches) a CP949 CSV of N real KoROAD rows, then measures, each in its own process:
 the baseline, DuckDB `COPY (FROM read_csv(..., encoding='cp949')) TO '....parquet'`, and Gongyu,
-`Platform.deliver` + `gongyu.pipeline.process_delivery` in a fresh workspace (the path a Dagster
+`Platform.deliver` + `gongyu.delivery.way.process_delivery` in a fresh workspace (the path a Dagster
 run takes). Prints seconds, rows/s, peak RSS and the time ratio, with the targets; writes
 `bench/.work/results-gate.json`.
 """

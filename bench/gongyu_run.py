@@ -41,17 +41,17 @@ def instrument(stages: Stages) -> None:
 def without_privacy() -> None:
     """The baseline of the privacy benchmark: screening, release and the raw-identifier audit
     replaced by pass-throughs, so the delivery takes the gate as it would with no privacy gate."""
-    import gongyu.pipeline
+    import gongyu.delivery.way
     import quality.gate
     from contracts.model import arrow_schema
     from quality.privacy.screening import Screen
     from quality.spill import batches
 
     quality.gate.screen = lambda typed, contract: Screen(checks=[])
-    gongyu.pipeline.released = lambda typed, contract, keyring, withheld: batches(
+    gongyu.delivery.way.released = lambda typed, contract, keyring, withheld: batches(
         typed, arrow_schema(contract.published_columns)
     )
-    gongyu.pipeline.raw_identifier_auditor = lambda contract: lambda table, staged: []
+    gongyu.delivery.way.raw_identifier_auditor = lambda contract: lambda table, staged: []
 
 
 def deliver_and_publish(
@@ -68,9 +68,9 @@ def deliver_and_publish(
     settings (S3: `GONGYU_S3_*`) come from the environment.
     """
     from catalog.lakehouse import row_count
-    from gongyu.pipeline import process_delivery
+    from gongyu.delivery.way import process_delivery
+    from gongyu.ground.settings import Settings
     from gongyu.platform import Platform
-    from gongyu.settings import Settings
     from quality.suite import build_suite
 
     stages = Stages().start()

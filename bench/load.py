@@ -206,7 +206,7 @@ def delivery_file(run: str) -> Path:
 async def _deliver(load: Load, url: str, key: str, platform: Any, at: float) -> dict[str, Any]:
     """A steward uploads the delivery at `at`; `process_delivery` gates and publishes it in a
     thread of this process (as a Dagster run would); the outcome."""
-    from gongyu.pipeline import process_delivery
+    from gongyu.delivery.way import process_delivery
 
     await asyncio.sleep(max(0.0, at - time.monotonic()))
     file = delivery_file(load.run)
@@ -352,7 +352,7 @@ def audit_check(platform: Any, first: int, load: Load) -> dict[str, Any]:
     """Once the log holds every answered request, each completed: the chain verified, and each
     answered request found by its tag exactly once (one record, or an opening record and the
     record completing it)."""
-    from catalog.audit import verify_chain
+    from catalog.access.audit import verify_chain
 
     found = audit_settled(platform, first, len(load.answered))
     checked = time.perf_counter()
@@ -382,9 +382,9 @@ def audit_check(platform: Any, first: int, load: Load) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Build or reuse the data, serve it, drive the load, check the audit log."""
-    from api.principal import Role
+    from catalog.access.principal import Role
+    from gongyu.ground.settings import Settings
     from gongyu.platform import Platform
-    from gongyu.settings import Settings
     from quality.suite import build_suite
 
     WORK.mkdir(parents=True, exist_ok=True)

@@ -85,7 +85,7 @@ GENERATED = ("gen_00000", "gen_04711", "gen_09999")
 
 def _publish(platform: Any) -> None:
     """Publish the demo files once (the workspace is kept between runs)."""
-    from gongyu.pipeline import process_delivery
+    from gongyu.delivery.way import process_delivery
 
     done = {d.dataset_id for d in platform.deliveries.list() if d.state.value == "published"}
     for dataset_id, name, _ in PUBLISHED:
@@ -138,10 +138,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     import httpx
 
     from api.app import create_app
-    from api.principal import Principal, Role
+    from catalog.access.principal import Principal, Role
     from catalog.entries import SearchFilters
+    from gongyu.ground.settings import Settings
     from gongyu.platform import Platform
-    from gongyu.settings import Settings
 
     started = time.perf_counter()
     contracts = catalogue(args.datasets)

@@ -91,7 +91,7 @@ grants = Table(
 )
 
 # One row per API request (two for a request that returns data: opened, then completed),
-# hash-chained in `seq` order (catalog/audit.py). The primary key on `seq` is what keeps the
+# hash-chained in `seq` order (catalog/access/audit.py). The primary key on `seq` is what keeps the
 # chain single when several workers append at once. Every value is stored as it is hashed
 # (`at` as its ISO text), so a check never depends on a driver's types.
 audit_log = Table(
@@ -117,7 +117,7 @@ audit_log = Table(
     Column("completes", Integer, index=True),
 )
 
-# Web sessions (catalog/sessions.py): the cookie's random id is stored only as its SHA-256.
+# Web sessions (catalog/access/sessions.py): the cookie's random id is stored only as its SHA-256.
 sessions = Table(
     "gongyu_sessions",
     metadata,

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from catalog.db import deliveries
 from contracts.model import Contract
-from gongyu.storage import Incoming, Storage
+from gongyu.ground.storage import Incoming, Storage
 
 
 class DeliveryState(StrEnum):

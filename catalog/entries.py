@@ -1,6 +1,6 @@
 """What the catalog shows, as data: one model per page, shared by the web pages and the JSON API.
 
-Built by `api.catalog_service.CatalogService` for one viewer (what a viewer may see depends on
+Built by `api.browse.service.CatalogService` for one viewer (what a viewer may see depends on
 their agency); the web pages render these models, the JSON API returns them as they are.
 """
 

@@ -32,7 +32,7 @@ from catalog.lakehouse import SUMMARY_PREFIX
 from catalog.published import TableVersion, table_versions
 from contracts.diff import diff_contracts, semver_key
 from contracts.model import Contract
-from gongyu.storage import Storage
+from gongyu.ground.storage import Storage
 
 QUALITY_POINTS = 100  # newest deliveries in the quality chart
 SNAPSHOTS = 100  # newest published snapshots listed per table version

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine, func, select
 
-from catalog.audit import AuditKind, Outcome
+from catalog.access.audit import AuditKind, Outcome
 from catalog.db import audit_log
 from catalog.entries import Usage
 

@@ -5,24 +5,28 @@ from __future__ import annotations
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine
+from gongyu.ground.settings import Settings
+from gongyu.ground.workspace import Workspace
 
-from catalog.audit import AuditLog
-from catalog.contract_versions import ContractVersions
-from catalog.db import connect
-from catalog.deliveries import Deliveries, Delivery, landing_prefix
-from catalog.freshness import Freshness, assess_all
-from catalog.grants import Grants
-from catalog.keys import ApiKeys
-from catalog.lakehouse import Lakehouse, sql_catalog
-from contracts.live import LiveContracts
-from contracts.model import Contract
-from gongyu.settings import Settings
-from gongyu.storage import Storage, Store, open_store
-from gongyu.workspace import Workspace
-from quality.privacy.pseudonyms import Keyring, generate_key_file, load_keyring
-from sectors.registry import Registry, load_registry
+# The parts load when first used: a light command (`gongyu keys list`) must not pay for the
+# lakehouse (pyiceberg, pyarrow) or the gate it never touches.
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from catalog.access.audit import AuditLog
+    from catalog.access.grants import Grants
+    from catalog.access.keys import ApiKeys
+    from catalog.contract_versions import ContractVersions
+    from catalog.deliveries import Deliveries, Delivery
+    from catalog.freshness import Freshness
+    from catalog.lakehouse import Lakehouse
+    from contracts.live import LiveContracts
+    from contracts.model import Contract
+    from gongyu.ground.storage import Storage, Store
+    from quality.privacy.pseudonyms import Keyring
+    from sectors.registry import Registry
 
 
 class UnknownDataset(KeyError):
@@ -37,15 +41,23 @@ class Platform:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.workspace = Workspace.from_settings(settings).create()
+
+    @cached_property
+    def workspace(self) -> Workspace:
+        """The workspace's folders, created on first use (listing contracts needs none)."""
+        return Workspace.from_settings(self.settings).create()
 
     @cached_property
     def registry(self) -> Registry:
         """Sectors and agencies."""
+        from sectors.registry import load_registry
+
         return load_registry(self.settings.sectors_file)
 
     @cached_property
     def _live_contracts(self) -> LiveContracts:
+        from contracts.live import LiveContracts
+
         return LiveContracts(self.settings.contracts_dir, self.registry)
 
     @property
@@ -61,6 +73,8 @@ class Platform:
     @cached_property
     def store(self) -> Store:
         """Where zones and the warehouse live: the workspace folder or a bucket (settings)."""
+        from gongyu.ground.stores import open_store
+
         return open_store(self.settings, self.workspace)
 
     @cached_property
@@ -76,11 +90,15 @@ class Platform:
     @cached_property
     def engine(self) -> Engine:
         """The catalog database (`GONGYU_DATABASE_URL`), migrated; one pool for every ledger."""
+        from catalog.db import connect
+
         return connect(self.workspace.catalog_url)
 
     @cached_property
     def deliveries(self) -> Deliveries:
         """The delivery ledger."""
+        from catalog.deliveries import Deliveries
+
         return Deliveries(
             self.engine,
             self.landing,
@@ -91,6 +109,8 @@ class Platform:
     @cached_property
     def lakehouse(self) -> Lakehouse:
         """The Iceberg lakehouse."""
+        from catalog.lakehouse import Lakehouse, sql_catalog
+
         store = self.store
         catalog = sql_catalog(self.workspace.catalog_url, store.warehouse, store.iceberg_properties)
         return Lakehouse(catalog)
@@ -98,21 +118,29 @@ class Platform:
     @cached_property
     def contract_versions(self) -> ContractVersions:
         """Every contract version deliveries ran under, and the check that admits a new one."""
+        from catalog.contract_versions import ContractVersions
+
         return ContractVersions(self.engine, self.registry)
 
     @cached_property
     def keys(self) -> ApiKeys:
         """API keys (stored as digests) and the principals they stand for."""
+        from catalog.access.keys import ApiKeys
+
         return ApiKeys(self.engine, self.registry)
 
     @cached_property
     def grants(self) -> Grants:
         """Datasets granted to other agencies, with purpose and expiry."""
+        from catalog.access.grants import Grants
+
         return Grants(self.engine, self.registry)
 
     @cached_property
     def audit(self) -> AuditLog:
         """The hash-chained log of every API request."""
+        from catalog.access.audit import AuditLog
+
         return AuditLog(self.engine)
 
     @property
@@ -123,6 +151,8 @@ class Platform:
     def keyring(self) -> Keyring:
         """The pseudonym keyring, read afresh (a rotation by another process takes effect);
         created with one random key on first use."""
+        from quality.privacy.pseudonyms import generate_key_file, load_keyring
+
         path = self.key_file
         if not path.exists():
             path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -142,38 +172,10 @@ class Platform:
 
     def freshness(self, now: datetime | None = None) -> list[Freshness]:
         """Every dataset's last publication against its contract's SLA (`catalog.freshness`)."""
+        from catalog.freshness import assess_all
+
         return assess_all(self.contracts.values(), self.deliveries.engine, now)
 
     def deliver(self, dataset_id: str, file: Path) -> tuple[Delivery, bool]:
         """Land a file for a dataset; returns the delivery and whether it is new."""
         return self.deliveries.receive(self.contract(dataset_id), file)
-
-    def receive_dropped(self) -> list[Delivery]:
-        """Register files dropped straight into `landing/<agency>/<dataset>/` as deliveries,
-        and files in delivery folders the ledger lost (a crash between landing and recording).
-
-        A new file moves into its delivery folder; bytes already delivered are renamed to a
-        hidden `.duplicate-of-<delivery>-<name>` where they lie. Nothing is deleted.
-        """
-        new = []
-        known: set[str] | None = None  # every recorded delivery id, read once if needed
-        for contract in self.contracts.values():
-            prefix = landing_prefix(contract)
-            keys = self.landing.list_files(prefix)
-            folders = [k for k in keys if "/" in k.removeprefix(prefix)]
-            if folders and known is None:
-                known = self.deliveries.known()
-            # Lost ones first: bytes both lost and dropped again keep their first delivery id.
-            lost = [
-                k for k in folders if k.removeprefix(prefix).split("/", 1)[0] not in (known or ())
-            ]
-            dropped = [k for k in keys if "/" not in k.removeprefix(prefix)]
-            steps = [(self.deliveries.adopt, k) for k in lost]
-            steps += [(self.deliveries.receive_in_place, k) for k in dropped]
-            for register, key in steps:
-                delivery, is_new = register(contract, key)
-                if is_new:
-                    new.append(delivery)
-                elif delivery.landing_key != key:  # never hide the file a delivery points at
-                    self.landing.hide(key, f"duplicate-of-{delivery.delivery_id}")
-        return new

@@ -12,8 +12,8 @@ import pytest
 from open_data_contract_standard.model import OpenDataContractStandard
 
 from contracts.model import ApplyMode, Column, Contract, LogicalType
+from gongyu.ground.settings import Settings
 from gongyu.platform import Platform
-from gongyu.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "data"

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import importlib
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from gongyu.settings import Settings
+from gongyu.ground.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
 ROOMS = ["gongyu", "sectors", "contracts", "quality", "catalog", "assets", "api"]
@@ -25,8 +28,15 @@ def test_packages_are_listed_explicitly() -> None:
     listed = re.search(r"packages = \[(.*?)\]", text, re.S)
     assert listed, "pyproject.toml must list packages explicitly"
     assert "tests" not in listed.group(1)
-    for room in ROOMS:
-        assert f'"{room}"' in listed.group(1)
+    names = set(re.findall(r'"([\w.]+)"', listed.group(1)))
+    # Every package of every room, sub-rooms included (an unlisted one is missing when installed).
+    packages = {
+        ".".join(init.parent.relative_to(REPO).parts)
+        for room in ROOMS
+        for init in (REPO / room).rglob("__init__.py")
+        if "migrations" not in init.parts
+    }
+    assert packages == names
 
 
 @pytest.mark.parametrize("name", sorted(Settings.model_fields))
@@ -42,3 +52,39 @@ def test_readme_opens_with_the_two_commands() -> None:
     commands = [ln.split("#")[0].strip() for ln in block.group(1).splitlines() if ln.strip()]
     assert commands == ["./dev demo", "./dev test"]
     assert (REPO / ".ci" / "run").read_text().strip().endswith("exec ./dev test")
+
+
+LINT_IMPORTS = str(Path(sys.executable).with_name("lint-imports"))
+PACKAGES = ["gongyu", "api", "assets", "catalog", "quality", "contracts", "sectors"]
+
+
+def lint_imports(root: Path) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(root)}
+    return subprocess.run(
+        [LINT_IMPORTS, "--no-cache"], capture_output=True, text=True, cwd=root, env=env
+    )
+
+
+def test_the_floors_are_kept() -> None:
+    done = lint_imports(REPO)
+    assert done.returncode == 0, done.stdout
+
+
+@pytest.mark.parametrize(
+    ("module", "upward"),
+    [
+        ("catalog/db.py", "import api.app"),  # the domain reaching into HTTP
+        ("quality/gate.py", "import catalog.lakehouse"),  # the gate reaching into publishing
+        ("gongyu/ground/settings.py", "import contracts"),  # the ground naming a floor above
+        ("api/sql/query.py", "import assets.runner"),  # one adapter calling another
+    ],
+)
+def test_an_import_across_the_floors_is_caught(tmp_path: Path, module: str, upward: str) -> None:
+    for package in PACKAGES:
+        shutil.copytree(REPO / package, tmp_path / package, ignore=shutil.ignore_patterns("*.pyc"))
+    shutil.copy(REPO / "pyproject.toml", tmp_path)
+    target = tmp_path / module
+    target.write_text(f"{upward}\n{target.read_text()}")
+    done = lint_imports(tmp_path)
+    assert done.returncode == 1, done.stdout
+    assert module.removesuffix(".py").replace("/", ".") in done.stdout

@@ -11,26 +11,22 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
-from api.catalog_audit import CatalogAudit
-from api.catalog_service import CatalogService
-from api.principal import Principal
+from api.browse.audit import CatalogAudit
+from api.browse.service import CatalogService
+from api.deps import catalog_of, platform_of
 from api.web.charts import freshness_bar, lineage_graph, quality_chart
 from api.web.render import error_page, page
 from api.web.session import SignedIn
+from catalog.access.principal import Principal
+from catalog.access.sessions import Session
 from catalog.entries import DatasetEntry, SearchFilters, SnapshotEntry
 from catalog.freshness import FreshnessState
-from catalog.sessions import Session
 from contracts.model import AccessLevel
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 25
 PageNumber = Annotated[int, Query(alias="page", ge=1, le=100_000)]
 Item = TypeVar("Item")
-
-
-def catalog(request: Request) -> CatalogService:
-    """The app's catalog service."""
-    return request.app.state.catalog
 
 
 @dataclass(frozen=True)
@@ -104,7 +100,7 @@ class Viewed:
     @property
     def catalog(self) -> CatalogService:
         """The app's catalog service."""
-        return catalog(self.request)
+        return catalog_of(self.request)
 
     def render(
         self,
@@ -224,7 +220,7 @@ def search(
     number: PageNumber = 1,
 ) -> HTMLResponse:
     """Search names, descriptions, columns and tags, in Korean or English, with filters."""
-    registry = view.request.app.state.platform.registry
+    registry = platform_of(view.request).registry
     filters = SearchFilters(
         sector=_choice(sector, {s.id for s in registry.sectors}),
         agency=_choice(agency, {a.id for a in registry.agencies}),

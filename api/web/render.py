@@ -1,5 +1,5 @@
 """How a page goes out: the Jinja2 environment, its filters, and the HTML response in the
-viewer's language (its security headers are the whole app's, `api.headers`)."""
+viewer's language (its security headers are the whole app's, `api.middleware.headers`)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from api.deps import platform_of
 from api.web.i18n import LANG_COOKIE, Lang, Translator, remembers_lang, requested_lang
-from catalog.grants import KOREA
-from catalog.sessions import Session
+from catalog.access.grants import KOREA
+from catalog.access.sessions import Session
 from sectors.registry import Registry
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -121,7 +122,7 @@ def page(
     html = env.get_template(template).render(
         t=t,
         lang=lang.value,
-        names=Names(request.app.state.platform.registry, lang),
+        names=Names(platform_of(request).registry, lang),
         duration=_duration(t),
         lang_href=_lang_href(request),
         path=request.url.path,

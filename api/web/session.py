@@ -9,8 +9,9 @@ from typing import Annotated
 from fastapi import Depends, Request, Response
 
 from api.auth import SESSION_COOKIE
+from api.deps import sessions_of
 from api.web.render import is_https
-from catalog.sessions import Session, Sessions
+from catalog.access.sessions import Session
 
 
 class SignInRequired(Exception):
@@ -30,15 +31,10 @@ class PageError(Exception):
         self.key = key
 
 
-def store(request: Request) -> Sessions:
-    """The app's session store."""
-    return request.app.state.sessions
-
-
 def current_session(request: Request) -> Session | None:
     """The request's live session, if its cookie names one."""
     session_id = request.cookies.get(SESSION_COOKIE)
-    return store(request).get(session_id) if session_id else None
+    return sessions_of(request).get(session_id) if session_id else None
 
 
 def local_path(target: str | None) -> str:

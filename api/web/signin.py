@@ -14,6 +14,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.auth import SESSION_COOKIE, Refused, authenticate_request
+from api.deps import sessions_of
 from api.web.render import is_https, page
 from api.web.session import (
     SignedIn,
@@ -22,7 +23,6 @@ from api.web.session import (
     drop_session,
     keep_session,
     local_path,
-    store,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -82,7 +82,7 @@ async def signin(request: Request) -> Response:
         limited = _form(request, next_path, "signin.invalid", 429)
         limited.headers["Retry-After"] = str(refused.retry_after)
         return limited
-    sessions = store(request)
+    sessions = sessions_of(request)
     if old := request.cookies.get(SESSION_COOKIE):
         sessions.delete(old)  # a new id at every sign-in: no session fixation
     session_id, session = sessions.create(found.principal, found.expires_at)
@@ -99,7 +99,7 @@ async def signout(request: Request, session: SignedIn) -> Response:
     """End the session (its row is deleted) and forget the cookie."""
     form = await request.form(max_files=0, max_fields=2)
     check_csrf(session, form.get("csrf_token"))
-    store(request).delete(request.cookies.get(SESSION_COOKIE, ""))
+    sessions_of(request).delete(request.cookies.get(SESSION_COOKIE, ""))
     response = RedirectResponse("/signin", status_code=303)
     drop_session(response, request)
     return response

@@ -14,18 +14,19 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData, UploadFile
 
-from api.bodylimit import BodyTooLarge
-from api.catalog_audit import audit_later
-from api.principal import Principal, Role
+from api.browse.audit import audit_later
+from api.deps import platform_of
+from api.middleware.bodylimit import BodyTooLarge
 from api.web.render import error_page, page
 from api.web.session import PageError, SignedIn, check_csrf
-from catalog.audit import AuditKind, Outcome
+from catalog.access.audit import AuditKind, Outcome
+from catalog.access.principal import Principal, Role
+from catalog.access.sessions import Session
 from catalog.deliveries import Delivery, DeliveryTooLarge
-from catalog.sessions import Session
 from contracts.model import Contract
-from gongyu.pipeline import results_prefix
+from gongyu.delivery.report import results_prefix
+from gongyu.ground.settings import Settings
 from gongyu.platform import Platform
-from gongyu.settings import Settings
 
 router = APIRouter(prefix="/steward", include_in_schema=False)
 UPLOAD = "/upload"
@@ -37,12 +38,9 @@ UNSAFE = re.compile(r"[^\w.\- ]+")
 
 
 def body_limits(settings: Settings) -> dict[str, int]:
-    """The largest body each upload route reads (`api.bodylimit`): a delivery and its form."""
+    """The largest body each upload route reads (`api.middleware.bodylimit`): a delivery and
+    its form."""
     return {router.prefix + UPLOAD: settings.max_delivery_bytes + FORM_OVERHEAD}
-
-
-def _platform(request: Request) -> Platform:
-    return request.app.state.platform
 
 
 def _steward(session: Session) -> Principal:
@@ -69,7 +67,7 @@ def _deliveries_page(
     chosen: str | None = None,
     status: int = 200,
 ) -> Response:
-    platform = _platform(request)
+    platform = platform_of(request)
     agency = session.principal.agency
     mine = [d for d in platform.deliveries.list() if d.agency == agency]
     mine.sort(key=lambda d: d.received_at, reverse=True)
@@ -109,7 +107,7 @@ def deliveries(
     """My agency's deliveries, newest first, and the upload form."""
     started = time.perf_counter()
     principal = _steward(session)
-    landed = _own_delivery(_platform(request), principal, delivery) if delivery else None
+    landed = _own_delivery(platform_of(request), principal, delivery) if delivery else None
     audit_later(background, request, principal, started)
     return _deliveries_page(
         request,
@@ -127,7 +125,7 @@ def report(
     """One delivery of my agency and its gate report (`report.txt`), if the gate has run."""
     started = time.perf_counter()
     principal = _steward(session)
-    platform = _platform(request)
+    platform = platform_of(request)
     delivery = _own_delivery(platform, principal, delivery_id)
     if delivery is None:
         audit_later(background, request, principal, started)
@@ -187,7 +185,7 @@ def _audit(
 async def _deliver_form(
     request: Request, session: Session, form: FormData, started: float
 ) -> Response:
-    principal, platform = session.principal, _platform(request)
+    principal, platform = session.principal, platform_of(request)
     check_csrf(session, form.get("csrf_token"))
     dataset_id, file = form.get("dataset"), form.get("file")
     contract = platform.contracts.get(dataset_id) if isinstance(dataset_id, str) else None

@@ -10,9 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from catalog.audit import verify_chain
-from gongyu.cli.common import WorkspaceOption, console, settings_for, user_errors
-from gongyu.platform import Platform
+from gongyu.cli.common import WorkspaceOption, console, platform_for, user_errors
 
 app = typer.Typer(
     help="Verify, export and list the hash-chained audit log of API requests.",
@@ -36,9 +34,11 @@ def verify(
     with user_errors():
         if file:
             with file.open(encoding="utf-8") as fp:
+                from catalog.access.audit import verify_chain
+
                 result = verify_chain(json.loads(line) for line in fp if line.strip())
         else:
-            result = Platform(settings_for(workspace)).audit.verify()
+            result = platform_for(workspace).audit.verify()
     if not result.ok:
         typer.echo(
             f"audit chain broken at record {result.broken_at}: {result.reason} "
@@ -64,7 +64,7 @@ def export(
     Example: gongyu audit export --out audit.jsonl && gongyu audit verify --file audit.jsonl
     """
     with user_errors():
-        audit = Platform(settings_for(workspace)).audit
+        audit = platform_for(workspace).audit
         if out is None:
             count = audit.export(sys.stdout)
         else:
@@ -85,7 +85,7 @@ def list_records(
     Example: gongyu audit list --agency koroad --limit 50
     """
     with user_errors():
-        records = Platform(settings_for(workspace)).audit.records(agency=agency, limit=limit)
+        records = platform_for(workspace).audit.records(agency=agency, limit=limit)
     if as_json:
         rows = [r.model_dump(mode="json") for r in records]
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=1))

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from pydantic import BaseModel
@@ -22,10 +22,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from catalog.deliveries import DeliveryTooLarge
-from contracts.loader import ContractError
-from gongyu.platform import UnknownDataset
-from gongyu.settings import Settings
+if TYPE_CHECKING:
+    from gongyu.ground.settings import Settings
+    from gongyu.platform import Platform
 
 # C0 and C1 control characters but the line break and tab, which lay text out.
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -73,7 +72,26 @@ WorkspaceOption = Annotated[
 
 def settings_for(workspace: Path | None) -> Settings:
     """Settings from the environment, with --workspace taking precedence."""
+    from gongyu.ground.settings import Settings
+
     return Settings(home=workspace) if workspace else Settings()
+
+
+def platform_for(workspace: Path | None) -> Platform:
+    """The platform of the settings' workspace (`settings_for`)."""
+    from gongyu.platform import Platform
+
+    return Platform(settings_for(workspace))
+
+
+def expected(exc: Exception) -> bool:
+    """True when `exc` is an error the user can act on from its message: the library's are
+    ValueErrors (a bad contract, a delivery too large…) or an unknown dataset."""
+    # Looked up, not imported: a light verb must not load the platform to check its errors,
+    # and an error of a module never loaded cannot have been raised.
+    platform = sys.modules.get("gongyu.platform")
+    unknown = (platform.UnknownDataset,) if platform else ()
+    return isinstance(exc, (FileNotFoundError, ValueError, *unknown))
 
 
 @contextmanager
@@ -81,7 +99,9 @@ def user_errors() -> Iterator[None]:
     """Turn the library's expected errors into one-line messages and exit code 1."""
     try:
         yield
-    except (ContractError, UnknownDataset, DeliveryTooLarge, FileNotFoundError, ValueError) as exc:
+    except Exception as exc:
+        if not expected(exc):
+            raise
         err.print(styled(("error:", "red"), f" {exc}"), soft_wrap=True)
         raise typer.Exit(1) from None
 

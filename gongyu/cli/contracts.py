@@ -9,10 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from contracts.loader import load_contracts
-from gongyu.cli.common import WorkspaceOption, console, settings_for, user_errors
-from gongyu.platform import Platform
-from sectors.registry import load_registry
+from gongyu.cli.common import WorkspaceOption, console, platform_for, settings_for, user_errors
 
 app = typer.Typer(
     help="List, lint and diff data contracts (ODCS v3); show a dataset's contract history.",
@@ -28,9 +25,8 @@ def list_contracts(
 
     Example: gongyu contracts list --json
     """
-    settings = settings_for(None)
     with user_errors():
-        found = load_contracts(settings.contracts_dir, load_registry(settings.sectors_file))
+        found = sorted(platform_for(None).contracts.values(), key=lambda c: c.path)
     rows = [
         {
             "id": c.id,
@@ -65,6 +61,7 @@ def lint(
     """
     from contracts.lint import lint as run_lint
     from contracts.loader import contract_files
+    from sectors.registry import load_registry
 
     settings = settings_for(None)
     files = paths or contract_files(settings.contracts_dir)
@@ -93,6 +90,7 @@ def diff(
     """
     from contracts.diff import diff_contracts
     from contracts.loader import ContractError, load_contract
+    from sectors.registry import load_registry
 
     settings = settings_for(None)
     registry = load_registry(settings.sectors_file)
@@ -131,7 +129,7 @@ def history(
     Example: gongyu contracts history kotsa_car_inspection_centers --json
     """
     with user_errors():
-        platform = Platform(settings_for(workspace))
+        platform = platform_for(workspace)
         versions = platform.contract_versions.history(dataset)
         if not versions:
             platform.contract(dataset)  # an unknown dataset is an error, a new one just empty

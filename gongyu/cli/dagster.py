@@ -5,7 +5,6 @@ from __future__ import annotations
 import typer
 
 from gongyu.cli.common import WorkspaceOption, settings_for, user_errors
-from gongyu.workspace import Workspace
 
 
 def dagster_home_command(workspace: WorkspaceOption = None) -> None:
@@ -15,6 +14,7 @@ def dagster_home_command(workspace: WorkspaceOption = None) -> None:
     Example: export DAGSTER_HOME="$(gongyu dagster-home)"
     """
     from assets.runner import dagster_home  # Dagster loads only for this command
+    from gongyu.ground.workspace import Workspace
 
     with user_errors():
         home = dagster_home(Workspace.from_settings(settings_for(workspace)).create())

@@ -7,8 +7,7 @@ from typing import Annotated
 
 import typer
 
-from gongyu.cli.common import WorkspaceOption, console, settings_for, user_errors
-from gongyu.platform import Platform
+from gongyu.cli.common import WorkspaceOption, console, platform_for, user_errors
 
 
 def deliver(
@@ -23,7 +22,7 @@ def deliver(
     with user_errors():
         if not file.is_file():
             raise FileNotFoundError(f"{file}: no such file")
-        delivery, new = Platform(settings_for(workspace)).deliver(dataset_id, file)
+        delivery, new = platform_for(workspace).deliver(dataset_id, file)
     if new:
         console.print(
             f"received {delivery.delivery_id} ({delivery.size_bytes:,} bytes) for "

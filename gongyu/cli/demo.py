@@ -7,15 +7,17 @@ import subprocess
 import sys
 from contextlib import suppress
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from api.principal import Role
+from catalog.access.principal import Role
 from gongyu.cli.common import WorkspaceOption, console, settings_for, styled, user_errors
-from gongyu.demo import DemoDelivery, DemoResult, fresh_workspace, run_demo
-from gongyu.platform import Platform
+
+if TYPE_CHECKING:
+    from gongyu.demo import DemoDelivery, DemoResult
+    from gongyu.platform import Platform
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -34,6 +36,9 @@ def demo(
     Exit code (with --no-serve): 0 only when every delivery ended as expected.
     Example: gongyu demo --workspace /tmp/gongyu-demo --no-serve
     """
+    from gongyu.demo import fresh_workspace, run_demo
+    from gongyu.platform import Platform
+
     settings = settings_for(workspace)
     with user_errors():
         fresh_workspace(settings.home.expanduser().resolve())

@@ -8,9 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from gongyu.cli.common import WorkspaceOption, console, settings_for, user_errors
-from gongyu.engines import public_tables
-from gongyu.platform import Platform
+from gongyu.cli.common import WorkspaceOption, console, platform_for, user_errors
 
 app = typer.Typer(help="Tables for engines outside the SQL API (DuckDB, Trino, Spark…).")
 
@@ -26,7 +24,9 @@ def tables(
     Example: gongyu engines tables --json
     """
     with user_errors():
-        found = public_tables(Platform(settings_for(workspace)))
+        from gongyu.engines import public_tables
+
+        found = public_tables(platform_for(workspace))
     if as_json:
         typer.echo(json.dumps([t.as_dict() for t in found], ensure_ascii=False, indent=1))
         return

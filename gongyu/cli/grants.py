@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import getpass
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from catalog.grants import Grant
-from gongyu.cli.common import WorkspaceOption, console, print_list, settings_for, user_errors
-from gongyu.platform import Platform
+from gongyu.cli.common import (
+    WorkspaceOption,
+    console,
+    platform_for,
+    print_list,
+    user_errors,
+)
 
+if TYPE_CHECKING:
+    from catalog.access.grants import Grant
 app = typer.Typer(
     help="Grant datasets to agencies for a purpose until a date; list and revoke grants.",
     no_args_is_help=True,
@@ -47,7 +53,7 @@ def add(
     """
     named = tuple(c.strip() for c in columns.split(",")) if columns is not None else None
     with user_errors():
-        platform = Platform(settings_for(workspace))
+        platform = platform_for(workspace)
         grant = platform.grants.add(
             platform.contract(dataset),
             agency,
@@ -77,7 +83,7 @@ def list_grants(
     Example: gongyu grants list --agency koroad --all
     """
     with user_errors():
-        grants = Platform(settings_for(workspace)).grants.list(dataset, agency, show_all)
+        grants = platform_for(workspace).grants.list(dataset, agency, show_all)
     columns = ("grant", "dataset", "agency", "purpose", "expires", "columns", "row filter")
     print_list(grants, as_json, columns, _row)
 
@@ -99,7 +105,7 @@ def revoke(
     Example: gongyu grants revoke 5e1d0c9a8b7f6e4d
     """
     with user_errors():
-        grant = Platform(settings_for(workspace)).grants.revoke(grant_id)
+        grant = platform_for(workspace).grants.revoke(grant_id)
     console.print(
         f"grant {grant.grant_id} ({grant.dataset_id} to {grant.agency}) is revoked",
     )

@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from api.principal import Role
-from catalog.keys import ApiKey
-from gongyu.cli.common import (
-    WorkspaceOption,
-    console,
-    err,
-    print_list,
-    settings_for,
-    user_errors,
-)
-from gongyu.platform import Platform
+from catalog.access.principal import Role
+from gongyu.cli.common import WorkspaceOption, console, err, platform_for, print_list, user_errors
+
+if TYPE_CHECKING:
+    from catalog.access.keys import ApiKey
 
 app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 
@@ -34,7 +28,7 @@ def create(
     Example: gongyu keys create --agency kotsa --role analyst --name "traffic team"
     """
     with user_errors():
-        key, token = Platform(settings_for(workspace)).keys.create(agency, role, name)
+        key, token = platform_for(workspace).keys.create(agency, role, name)
     typer.echo(token)
     err.print(
         f"created key {key.key_id} for {key.agency} ({key.role.value}). This is the only time "
@@ -53,7 +47,7 @@ def list_keys(
     Example: gongyu keys list --json
     """
     with user_errors():
-        keys = Platform(settings_for(workspace)).keys.list()
+        keys = platform_for(workspace).keys.list()
     columns = ("key id", "agency", "role", "name", "created", "revoked")
     print_list(keys, as_json, columns, _row)
 
@@ -74,5 +68,5 @@ def revoke(
     Example: gongyu keys revoke 3f9c2a7d41e0b865
     """
     with user_errors():
-        key = Platform(settings_for(workspace)).keys.revoke(key_id)
+        key = platform_for(workspace).keys.revoke(key_id)
     console.print(f"key {key.key_id} ({key.agency}, {key.role.value}) is revoked")

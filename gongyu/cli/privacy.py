@@ -8,10 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from gongyu.cli.common import WorkspaceOption, console, settings_for, user_errors
-from gongyu.platform import Platform
-from quality.privacy.pseudonyms import save_keyring
-from quality.privacy.scan import scan_catalog
+from gongyu.cli.common import WorkspaceOption, console, platform_for, user_errors
 
 app = typer.Typer(
     help="Scan published data for raw identifiers; list and rotate pseudonym keys.",
@@ -29,7 +26,9 @@ def scan(
     Example: gongyu privacy scan --json
     """
     with user_errors():
-        platform = Platform(settings_for(workspace))
+        platform = platform_for(workspace)
+        from catalog.privacy_scan import scan_catalog
+
         found = scan_catalog(platform.lakehouse.catalog, platform.contracts)
     if as_json:
         typer.echo(json.dumps([f.model_dump() for f in found], ensure_ascii=False, indent=1))
@@ -53,7 +52,7 @@ def keys(workspace: WorkspaceOption = None) -> None:
     Example: gongyu privacy keys
     """
     with user_errors():
-        platform = Platform(settings_for(workspace))
+        platform = platform_for(workspace)
         keyring = platform.keyring()
     table = Table("version", "created", "current")
     for version, created in keyring.rotations:
@@ -75,7 +74,9 @@ def rotate_key(workspace: WorkspaceOption = None) -> None:
     Example: gongyu privacy rotate-key
     """
     with user_errors():
-        platform = Platform(settings_for(workspace))
+        platform = platform_for(workspace)
         rotated = platform.keyring().rotate()
+        from quality.privacy.pseudonyms import save_keyring
+
         save_keyring(rotated, platform.key_file)
     console.print(f"pseudonym key version {rotated.current} is now current")

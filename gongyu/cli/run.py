@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
-from catalog.deliveries import Delivery, DeliveryState
-from gongyu.cli.common import WorkspaceOption, console, settings_for, styled, user_errors
-from gongyu.platform import Platform
+from gongyu.cli.common import WorkspaceOption, console, platform_for, styled, user_errors
+
+if TYPE_CHECKING:
+    from catalog.deliveries import Delivery
 
 
 def run(workspace: WorkspaceOption = None) -> None:
@@ -15,9 +18,10 @@ def run(workspace: WorkspaceOption = None) -> None:
     Example: gongyu run --workspace .gongyu
     """
     from assets.runner import run_pending
+    from catalog.deliveries import DeliveryState
 
     with user_errors():
-        platform = Platform(settings_for(workspace))
+        platform = platform_for(workspace)
         failed = 0
 
         def started(delivery: Delivery) -> None:

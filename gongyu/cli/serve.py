@@ -9,7 +9,6 @@ from typing import Annotated
 import typer
 
 from gongyu.cli.common import WorkspaceOption, console, settings_for, user_errors
-from gongyu.platform import Platform
 
 
 def serve(
@@ -29,6 +28,7 @@ def serve(
     import uvicorn
 
     from api.app import SERVER_OPTIONS
+    from gongyu.platform import Platform
 
     settings = settings_for(workspace)
     with user_errors():

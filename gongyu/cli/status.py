@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from catalog.deliveries import Delivery
-from catalog.freshness import Freshness, FreshnessState, span
-from gongyu.cli.common import WorkspaceOption, console, settings_for, styled, user_errors
-from gongyu.platform import Platform
+from gongyu.cli.common import WorkspaceOption, console, platform_for, styled, user_errors
+
+if TYPE_CHECKING:
+    from catalog.deliveries import Delivery
+    from catalog.freshness import Freshness
 
 FIELDS = (
     "dataset_id",
@@ -25,12 +26,8 @@ FIELDS = (
     "lease_owner",
     "lease_until",
 )
-STATE_STYLES = {
-    FreshnessState.fresh: "green",
-    FreshnessState.stale: "red",
-    FreshnessState.never_published: "yellow",
-    FreshnessState.no_sla: "dim",
-}
+# By `FreshnessState` value (a StrEnum: its members look up as their strings).
+STATE_STYLES = {"fresh": "green", "stale": "red", "never_published": "yellow", "no_sla": "dim"}
 
 
 def status(
@@ -52,11 +49,11 @@ def status(
     Example: gongyu status --stale --json
     """
     with user_errors():
-        platform = Platform(settings_for(workspace))
+        platform = platform_for(workspace)
         deliveries = platform.deliveries.list()
         freshness = platform.freshness()
     if stale:
-        freshness = [f for f in freshness if f.state == FreshnessState.stale]
+        freshness = [f for f in freshness if f.state == "stale"]
         late = {f.dataset_id for f in freshness}
         deliveries = [d for d in deliveries if d.dataset_id in late]
     if as_json:
@@ -103,6 +100,8 @@ def _at(moment: datetime | None) -> str:
 
 def freshness_table(freshness: list[Freshness]) -> Table:
     """Each dataset's freshness; times in UTC."""
+    from catalog.freshness import span
+
     table = Table(
         "dataset", "freshness", "last published", "due by", "max age", title="freshness (UTC)"
     )

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from gongyu.delivery.way import process_delivery
 from gongyu.demo import bad_value
-from gongyu.pipeline import process_delivery
 from gongyu.platform import Platform
 from tests.api.world import World, world
 from tests.conftest import data_file

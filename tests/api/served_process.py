@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from api.principal import Role
+from catalog.access.principal import Role
 from tests.api.world import AGENCIES, World, build_platform, free_port
 from tests.conftest import REPO
 

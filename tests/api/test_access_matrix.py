@@ -24,8 +24,8 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
-from api.principal import Role
 from api.web.i18n import catalogue
+from catalog.access.principal import Role
 from tests.api.web_session import parse, sign_in, table, text
 from tests.api.world import (
     AGENCIES,
@@ -61,7 +61,8 @@ CELLS = [(e, a, r, lv) for e in ENDPOINTS for a in AGENCIES for r in Role for lv
 COVERED = {"cells": 0, "refusals": 0}
 
 
-# The policy, stated on its own (DESIGN.md, api/policy.py's docstring), one function per family.
+# The policy, stated on its own (DESIGN.md, catalog/access/policy.py's docstring), one function
+# per family.
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,10 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
-from api import audit
-from api.principal import Principal, Role
-from catalog.audit import AuditKind, verify_chain
+from api.app import create_app
+from catalog.access.audit import AuditKind, verify_chain
+from catalog.access.principal import Principal, Role
 from gongyu.platform import Platform
 from tests.api.world import serve
 
@@ -47,10 +46,7 @@ def served(platform: Platform) -> Iterator[Served]:
         for agency in ("knpa", "kotsa")
         for role in Role
     }
-    app = FastAPI()
-    app.state.platform = platform
-    app.include_router(audit.router)
-    with serve(app) as url:
+    with serve(create_app(platform)) as url:
         yield Served(platform, url, keys)
 
 

@@ -21,9 +21,9 @@ from fastapi import FastAPI
 
 from api.app import create_app
 from api.auth import CurrentPrincipal
-from api.principal import Principal, Role
+from catalog.access.principal import Principal, Role
+from gongyu.ground.settings import Settings
 from gongyu.platform import Platform
-from gongyu.settings import Settings
 from tests.api.world import serve
 
 ISSUER, AUDIENCE = "https://sso.gongyu.example", "gongyu-api"
@@ -32,9 +32,8 @@ INVALID = {"detail": "invalid"}
 
 
 def whoami_app(platform: Platform) -> FastAPI:
-    """The smallest app that needs a principal."""
-    app = FastAPI()
-    app.state.platform = platform
+    """The app with one more route that needs a principal."""
+    app = create_app(platform)
 
     @app.get("/whoami")
     def whoami(principal: CurrentPrincipal) -> Principal:

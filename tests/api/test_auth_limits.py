@@ -14,9 +14,9 @@ import jwt
 import pytest
 
 from api.app import create_app
-from api.principal import Role
+from catalog.access.principal import Role
+from gongyu.ground.settings import Settings
 from gongyu.platform import Platform
-from gongyu.settings import Settings
 from tests.api.web_session import form_token
 from tests.api.world import serve
 

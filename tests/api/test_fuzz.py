@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis.checks import not_a_server_error, response_schema_conformance
 
-from api.principal import Role
+from catalog.access.principal import Role
 from tests.api.world import OWNER, world
 
 EXAMPLES = int(os.environ.get("GONGYU_FUZZ_EXAMPLES", "10"))

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from api.principal import Role
+from catalog.access.principal import Role
 from tests.api.web_session import form_token
 from tests.api.world import OTHER_SECTOR, OWNER, World, world
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from api.principal import Role
+from catalog.access.principal import Role
 from tests.api.world import OWNER, build_platform, free_port, table
 
 GONGYU = str(Path(sys.executable).with_name("gongyu"))

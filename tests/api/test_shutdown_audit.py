@@ -8,7 +8,7 @@ import signal
 from pathlib import Path
 from typing import Any
 
-from catalog.audit import AuditRecord
+from catalog.access.audit import AuditRecord
 from tests.api.served_process import Process, served_process
 from tests.api.world import OWNER
 

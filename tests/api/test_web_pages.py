@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from api.principal import Role
+from catalog.access.principal import Role
 from tests.api.catalog_world import AIR, DRUNK, KOTSA, catalog_world
 from tests.api.web_session import parse, sign_in, table, text
 from tests.api.world import AGENCIES, GRANTEE, OTHER_SECTOR, OWNER, SAME_SECTOR, World

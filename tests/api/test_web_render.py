@@ -12,10 +12,10 @@ import pytest
 from starlette.requests import Request
 
 from api.app import create_app
-from api.principal import Role
 from api.web import charts, pages
 from api.web.i18n import Lang, Translator, catalogue
 from api.web.render import TEMPLATES, page
+from catalog.access.principal import Role
 from catalog.deliveries import DeliveryState
 from catalog.entries import (
     ColumnEntry,
@@ -32,8 +32,8 @@ from catalog.entries import (
 from catalog.freshness import Freshness, FreshnessState
 from catalog.search import FIELDS
 from contracts.model import AccessLevel, Classification
+from gongyu.ground.settings import Settings
 from gongyu.platform import Platform
-from gongyu.settings import Settings
 from tests.api.web_session import parse, text
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)

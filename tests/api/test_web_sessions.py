@@ -19,11 +19,11 @@ from sqlalchemy import select
 
 from api.app import create_app
 from api.auth import SESSION_COOKIE
-from api.principal import Principal, Role
+from catalog.access.principal import Principal, Role
+from catalog.access.sessions import Sessions
 from catalog.db import sessions
-from catalog.sessions import Sessions
+from gongyu.ground.settings import Settings
 from gongyu.platform import Platform
-from gongyu.settings import Settings
 from tests.api.web_session import form_token, parse, sign_in
 from tests.api.world import OTHER_SECTOR, OWNER, World, serve, world
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from api.principal import Role
+from catalog.access.principal import Role
 from catalog.deliveries import DeliveryState
-from gongyu.pipeline import process_delivery
+from gongyu.delivery.way import process_delivery
 from tests.api.web_session import form_token, parse, sign_in, text
 from tests.api.world import OTHER_SECTOR, OWNER, World, rows, world
 

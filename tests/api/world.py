@@ -26,12 +26,12 @@ import yaml
 from fastapi import FastAPI
 
 from api.app import SERVER_OPTIONS, create_app
-from api.principal import Role
-from catalog.grants import korean_today
+from catalog.access.grants import korean_today
+from catalog.access.principal import Role
 from contracts.loader import DEFAULT_DIR
-from gongyu.pipeline import process_delivery
+from gongyu.delivery.way import process_delivery
+from gongyu.ground.settings import Settings
 from gongyu.platform import Platform
-from gongyu.settings import Settings
 
 OWNER, SAME_SECTOR, GRANTEE, OTHER_SECTOR = "knpa", "nhis", "hira", "kotsa"
 AGENCIES = (OWNER, SAME_SECTOR, GRANTEE, OTHER_SECTOR)

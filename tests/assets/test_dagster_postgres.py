@@ -12,9 +12,9 @@ from sqlalchemy import text
 from assets.runner import dagster_home, dagster_instance, run_pending
 from catalog.deliveries import DeliveryState
 from catalog.published import read_arrow
+from gongyu.ground.settings import Settings
+from gongyu.ground.workspace import Workspace
 from gongyu.platform import Platform
-from gongyu.settings import Settings
-from gongyu.workspace import Workspace
 from tests.assets.test_pipeline import KOTSA
 from tests.conftest import data_file
 

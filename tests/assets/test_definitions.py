@@ -7,14 +7,13 @@ import yaml
 
 from assets.definitions import build_definitions
 from assets.factory import asset_key, check_kinds
-from contracts.loader import load_contracts
-from gongyu.settings import Settings
+from gongyu.platform import Platform
 from tests.conftest import REPO
 
 
-def test_defs_can_load(settings: Settings) -> None:
-    defs = build_definitions(settings)
-    contracts = load_contracts(settings.contracts_dir)
+def test_defs_can_load(platform: Platform) -> None:
+    defs = build_definitions(platform)
+    contracts = list(platform.contracts.values())
     graph = defs.resolve_asset_graph()
     assert {asset_key(c) for c in contracts} <= set(graph.get_all_asset_keys())
     for c in contracts:

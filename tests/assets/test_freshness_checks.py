@@ -27,7 +27,7 @@ def published_at(platform: Platform, dataset: str, file: str, at: datetime) -> N
 
 
 def test_definitions_hold_a_freshness_check_per_sla(platform: Platform) -> None:
-    defs = build_definitions(platform.settings)
+    defs = build_definitions(platform)
     graph = defs.resolve_asset_graph()
     checked = {k.asset_key for k in graph.asset_check_keys if k.name == FRESHNESS_CHECK}
     contracts = platform.contracts.values()
@@ -72,7 +72,7 @@ def test_a_stale_dataset_fails_its_check(platform: Platform) -> None:
 
 
 def test_sensor_runs_the_checks_when_a_verdict_changes(platform: Platform) -> None:
-    defs = build_definitions(platform.settings)
+    defs = build_definitions(platform)
     sensor = defs.resolve_sensor_def("freshness")
     resources = {"gongyu": defs.resources["gongyu"]}
 

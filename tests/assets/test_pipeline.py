@@ -11,12 +11,12 @@ import pytest
 
 from assets.definitions import build_definitions
 from assets.factory import asset_key, contract_asset, partitions_name
-from assets.resources import GongyuResource
 from assets.runner import dagster_instance, landing_zone_tick, run_pending
 from catalog.deliveries import DeliveryState
 from catalog.published import read_arrow
+from gongyu.delivery.admit import RUN_ATTEMPTS
+from gongyu.delivery.way import process_delivery
 from gongyu.demo import bad_value
-from gongyu.pipeline import RUN_ATTEMPTS, process_delivery
 from gongyu.platform import Platform
 from tests.conftest import data_file
 
@@ -32,7 +32,7 @@ def kotsa_names(path: Path) -> set[str]:
 def tick(platform: Platform) -> dg.SensorResult:
     """One landing-zone sensor tick on the workspace's Dagster instance."""
     with dagster_instance(platform.workspace) as instance:
-        return landing_zone_tick(build_definitions(platform.settings), instance)
+        return landing_zone_tick(build_definitions(platform), instance)
 
 
 def test_sensor_requests_a_run_per_delivery_and_the_rows_land(platform: Platform) -> None:
@@ -129,7 +129,7 @@ def test_materialize_one_partition(platform: Platform) -> None:
         [asset],
         partition_key=delivery.delivery_id,
         instance=instance,
-        resources={"gongyu": GongyuResource(home=str(platform.workspace.root))},
+        resources={"gongyu": platform},
     )
     assert result.success
     [materialization] = result.asset_materializations_for_node(asset.node_def.name)

@@ -15,9 +15,9 @@ from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.wait import WebDriverWait
 
 from api.auth import SESSION_COOKIE
-from api.principal import Role
+from catalog.access.principal import Role
 from catalog.deliveries import DeliveryState
-from gongyu.pipeline import process_delivery
+from gongyu.delivery.way import process_delivery
 from tests.api.world import OTHER_SECTOR, OWNER, World, rows, table
 from tests.browser.conftest import TABLET, Screenshot, console_errors, viewport
 

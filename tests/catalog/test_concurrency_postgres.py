@@ -13,9 +13,9 @@ from pyiceberg.table.snapshots import ancestors_of
 
 from catalog.lakehouse import SUMMARY_PREFIX, Lakehouse, sql_catalog
 from contracts.model import ApplyMode, Contract
+from gongyu.ground.settings import Settings
 from gongyu.platform import Platform
-from gongyu.settings import Settings
-from tests.catalog.test_audit import WRITER
+from tests.catalog.access.test_audit import WRITER
 from tests.conftest import REPO, column, make_contract
 
 WORKERS, DELIVERIES = 4, 3

@@ -15,8 +15,7 @@ from catalog.deliveries import (
     DeliveryState,
     DeliveryTooLarge,
 )
-from gongyu.platform import Platform
-from gongyu.storage import FolderStorage
+from gongyu.ground.storage import FolderStorage
 from tests.conftest import column, data_file, make_contract
 
 CONTRACT = make_contract(
@@ -110,39 +109,6 @@ def test_a_held_delivery_is_renewed_while_it_runs_and_released_on_error(tmp_path
     [again] = ledger.pending()
     assert again.state == DeliveryState.validating
     assert again.reasons == ["attempt 1 stopped: RuntimeError('disk full')"]
-
-
-def test_a_landed_file_the_ledger_lost_is_adopted_never_deleted(platform: Platform) -> None:
-    contract = platform.contract("kotsa_car_inspection_centers")
-    src = data_file("transport_logistics/kotsa_car_inspection_centers_20210927.csv")
-    key = f"{contract.agency}/{contract.id}/20261201T000000000000-lost/{src.name}"
-    # What a crash between landing the file and recording it leaves behind.
-    with platform.landing.incoming(src) as incoming:
-        incoming.keep(key)
-    [adopted] = platform.receive_dropped()
-    assert (adopted.delivery_id, adopted.landing_key) == ("20261201T000000000000-lost", key)
-    assert adopted.state == DeliveryState.received
-    # Delivered again after the crash: recognised, and the lost copy is hidden, not deleted.
-    delivery, new = platform.deliver(contract.id, src)
-    assert (delivery.delivery_id, new) == (adopted.delivery_id, False)
-    assert platform.receive_dropped() == []
-    assert platform.landing.path(key).read_bytes() == src.read_bytes()
-
-
-def test_a_lost_copy_of_bytes_delivered_since_is_hidden_beside_them(platform: Platform) -> None:
-    contract = platform.contract("kotsa_car_inspection_centers")
-    src = data_file("transport_logistics/kotsa_car_inspection_centers_20210927.csv")
-    delivery, _ = platform.deliver(contract.id, src)
-    lost = f"{contract.agency}/{contract.id}/20261201T000000000000-lost/{src.name}"
-    with platform.landing.incoming(src) as incoming:
-        incoming.keep(lost)
-    assert platform.receive_dropped() == []
-    hidden = platform.landing.path(lost).with_name(
-        f".duplicate-of-{delivery.delivery_id}-{src.name}"
-    )
-    assert hidden.read_bytes() == src.read_bytes()
-    assert platform.landing.path(delivery.landing_key).read_bytes() == src.read_bytes()
-    assert [d.delivery_id for d in platform.deliveries.list()] == [delivery.delivery_id]
 
 
 def test_delivery_over_the_limit_is_refused(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from catalog.db import connect
 from catalog.deliveries import Deliveries, DeliveryState
 from catalog.freshness import FreshnessState, assess_all, last_published
 from contracts.model import Sla
-from gongyu.storage import FolderStorage
+from gongyu.ground.storage import FolderStorage
 from tests.conftest import column, data_file, make_contract
 
 DAILY = Sla(frequency=timedelta(days=1), latency=timedelta(days=1))

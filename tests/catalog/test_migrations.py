@@ -20,7 +20,7 @@ from catalog.migrate import (
     current_revision,
     include_object,
 )
-from gongyu.storage import FolderStorage
+from gongyu.ground.storage import FolderStorage
 
 
 def schema_diff(url: str) -> list[Any]:

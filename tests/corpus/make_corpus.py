@@ -566,7 +566,7 @@ def main_state(platform, dataset_id: str) -> tuple[int | None, int, list[str]]:
 
 
 def publish_good(platform, folder: Path) -> None:
-    from gongyu.pipeline import process_delivery
+    from gongyu.delivery.way import process_delivery
 
     for dataset_id, path in good_deliveries(folder).items():
         delivery, _ = platform.deliver(dataset_id, path)
@@ -577,7 +577,8 @@ def publish_good(platform, folder: Path) -> None:
 def run_case(platform, case: Case, folder: Path) -> dict:
     """Deliver one case and run it; what happened, as data (never raises for a case)."""
     from catalog.deliveries import DeliveryTooLarge
-    from gongyu.pipeline import process_delivery, results_prefix
+    from gongyu.delivery.report import results_prefix
+    from gongyu.delivery.way import process_delivery
 
     result: dict = {"case": case.name, "crash": None, "state": None, "report": None}
     try:
@@ -647,8 +648,8 @@ def verdict(case: Case, result: dict) -> str | None:
 
 
 def open_platform(home: Path, **settings):
+    from gongyu.ground.settings import Settings
     from gongyu.platform import Platform
-    from gongyu.settings import Settings
 
     return Platform(Settings(home=home, **settings))
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from gongyu.pipeline import process_delivery
+from gongyu.delivery.way import process_delivery
+from gongyu.ground.settings import Settings
 from gongyu.platform import Platform
-from gongyu.settings import Settings
 
 
 def main(home: str, delivery_id: str) -> None:

@@ -30,9 +30,9 @@ import pyarrow as pa
 
 from catalog.deliveries import PENDING, Delivery, DeliveryState
 from catalog.lakehouse import SUMMARY_PREFIX, main_history, row_count
-from gongyu.pipeline import process_delivery
+from gongyu.delivery.way import process_delivery
+from gongyu.ground.settings import Settings
 from gongyu.platform import Platform
-from gongyu.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 DATASET = "koroad_fatal_traffic_accidents"

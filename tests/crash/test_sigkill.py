@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from catalog.deliveries import DeliveryState
-from gongyu.pipeline import process_delivery
+from gongyu.delivery.way import process_delivery
+from gongyu.ground.storage import FolderStorage
 from gongyu.platform import Platform
-from gongyu.storage import FolderStorage
 from tests.crash.run import DATASET, crash_run, delivery_file, main_state
 
 KILLS = int(os.environ.get("GONGYU_CRASH_KILLS", "10"))

@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 from catalog.lakehouse import CATALOG_NAME
 from gongyu.cli import app
 from gongyu.engines import jdbc_url
+from gongyu.ground.settings import Settings
 from gongyu.platform import Platform
-from gongyu.settings import Settings
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 COMPOSE = DEPLOY / "compose.yaml"

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from catalog.deliveries import DeliveryState
+from gongyu.ground.settings import Settings
 from gongyu.platform import Platform
-from gongyu.settings import Settings
 from tests.conftest import REPO, data_file
 
 GONGYU = str(Path(sys.executable).with_name("gongyu"))

@@ -10,11 +10,11 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from api.principal import Principal, Role
-from catalog.audit import AuditKind
+from catalog.access.audit import AuditKind
+from catalog.access.principal import Principal, Role
 from gongyu.cli import app
+from gongyu.ground.settings import Settings
 from gongyu.platform import Platform
-from gongyu.settings import Settings
 
 MARKUP = "[/x] [bold]b[/bold] :smile:"
 ESCAPE = "\x1b]0;pwned\x07\x1b[2J"  # retitle the terminal, clear the screen

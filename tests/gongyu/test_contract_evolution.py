@@ -14,9 +14,10 @@ import yaml
 
 from catalog.deliveries import DeliveryState
 from catalog.published import read_arrow, table_versions
-from gongyu.pipeline import Outcome, process_delivery
+from gongyu.delivery.report import Outcome
+from gongyu.delivery.way import process_delivery
+from gongyu.ground.settings import Settings
 from gongyu.platform import Platform
-from gongyu.settings import Settings
 from quality.results import CheckKind
 from tests.conftest import REPO
 

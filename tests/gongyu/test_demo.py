@@ -9,8 +9,8 @@ import pytest
 
 from catalog.published import read_arrow
 from gongyu.demo import fresh_workspace, plan
+from gongyu.ground.settings import Settings
 from gongyu.platform import Platform
-from gongyu.settings import Settings
 from tests.gongyu.test_cli import gongyu
 
 

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from api.principal import Role
-from catalog.audit import AuditKind
+from catalog.access.audit import AuditKind
+from catalog.access.principal import Role
 from catalog.deliveries import DeliveryState
 from catalog.published import read_arrow
-from gongyu.pipeline import process_delivery
+from gongyu.delivery.way import process_delivery
 from gongyu.platform import Platform
 from tests.api.world import GRANTEE, OWNER, ROWS, SAME_SECTOR, World, table, world
 from tests.conftest import data_file

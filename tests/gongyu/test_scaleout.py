@@ -9,11 +9,11 @@ from collections.abc import Iterator
 import pytest
 from minio import Minio
 
-from api.principal import Role
+from catalog.access.principal import Role
 from catalog.deliveries import DeliveryState
 from catalog.published import read_arrow
+from gongyu.delivery.way import process_delivery
 from gongyu.engines import public_tables
-from gongyu.pipeline import process_delivery
 from tests.api.world import OTHER_SECTOR, OWNER, ROWS, World, table, world
 from tests.conftest import data_file
 from tests.gongyu.engines import read_inside, read_outside

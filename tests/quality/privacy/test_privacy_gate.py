@@ -23,14 +23,15 @@ import pytest
 import yaml
 
 from catalog.deliveries import DeliveryState
+from catalog.privacy_scan import raw_identifier_auditor
 from catalog.published import read_arrow
 from contracts.loader import DEFAULT_DIR
 from contracts.model import arrow_schema
-from gongyu.pipeline import Outcome, process_delivery, results_prefix
+from gongyu.delivery.report import Outcome, results_prefix
+from gongyu.delivery.way import process_delivery
+from gongyu.ground.settings import Settings
 from gongyu.platform import Platform
-from gongyu.settings import Settings
 from quality.privacy.pseudonyms import PSEUDONYM_PATTERN
-from quality.privacy.scan import raw_identifier_auditor
 from tests.conftest import data_file
 from tests.quality.privacy.labelled import mobile, rrn
 

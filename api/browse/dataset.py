@@ -1,0 +1,162 @@
+"""The dataset page for one viewer: schema, history, lineage, usage and masked sample rows."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from api.sql.query import QueryError, QueryService
+from api.sql.sandbox import quote
+from catalog.access.policy import TablePolicy, sees_deliveries, sees_usage, table_policy
+from catalog.access.principal import Principal, Role
+from catalog.entries import ColumnEntry, DatasetEntry, DatasetSummary, Sample
+from catalog.freshness import assess
+from catalog.history import History
+from catalog.usage import usage
+from contracts.model import AccessLevel, Classification, Contract
+from gongyu.platform import Platform
+
+SAMPLE_ROWS = 10
+
+
+def how_to_request(contract: Contract, platform: Platform) -> str:
+    """Who reads the dataset and how another agency asks for it (Korean, then English)."""
+    registry = platform.registry
+    sector = registry.sector(contract.sector)
+    secretariat = registry.agency(sector.secretariat) if sector else None
+    steward = contract.steward or (a.contact if (a := registry.agency(contract.agency)) else "")
+    desk = f"{secretariat.name} ({secretariat.contact})" if secretariat else "-"
+    sector_name = sector.name if sector else contract.sector
+    if contract.access == AccessLevel.public:
+        return (
+            "공개 데이터: 로그인한 모든 기관이 SQL API로 조회할 수 있습니다. "
+            "Public: every signed-in agency may query it."
+        )
+    if contract.access == AccessLevel.sector:
+        return (
+            f"{sector_name} 분과 회원 기관이 조회할 수 있습니다. 다른 기관은 데이터 관리자 "
+            f"{steward}에게 문의하세요 (접근 수준은 데이터 계약이 정하며, 분과 간사기관 {desk}이 "
+            f"안내합니다). Member agencies of the sector read it; other agencies ask the steward "
+            f"({steward}): the contract sets the access level, the secretariat {desk} advises."
+        )
+    if contract.access == AccessLevel.restricted:
+        return (
+            f"승인(grant)을 받은 기관만 조회할 수 있습니다. 이용 목적과 기간을 적어 데이터 관리자 "
+            f"{steward}와 분과 간사기관 {desk}에 승인을 요청하세요. Agencies holding a grant "
+            f"read it: ask the steward ({steward}) and the sector secretariat {desk} for one, "
+            "stating purpose and period."
+        )
+    return "소유 기관만 조회할 수 있습니다. Private: only the owning agency reads it."
+
+
+def columns(contract: Contract, policy: TablePolicy | None, owner: bool) -> list[ColumnEntry]:
+    """The published schema as the viewer sees it; examples of identifiers and of masked
+    columns are left out."""
+    out = []
+    for c in contract.published_columns:
+        masked = (
+            policy.masked(c.name)
+            if policy
+            else c.classification == Classification.sensitive and not owner
+        )
+        shown = not masked and c.classification != Classification.direct_identifier
+        out.append(
+            ColumnEntry(
+                name=c.name,
+                physical_name=c.physical_name,
+                type=c.logical_type.value,
+                description=c.description,
+                classification=c.classification,
+                required=c.required,
+                primary_key=c.primary_key_position is not None,
+                examples=list(c.examples) if shown else [],
+                masked=masked,
+            )
+        )
+    return out
+
+
+class DatasetPages:
+    """Builds `DatasetEntry`s; one per app (its `History` caches what never changes)."""
+
+    def __init__(self, platform: Platform, queries: QueryService) -> None:
+        self.platform = platform
+        self.queries = queries
+        self.history = History(
+            platform.deliveries,
+            platform.results,
+            platform.contract_versions,
+            platform.lakehouse.catalog,
+        )
+
+    def sample(
+        self, viewer: Principal, contract: Contract, policy: TablePolicy | None, published: bool
+    ) -> Sample:
+        """Up to ten rows through the viewer's SQL sandbox, or a note saying why there are none."""
+        names = [c.name for c in contract.columns]
+        if policy is None:
+            note = "이 데이터를 조회할 권한이 없습니다. You may not query this dataset. "
+            return Sample(
+                columns=names, rows=[], note=note + how_to_request(contract, self.platform)
+            )
+        if not published:
+            return Sample(
+                columns=names, rows=[], note="아직 게시된 데이터가 없습니다. Nothing published yet."
+            )
+        sector, table = contract.table.split(".", 1)
+        sql = f"SELECT * FROM {quote(sector)}.{quote(table)} LIMIT {SAMPLE_ROWS}"
+        try:
+            answer = self.queries.run(viewer, sql)
+            try:
+                batches = list(answer.stream())
+            finally:
+                answer.close()
+        except QueryError as exc:
+            return Sample(columns=names, rows=[], note=f"{exc.kind}: {exc.message}")
+        rows = [list(r.values()) for b in batches for r in b.to_pylist()]
+        note = None
+        if policy.filtered:
+            shown = " OR ".join(f"({f})" for f in policy.row_filters)
+            note = f"승인 조건의 행 필터가 적용됩니다. Rows limited by your grant: {shown}"
+        return Sample(columns=answer.schema.names, rows=rows, note=note)
+
+    def entry(self, viewer: Principal, contract: Contract, summary: DatasetSummary) -> DatasetEntry:
+        """The whole page of a dataset the viewer sees."""
+        platform = self.platform
+        registry = platform.registry
+        operator = viewer.role == Role.operator
+        grants = [] if operator else platform.grants.active(viewer.agency, contract.id)
+        policy = table_policy(viewer, contract, registry, grants)
+        owner = viewer.agency == contract.agency and not operator
+        tables = self.history.tables(contract)
+        published = any(t.current and t.snapshot_id is not None for t in tables)
+        shown = sees_usage(viewer, contract, registry)
+        readers = (
+            usage(platform.audit.engine, contract.id, exclude_agency=contract.agency)
+            if shown
+            else []
+        )
+        quality = self.history.quality(contract.id)
+        if not sees_deliveries(viewer, contract):
+            quality = [q.model_copy(update={"reasons": []}) for q in quality]
+        agency = registry.agency(contract.agency)
+        described = contract.odcs.description
+        names = {a.id: a.name for a in registry.agencies}
+        return DatasetEntry(
+            summary=summary,
+            purpose=described.purpose if described else contract.description,
+            usage_note=described.usage if described else None,
+            limitations=described.limitations if described else None,
+            steward=contract.steward,
+            agency_contact=agency.contact if agency else "",
+            how_to_request=how_to_request(contract, platform),
+            table=contract.table,
+            columns=columns(contract, policy, owner),
+            versions=self.history.contract_versions(contract.id),
+            quality=quality,
+            freshness=assess(contract, summary.last_published_at, datetime.now(UTC)),
+            snapshots=self.history.snapshots(tables),
+            lineage=self.history.lineage(contract.id, tables, readers, names),
+            usage=readers,
+            usage_shown=shown,
+            sample=self.sample(viewer, contract, policy, published),
+        )

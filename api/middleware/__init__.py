@@ -1,0 +1,1 @@
+"""Around every route: security headers, request-body limits, contracts as they are now."""

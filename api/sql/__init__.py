@@ -1,0 +1,1 @@
+"""The SQL API: statement check, sandboxed DuckDB per caller, limits, answers and downloads."""

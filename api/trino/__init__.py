@@ -1,0 +1,1 @@
+"""Trino's client protocol over the SQL API's sandbox, so Trino clients and BI tools connect."""

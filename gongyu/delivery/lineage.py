@@ -1,0 +1,309 @@
+"""OpenLineage events of delivery runs, for Marquez or DataHub: START when a delivery is claimed,
+COMPLETE when it is published, FAIL when it is quarantined or the run breaks."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
+from openlineage.client.facet_v2 import (
+    catalog_dataset,
+    column_lineage_dataset,
+    data_quality_assertions_dataset,
+    dataset_version_dataset,
+    datasource_dataset,
+    documentation_job,
+    error_message_run,
+    input_statistics_input_dataset,
+    job_type_job,
+    output_statistics_output_dataset,
+    ownership_job,
+    processing_engine_run,
+    schema_dataset,
+    storage_dataset,
+)
+from openlineage.client.uuid import generate_static_uuid
+from sqlalchemy import make_url
+
+from catalog.deliveries import Delivery
+from catalog.lakehouse import SUMMARY_PREFIX, iceberg_schema
+from contracts.model import AccessLevel, Classification, Contract
+from gongyu.delivery.lineage_sink import GONGYU_VERSION, OPENLINEAGE_VERSION, PRODUCER, LineageSink
+from quality.results import CheckResult
+
+if TYPE_CHECKING:
+    from gongyu.delivery.report import Outcome
+    from gongyu.platform import Platform
+
+log = logging.getLogger(__name__)
+
+JOB_NAMESPACE = "gongyu"
+TABLE_NAMESPACE = "iceberg"
+
+
+def run_id(delivery: Delivery) -> str:
+    """The run's id: a UUIDv7 from the delivery's receipt time and id (the same every time)."""
+    return str(generate_static_uuid(delivery.received_at, delivery.delivery_id.encode()))
+
+
+def job(contract: Contract) -> Job:
+    """The job that takes a dataset's deliveries in: `gongyu` / `<sector>.<dataset>`."""
+    owners = [ownership_job.Owner(name=f"team:{contract.agency}", type="AGENCY")]
+    if contract.steward:
+        owners.append(ownership_job.Owner(name=f"user:{contract.steward}", type="STEWARD"))
+    return Job(
+        namespace=JOB_NAMESPACE,
+        name=f"{contract.sector}.{contract.id}",
+        facets={
+            "jobType": job_type_job.JobTypeJobFacet(
+                processingType="BATCH", integration="GONGYU", jobType="DELIVERY"
+            ),
+            "documentation": documentation_job.DocumentationJobFacet(
+                description=f"{contract.title} — {contract.description or ''}".strip(" —")
+            ),
+            "ownership": ownership_job.OwnershipJobFacet(owners=owners),
+        },
+    )
+
+
+def shares_values(contract: Contract) -> bool:
+    """Whether messages may leave with the events: they can quote cells, so only for public data."""
+    return contract.access == AccessLevel.public
+
+
+def assertions(
+    checks: list[CheckResult], contract: Contract
+) -> list[data_quality_assertions_dataset.Assertion]:
+    """The gate's checks as OpenLineage assertions, columns named as in the delivered file."""
+    headers = {c.name: c.physical_name for c in contract.columns}
+    return [
+        data_quality_assertions_dataset.Assertion(
+            assertion=c.kind.value,
+            name=c.rule,
+            success=c.passed,
+            column=headers.get(c.column, c.column) if c.column else None,
+            severity=c.severity.value,
+            description=(c.message or None) if shares_values(contract) else None,
+            expected="0",
+            actual=str(c.count),
+        )
+        for c in checks
+    ]
+
+
+def blocking_reasons(checks: list[CheckResult], contract: Contract) -> str:
+    """Why a delivery was quarantined: the gate's messages, or rules and counts only when the
+    dataset is not public (the quarantine report stays inside Gongyu)."""
+    blocking = [c for c in checks if c.blocking]
+    if shares_values(contract):
+        return "\n".join(c.message or c.rule for c in blocking)
+    return "\n".join(f"{c.rule}: {c.count:,} offending row(s)" for c in blocking)
+
+
+def column_lineage(
+    contract: Contract, namespace: str, name: str
+) -> column_lineage_dataset.ColumnLineageDatasetFacet:
+    """Each published column from its column in the delivered file `namespace`/`name`: as is,
+    pseudonymised or generalised; a suppressed column (all null) comes from nothing."""
+    fields = {}
+    for column in contract.columns:
+        level = contract.privacy.generalise.get(column.name)
+        if level == "suppress":
+            continue
+        if column.classification == Classification.direct_identifier:
+            how = ("TRANSFORMATION", "keyed pseudonym (HMAC-SHA-256)", True)
+        elif level:
+            how = ("TRANSFORMATION", f"generalised ({level})", False)
+        else:
+            how = ("IDENTITY", None, False)
+        transformation = column_lineage_dataset.Transformation(
+            type="DIRECT", subtype=how[0], description=how[1], masking=how[2]
+        )
+        source = column_lineage_dataset.InputField(
+            namespace=namespace,
+            name=name,
+            field=column.physical_name,
+            transformations=[transformation],
+        )
+        fields[column.name] = column_lineage_dataset.Fields(inputFields=[source])
+    return column_lineage_dataset.ColumnLineageDatasetFacet(fields=fields)
+
+
+class DeliveryLineage:
+    """The events of one delivery's run; emitting never raises (a lineage problem is logged)."""
+
+    def __init__(self, platform: Platform, delivery: Delivery) -> None:
+        self.platform = platform
+        self.delivery = delivery
+        self.sink = LineageSink.from_settings(platform.settings, platform.workspace)
+
+    def started(self) -> None:
+        """START: the delivery is claimed; the file in, the table it is meant for out."""
+        self._emit(lambda contract: self._event(RunState.START, contract, [self._output(contract)]))
+
+    def finished(self, outcome: Outcome) -> None:
+        """COMPLETE with the published snapshot, or FAIL with the blocking reasons."""
+        self.delivery = outcome.delivery
+
+        def build(contract: Contract) -> RunEvent:
+            checks = assertions(outcome.gate.checks, contract)
+            source = self._input(contract, checks, rows=outcome.gate.rows)
+            if not outcome.published:
+                reasons = blocking_reasons(outcome.gate.checks, contract) or "quarantined"
+                error = error_message_run.ErrorMessageRunFacet(
+                    message=reasons, programmingLanguage="python"
+                )
+                # Nothing reached the table: a FAIL names no output.
+                return self._event(RunState.FAIL, contract, [], {"errorMessage": error}, source)
+            return self._event(RunState.COMPLETE, contract, [self._published(contract)], {}, source)
+
+        self._emit(build)
+
+    def crashed(self, error: BaseException) -> None:
+        """FAIL: the run broke before the delivery was published or quarantined."""
+        facet = error_message_run.ErrorMessageRunFacet(
+            message=f"{type(error).__name__}: {error}",
+            programmingLanguage="python",
+            stackTrace="".join(traceback.format_exception(error)),
+        )
+        self._emit(
+            lambda contract: self._event(RunState.FAIL, contract, [], {"errorMessage": facet})
+        )
+
+    def _emit(self, build: Callable[[Contract], RunEvent]) -> None:
+        try:
+            self.sink.emit(build(self.platform.contract(self.delivery.dataset_id)))
+        except Exception:
+            # Lineage is a record of the run, never a reason for it to fail.
+            log.exception("no lineage event for delivery %s", self.delivery.delivery_id)
+
+    def _event(
+        self,
+        state: RunState,
+        contract: Contract,
+        outputs: list[OutputDataset],
+        run_facets: dict[str, Any] | None = None,
+        source: InputDataset | None = None,
+    ) -> RunEvent:
+        engine = processing_engine_run.ProcessingEngineRunFacet(
+            version=GONGYU_VERSION, name="Gongyu", openlineageAdapterVersion=OPENLINEAGE_VERSION
+        )
+        return RunEvent(
+            eventType=state,
+            eventTime=datetime.now(UTC).isoformat(),
+            run=Run(
+                runId=run_id(self.delivery),
+                facets={"processing_engine": engine, **(run_facets or {})},
+            ),
+            job=job(contract),
+            inputs=[source or self._input(contract)],
+            outputs=outputs,
+            producer=PRODUCER,
+        )
+
+    def _input(
+        self,
+        contract: Contract,
+        checks: list[data_quality_assertions_dataset.Assertion] | None = None,
+        rows: int | None = None,
+    ) -> InputDataset:
+        """The raw delivery in the landing zone, described by the contract's file schema."""
+        landing = self.platform.landing.uri
+        fields = [
+            schema_dataset.SchemaDatasetFacetFields(
+                name=c.physical_name,
+                type=c.logical_type.value,
+                description=c.description,
+                ordinal_position=i,
+            )
+            for i, c in enumerate(contract.columns, start=1)
+        ]
+        input_facets: dict[str, Any] = {
+            "inputStatistics": input_statistics_input_dataset.InputStatisticsInputDatasetFacet(
+                rowCount=rows, size=self.delivery.size_bytes, fileCount=1
+            )
+        }
+        if checks is not None:
+            # The spec makes assertions an input facet: the gate checked the delivered file.
+            input_facets["dataQualityAssertions"] = (
+                data_quality_assertions_dataset.DataQualityAssertionsDatasetFacet(assertions=checks)
+            )
+        return InputDataset(
+            namespace=landing,
+            name=self.delivery.landing_key,
+            facets={
+                "schema": schema_dataset.SchemaDatasetFacet(fields=fields),
+                "dataSource": datasource_dataset.DatasourceDatasetFacet(
+                    name=f"{JOB_NAMESPACE}-landing", uri=landing
+                ),
+                "version": dataset_version_dataset.DatasetVersionDatasetFacet(
+                    datasetVersion=self.delivery.content_hash
+                ),
+                "storage": storage_dataset.StorageDatasetFacet(
+                    storageLayer="file", fileFormat=self.delivery.filename.rsplit(".", 1)[-1]
+                ),
+            },
+            inputFacets=input_facets,
+        )
+
+    def _output(self, contract: Contract, **facets: object) -> OutputDataset:
+        """The contract's Iceberg table, by its identifier."""
+        workspace = self.platform.workspace
+        fields = [
+            schema_dataset.SchemaDatasetFacetFields(
+                name=f.name, type=str(f.field_type), description=f.doc, ordinal_position=i
+            )
+            for i, f in enumerate(iceberg_schema(contract).fields, start=1)
+        ]
+        return OutputDataset(
+            namespace=TABLE_NAMESPACE,
+            name=contract.table,
+            facets={
+                "schema": schema_dataset.SchemaDatasetFacet(fields=fields),
+                "dataSource": datasource_dataset.DatasourceDatasetFacet(
+                    name=f"{JOB_NAMESPACE}-lakehouse", uri=self.platform.store.warehouse
+                ),
+                "storage": storage_dataset.StorageDatasetFacet(
+                    storageLayer="iceberg", fileFormat="parquet"
+                ),
+                "catalog": catalog_dataset.CatalogDatasetFacet(
+                    framework="iceberg",
+                    type="sql",
+                    name="default",
+                    # Never a password: a catalog URL may carry one.
+                    metadataUri=make_url(workspace.catalog_url).render_as_string(),
+                    warehouseUri=self.platform.store.warehouse,
+                    source="gongyu",
+                ),
+                "columnLineage": column_lineage(
+                    contract, self.platform.landing.uri, self.delivery.landing_key
+                ),
+                **facets,
+            },
+        )
+
+    def _published(self, contract: Contract) -> OutputDataset:
+        """The table with the snapshot this delivery published and what it wrote."""
+        snapshot_id = int(self.delivery.snapshot_id or 0)
+        table = self.platform.lakehouse.catalog.load_table(contract.table)
+        snapshot = table.snapshot_by_id(snapshot_id)
+        summary = snapshot.summary if snapshot and snapshot.summary else {}
+        withheld = int(summary.get(f"{SUMMARY_PREFIX}rows-withheld", "0"))
+        output = self._output(
+            contract,
+            version=dataset_version_dataset.DatasetVersionDatasetFacet(
+                datasetVersion=str(snapshot_id)
+            ),
+        )
+        output.outputFacets = {
+            "outputStatistics": output_statistics_output_dataset.OutputStatisticsOutputDatasetFacet(
+                rowCount=(self.delivery.rows or 0) - withheld,
+                size=int(summary.get("added-files-size", "0")),
+                fileCount=int(summary.get("added-data-files", "0")),
+            )
+        }
+        return output
