@@ -33,16 +33,21 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         None,
         description="SQLAlchemy URL of the catalog database: the Iceberg SQL catalog, the "
-        "platform's tables and, on PostgreSQL, Dagster's instance storage; default "
-        "`sqlite:///<home>/catalog.db`.",
+        "platform's tables (deliveries, contract versions, keys, grants, audit, sessions) and, "
+        "on PostgreSQL, Dagster's run, event and schedule storage, e.g. "
+        "`postgresql+psycopg2://gongyu@db:5432/gongyu`. Its schema is migrated (Alembic) on "
+        "first connection.",
+        json_schema_extra={"documented_default": "`sqlite:///<home>/catalog.db`"},
     )
     contracts_dir: Path = Field(
         shipped("contracts"),
         description="Root of the contract files (`<sector>/<agency>/<dataset>.yaml`).",
+        json_schema_extra={"documented_default": "`contracts/`"},
     )
     sectors_file: Path = Field(
         shipped("sectors", "sectors.yaml"),
         description="The sectors, secretariats and member agencies.",
+        json_schema_extra={"documented_default": "`sectors/sectors.yaml`"},
     )
     max_delivery_bytes: int = Field(
         2 * 1024**3, description="Largest delivery file accepted, in bytes."
@@ -50,8 +55,9 @@ class Settings(BaseSettings):
     delivery_lease_seconds: float = Field(
         300.0,
         gt=0,
-        description="How long a worker's claim on a delivery lasts unless renewed (it renews "
-        "every third of it); a delivery whose worker died is picked up again after this.",
+        description="How long a worker's claim on a delivery lasts unless renewed; the worker "
+        "renews it every third of that while it works, so a delivery whose worker died "
+        "(`validating`, lease lapsed) is run again after at most this long.",
     )
     sample_rows: int = Field(
         10, ge=1, le=10, description="Sample rows kept per failing rule in quarantine reports."
@@ -71,46 +77,60 @@ class Settings(BaseSettings):
     sql_memory_budget: str | None = Field(
         None,
         description="Resident memory one API process may hold (DuckDB syntax, e.g. `8GB`); "
-        "from 5 % below it, the oldest running query is cancelled. With `sql_memory_limit` it "
-        "also sets how many queries run at once. Default: half the machine's memory (with "
-        "several workers, give each its share).",
+        "from 5 % below it, the oldest running query is cancelled, so the peak stays under it "
+        "(`kind: memory`, Trino `EXCEEDED_GLOBAL_MEMORY_LIMIT`). With "
+        "`GONGYU_SQL_MEMORY_LIMIT` it also sets how many queries run at once. With several "
+        "workers, give each its share.",
+        json_schema_extra={"documented_default": "half the machine's memory"},
     )
     sql_max_running: int | None = Field(
         None,
         ge=1,
-        description="Queries running at once in one API process; default: as many sandbox "
+        description="Queries running at once in one API process (SQL API, downloads, Trino, "
+        "catalog samples); each may fill its sandbox's memory limit. Default: as many sandbox "
         "memory limits as fit in the memory budget, less one kept for the server itself.",
+        json_schema_extra={"documented_default": "budget ÷ memory limit − 1"},
     )
     sql_max_running_per_caller: int | None = Field(
         None,
         ge=1,
-        description="Queries one caller (API key or token) may run at once; default: half of "
-        "`sql_max_running`, so that no caller holds every slot.",
+        description="Queries one caller (API key or token) may run at once, so that no caller "
+        "holds every slot.",
+        json_schema_extra={"documented_default": "half of `GONGYU_SQL_MAX_RUNNING`"},
     )
     sql_queue: int = Field(
-        64, ge=0, description="Queries that may wait for a slot at once; more get 429 at once."
+        64,
+        ge=0,
+        description="Queries that may wait for a slot at once; more are turned away at once (429).",
     )
     sql_queue_seconds: float = Field(
-        10.0, ge=0, description="How long a query waits for a slot before it gets 429."
+        10.0,
+        ge=0,
+        description="How long a query waits for a slot; then `429` with `Retry-After` "
+        "(`kind: busy`; Trino `QUERY_QUEUE_FULL`).",
     )
     sql_max_value_bytes: int = Field(
         65_536,
         ge=1024,
-        description="How much one function call may grow a value beyond its input (repeat, "
-        "lpad, range as a list, concatenation, ...): DuckDB's memory limit does not count "
-        "such values, and a vector of 2,048 rows holds 2,048 of them.",
+        description="How much one function call may grow a value beyond its input (`repeat`, "
+        "`lpad`, `range` as a list, `printf` widths, concatenation…); DuckDB's memory limit "
+        "does not count such values, and a vector of 2,048 rows holds 2,048 of them.",
     )
     trino_client_timeout_seconds: float = Field(
         15.0,
         gt=0,
-        description="A Trino statement whose client asks for no page for this long is "
-        "abandoned (Trino's `query.client.timeout`, 5 minutes there).",
+        description="A Trino statement whose client asks for no page this long is abandoned "
+        "(Trino's `query.client.timeout`, 5 minutes there).",
     )
     trino_max_statements: int = Field(
-        64, ge=1, description="Live Trino statements in one API process; more get QUERY_QUEUE_FULL."
+        64,
+        ge=1,
+        description="Live Trino statements in one API process; more fail with `QUERY_QUEUE_FULL`.",
     )
     trino_max_statements_per_caller: int = Field(
-        8, ge=1, description="Live Trino statements of one caller; more get QUERY_QUEUE_FULL."
+        8,
+        ge=1,
+        description="Live Trino statements of one caller; more fail with `QUERY_QUEUE_FULL`.",
     )
     trino_buffer_bytes: int = Field(
         256 * 1024**2,
@@ -121,26 +141,34 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(
         1024**2,
         ge=1024,
-        description="Largest request body of any route but an upload (SQL text, forms), in "
-        "bytes; counted while it streams, and refused with 413 past it.",
+        description="Largest request body of any route but the steward upload (which takes "
+        "`GONGYU_MAX_DELIVERY_BYTES` plus 64 KiB of form), in bytes. Bodies are counted while "
+        "they stream, with or without `Content-Length`, and refused with `413` at the limit: "
+        "nothing past it is read, spooled or parsed (`api/middleware/bodylimit.py`).",
     )
     auth_failures_per_minute: int = Field(
         60,
         ge=0,
-        description="Failed authentications one client address, or one API key id or token "
-        "subject, may make in a minute before its further failures get 429 (0: no limit); a "
-        "valid credential is always accepted.",
+        description="Failed authentications (API key, token, sign-in form, CKAN key) one "
+        "client address, or one API key id or token subject, may make in a sliding minute; its "
+        "further failures get `429` with `Retry-After` until the window frees up (`0`: no "
+        "limit). A valid credential is always accepted. Counted in memory per worker process "
+        "(`api/ratelimit.py`): with N workers a key gets up to N times the limit.",
     )
     trusted_proxies: list[IPvAnyNetwork] = Field(
         [],
-        description="Addresses or networks of the reverse proxies in front of the API (JSON "
-        'list, e.g. `["10.0.0.0/8"]`): only from them are `X-Forwarded-For` and '
-        "`X-Forwarded-Proto` believed. Empty: the connecting address is the client.",
+        description='Addresses or networks (JSON list, e.g. `["10.0.0.0/8"]`) of the reverse '
+        "proxies in front of the API: only from them are `X-Forwarded-For` (the client address "
+        "the failure limit counts) and `X-Forwarded-Proto` (Secure cookies) believed. Empty: "
+        "the connecting address is the client, whatever headers it sends. `gongyu serve` turns "
+        "uvicorn's own proxy-header handling (which trusts 127.0.0.1) off; run uvicorn "
+        "yourself with `--no-proxy-headers`.",
     )
     pseudonym_key_file: Path | None = Field(
         None,
         description="Key file of the pseudonym keyring (JSON, mode 0600), kept outside the "
-        "lakehouse; default `<home>/keys/pseudonyms.json`, created on first use.",
+        "lakehouse; created on first use. Mount it from a secret store in production.",
+        json_schema_extra={"documented_default": "`<home>/keys/pseudonyms.json`"},
     )
     session_hours: float = Field(
         8.0,
@@ -151,12 +179,13 @@ class Settings(BaseSettings):
     token_secret: SecretStr | None = Field(
         None,
         description="Shared secret (at least 32 characters) of HS256-signed bearer tokens. "
-        "Bearer tokens are refused unless this or `token_key_file` is set.",
+        "Bearer tokens are refused unless this or `GONGYU_TOKEN_KEY_FILE` is set.",
     )
     token_key_file: Path | None = Field(
         None,
-        description="The token issuer's public key: a PEM file or a JWKS JSON file (keys chosen "
-        "by `kid`), read locally and re-read when it changes; never fetched from a URL.",
+        description="The token issuer's public key: a PEM file (key or certificate) or a JWKS "
+        "JSON file (keys chosen by `kid`), read locally and re-read when it changes; never "
+        "fetched from a URL.",
     )
     token_issuer: str | None = Field(
         None, description="Required `iss` of bearer tokens; must be set with a token key."
@@ -166,36 +195,58 @@ class Settings(BaseSettings):
     )
     token_algorithms: list[str] | None = Field(
         None,
-        description='Accepted token signature algorithms (JSON list); default `["HS256"]` '
-        'with a secret, `["RS256"]` with a key file.',
+        description="Accepted signature algorithms (JSON list); HMAC ones only with the "
+        "secret, others only with the key file; never `none`.",
+        json_schema_extra={
+            "documented_default": '`["HS256"]` with a secret, `["RS256"]` with a key file'
+        },
     )
     lineage_file: Path | None = Field(
         None,
-        description="OpenLineage events of every delivery run, appended as JSON Lines; "
-        "default `<home>/lineage/events.jsonl`.",
+        description="OpenLineage events of every delivery run, appended as JSON Lines.",
+        json_schema_extra={"documented_default": "`<home>/lineage/events.jsonl`"},
     )
     lineage_url: HttpUrl | None = Field(
         None,
-        description="An OpenLineage HTTP endpoint that also receives every event (Marquez: "
-        "`http://HOST:5000/api/v1/lineage`); when it is down, the run goes on and the file "
-        "keeps the event.",
+        description="An OpenLineage HTTP endpoint that also receives every event, e.g. "
+        "Marquez's `http://HOST:5000/api/v1/lineage` or DataHub's "
+        "`http://HOST:8080/openapi/openlineage/api/v1/lineage`; when it is down the run goes "
+        "on and the file keeps the event.",
     )
     lineage_api_key: SecretStr | None = Field(
-        None, description="API key sent to `lineage_url` as `Authorization: Bearer …`."
+        None,
+        description="API key sent to `GONGYU_LINEAGE_URL` as `Authorization: Bearer …`.",
     )
     lineage_timeout_seconds: float = Field(
-        2.0, gt=0, description="How long one event may take to send to `lineage_url`."
+        2.0,
+        gt=0,
+        description="How long one event may take to send to the endpoint (no retries: the "
+        "file has it).",
     )
     s3_endpoint: str | None = Field(
         None,
-        description="`host:port` of an S3-compatible store (MinIO); set, the landing zone, "
-        "gate results and Iceberg warehouse live in `s3_bucket` instead of the workspace.",
+        description="`host:port` of an S3-compatible store (MinIO). Set, the landing zone, "
+        "gate results and Iceberg warehouse live in the bucket instead of the workspace.",
     )
-    s3_bucket: str = Field("gongyu", description="The bucket (it must exist).")
-    s3_access_key: str | None = Field(None, description="Access key of the S3 store.")
-    s3_secret_key: SecretStr | None = Field(None, description="Secret key of the S3 store.")
-    s3_secure: bool = Field(True, description="Reach the S3 store over TLS (HTTPS).")
-    s3_region: str = Field("us-east-1", description="Region the S3 store signs requests for.")
+    s3_bucket: str = Field(
+        "gongyu",
+        description="The bucket (it must exist): `landing/`, `results/` and `warehouse/` prefixes.",
+    )
+    s3_access_key: str | None = Field(
+        None, description="Access key of the S3 store; required with an endpoint."
+    )
+    s3_secret_key: SecretStr | None = Field(
+        None, description="Secret key of the S3 store; required with an endpoint."
+    )
+    s3_secure: bool = Field(
+        True,
+        description="Reach the S3 store over TLS (HTTPS); `false` only on a private network or "
+        "loopback.",
+    )
+    s3_region: str = Field(
+        "us-east-1",
+        description="Region the S3 store signs requests for (MinIO's default).",
+    )
 
     @model_validator(mode="after")
     def _s3_complete(self) -> Settings:
