@@ -1,4 +1,5 @@
-"""Published tables for the rest of the code: Arrow or DuckDB relations, now or `as_of` the past."""
+"""Published tables' versions and snapshots: which table holds a dataset's major version, and
+which snapshot a query `as_of` the past reads."""
 
 from __future__ import annotations
 
@@ -6,8 +7,6 @@ import itertools
 import re
 from datetime import datetime
 
-import duckdb
-import pyarrow as pa
 from pydantic import BaseModel, Field
 from pyiceberg.catalog import Catalog
 from pyiceberg.table import Table
@@ -39,10 +38,8 @@ class TableVersion(BaseModel):
 
 
 def table_versions(catalog: Catalog, sector: str, dataset_id: str) -> list[TableVersion]:
-    """A dataset's table versions, oldest first: `<dataset>` (major 1) and `<dataset>_v<N>`.
-
-    Every one stays readable with `read_arrow` or `relation`.
-    """
+    """A dataset's table versions, oldest first: `<dataset>` (major 1) and `<dataset>_v<N>`;
+    every one stays readable."""
     name = re.compile(rf"{re.escape(dataset_id)}(?:_v(\d+))?")
     found = []
     for identifier in catalog.list_tables(sector):
@@ -74,26 +71,3 @@ def snapshot_at(table: Table, as_of: AsOf) -> Snapshot | None:
     if snapshot is None:
         raise LookupError(f"{table.name()}: no snapshot {as_of}")
     return snapshot
-
-
-def read_arrow(
-    catalog: Catalog, identifier: str, as_of: AsOf = None, columns: list[str] | None = None
-) -> pa.Table:
-    """A published table (or some columns) as an Arrow table."""
-    table = catalog.load_table(identifier)
-    snapshot = snapshot_at(table, as_of)
-    if snapshot is None:
-        return table.schema().as_arrow().empty_table()
-    fields = tuple(columns) if columns else ("*",)
-    return table.scan(snapshot_id=snapshot.snapshot_id, selected_fields=fields).to_arrow()
-
-
-def relation(
-    con: duckdb.DuckDBPyConnection, catalog: Catalog, identifier: str, as_of: AsOf = None
-) -> duckdb.DuckDBPyRelation:
-    """A published table as a DuckDB relation on `con`, streamed from its data files."""
-    table = catalog.load_table(identifier)
-    snapshot = snapshot_at(table, as_of)
-    if snapshot is None:
-        return con.from_arrow(table.schema().as_arrow().empty_table())
-    return con.from_arrow(table.scan(snapshot_id=snapshot.snapshot_id).to_arrow_batch_reader())

@@ -11,12 +11,12 @@ from sqlalchemy import text
 
 from assets.runner import dagster_home, dagster_instance, run_pending
 from catalog.deliveries import DeliveryState
-from catalog.published import read_arrow
 from gongyu.ground.settings import Settings
 from gongyu.ground.workspace import Workspace
 from gongyu.platform import Platform
 from tests.assets.test_pipeline import KOTSA
 from tests.conftest import data_file
+from tests.published import read_arrow
 
 
 def test_a_delivery_runs_through_dagster_on_postgres(postgres_url: str, tmp_path: Path) -> None:

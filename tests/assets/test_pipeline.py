@@ -13,12 +13,12 @@ from assets.definitions import build_definitions
 from assets.factory import asset_key, contract_asset, partitions_name
 from assets.runner import dagster_instance, landing_zone_tick, run_pending
 from catalog.deliveries import DeliveryState
-from catalog.published import read_arrow
 from gongyu.delivery.admit import RUN_ATTEMPTS
 from gongyu.delivery.way import process_delivery
 from gongyu.demo import bad_value
 from gongyu.platform import Platform
 from tests.conftest import data_file
+from tests.published import read_arrow
 
 KOTSA = "transport_logistics/kotsa_car_inspection_centers_20210927.csv"
 

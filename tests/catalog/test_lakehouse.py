@@ -13,9 +13,10 @@ from pyiceberg.exceptions import ValidationError
 from pyiceberg.types import DoubleType, StringType
 
 from catalog.lakehouse import Lakehouse, PublishConflict, iceberg_schema, sql_catalog, unpromotable
-from catalog.published import read_arrow, relation, table_versions
+from catalog.published import table_versions
 from contracts.model import ApplyMode
 from tests.conftest import column, make_contract
+from tests.published import read_arrow, relation
 
 
 def contract(mode: ApplyMode = ApplyMode.replace):

@@ -7,10 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from catalog.published import read_arrow
 from gongyu.engines import PublicTable, catalog_properties, duckdb_extension
 from gongyu.ground.s3 import httpfs_extension
 from gongyu.platform import Platform
+from tests.published import read_arrow
 
 READER = Path(__file__).with_name("external_reader.py")
 

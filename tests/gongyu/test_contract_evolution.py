@@ -13,13 +13,14 @@ import pytest
 import yaml
 
 from catalog.deliveries import DeliveryState
-from catalog.published import read_arrow, table_versions
+from catalog.published import table_versions
 from gongyu.delivery.report import Outcome
 from gongyu.delivery.way import process_delivery
 from gongyu.ground.settings import Settings
 from gongyu.platform import Platform
 from quality.results import CheckKind
 from tests.conftest import REPO
+from tests.published import read_arrow
 
 GONGYU = str(Path(sys.executable).with_name("gongyu"))
 DATASET = "air_test"

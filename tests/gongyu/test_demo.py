@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from catalog.published import read_arrow
 from gongyu.demo import fresh_workspace, plan
 from gongyu.ground.settings import Settings
 from gongyu.platform import Platform
 from tests.gongyu.test_cli import gongyu
+from tests.published import read_arrow
 
 
 @pytest.mark.slow

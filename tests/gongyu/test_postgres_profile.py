@@ -13,11 +13,11 @@ from sqlalchemy import text
 from catalog.access.audit import AuditKind
 from catalog.access.principal import Role
 from catalog.deliveries import DeliveryState
-from catalog.published import read_arrow
 from gongyu.delivery.way import process_delivery
 from gongyu.platform import Platform
 from tests.api.world import GRANTEE, OWNER, ROWS, SAME_SECTOR, World, table, world
 from tests.conftest import data_file
+from tests.published import read_arrow
 
 KOTSA = "transport_logistics/kotsa_car_inspection_centers_20210927.csv"
 

@@ -11,12 +11,12 @@ from minio import Minio
 
 from catalog.access.principal import Role
 from catalog.deliveries import DeliveryState
-from catalog.published import read_arrow
 from gongyu.delivery.way import process_delivery
 from gongyu.engines import public_tables
 from tests.api.world import OTHER_SECTOR, OWNER, ROWS, World, table, world
 from tests.conftest import data_file
 from tests.gongyu.engines import read_inside, read_outside
+from tests.published import read_arrow
 
 KOTSA = "transport_logistics/kotsa_car_inspection_centers_20210927.csv"
 DATASET = "kotsa_car_inspection_centers"

@@ -35,11 +35,11 @@ from trino.transaction import IsolationLevel
 from api.app import create_app
 from catalog.access.audit import AuditRecord
 from catalog.access.principal import Role
-from catalog.published import read_arrow
 from gongyu.delivery.way import process_delivery
 from gongyu.platform import Platform
 from tests.api.world import OTHER_SECTOR, OWNER, ROWS, build_platform, free_port
 from tests.conftest import data_file
+from tests.published import read_arrow
 
 KOROAD = "welfare_safety.koroad_fatal_traffic_accidents"
 KOTSA_TITLE = "한국교통안전공단 자동차검사소"  # the contract's name: the table's comment

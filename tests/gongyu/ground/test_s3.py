@@ -19,13 +19,13 @@ from assets.runner import dagster_instance, landing_zone_tick
 from catalog.access.principal import Principal, Role
 from catalog.deliveries import DeliveryState, landing_prefix
 from catalog.privacy_scan import scan_catalog
-from catalog.published import read_arrow
 from gongyu.delivery.landing import receive_dropped
 from gongyu.delivery.report import results_prefix
 from gongyu.delivery.way import process_delivery
 from gongyu.ground.settings import Settings
 from gongyu.platform import Platform
 from tests.conftest import data_file
+from tests.published import read_arrow
 
 KOTSA = "transport_logistics/kotsa_car_inspection_centers_20210927.csv"
 DATASET = "kotsa_car_inspection_centers"

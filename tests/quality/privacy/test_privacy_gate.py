@@ -24,7 +24,6 @@ import yaml
 
 from catalog.deliveries import DeliveryState
 from catalog.privacy_scan import raw_identifier_auditor
-from catalog.published import read_arrow
 from contracts.loader import DEFAULT_DIR
 from contracts.model import arrow_schema
 from gongyu.delivery.report import Outcome, results_prefix
@@ -33,6 +32,7 @@ from gongyu.ground.settings import Settings
 from gongyu.platform import Platform
 from quality.privacy.pseudonyms import PSEUDONYM_PATTERN
 from tests.conftest import data_file
+from tests.published import read_arrow
 from tests.quality.privacy.labelled import mobile, rrn
 
 SEED = 20261201
