@@ -8,10 +8,10 @@ from api.sql.query import QueryError, QueryService
 from api.sql.sandbox import quote
 from catalog.access.policy import TablePolicy, sees_deliveries, sees_usage, table_policy
 from catalog.access.principal import Principal, Role
+from catalog.access.usage import usage
 from catalog.entries import ColumnEntry, DatasetEntry, DatasetSummary, Sample
 from catalog.freshness import assess
 from catalog.history import History
-from catalog.usage import usage
 from contracts.model import AccessLevel, Classification, Contract
 from gongyu.platform import Platform
 
