@@ -16,9 +16,12 @@ record index.
 
 from __future__ import annotations
 
+import sys
 import tempfile
+import threading
 import zipfile
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -323,7 +326,7 @@ def _csv(opener: Opener, reading: Reading, mapping: HeaderMap) -> Iterator[Piece
     def tables() -> Iterator[pa.Table]:
         # Segments end at record boundaries, so each is parsed by pyarrow's multi-threaded
         # reader while the caster works on the previous one.
-        with opener() as stream:
+        with heard_by(on_invalid), opener() as stream:
             # A record longer than a parse block fails in pyarrow anyway ("straddling"):
             # carrying more than a segment and a block only holds more text in memory.
             for segment in record_segments(
@@ -381,7 +384,11 @@ def _ragged(opener: Opener, options: dict[str, Any]) -> Unreadable:
     read.use_threads = False  # row numbers are only known to a serial parse
     parse.invalid_row_handler = on_invalid
     convert = options["convert_options"]
-    with opener() as stream, pcsv.open_csv(stream, read, parse, convert) as batches:
+    with (
+        heard_by(on_invalid),
+        opener() as stream,
+        pcsv.open_csv(stream, read, parse, convert) as batches,
+    ):
         for _ in batches:
             pass
     first = invalid[0]
@@ -396,3 +403,39 @@ def _ragged(opener: Opener, options: dict[str, Any]) -> Unreadable:
             for r in invalid[:MAX_SAMPLES]
         ],
     )
+
+
+# pyarrow decodes an invalid row's text as UTF-8 before it calls the row handler: a row of bytes
+# that are not UTF-8 (a file cut mid-character, UTF-16 without its BOM) fails there, and Python
+# prints that failure as "Exception ignored in: <function on_invalid>". The read then fails on
+# the same bytes as not UTF-8, with the gate's own message; the print is noise on the operator's
+# console, so while a handler reads, its decoding failures are dropped (any other goes on).
+_listening: dict[int, Callable[..., Any]] = {}
+_listening_lock = threading.Lock()
+_previous_hook = sys.unraisablehook
+
+
+def _drop_undecodable(unraisable: Any) -> None:
+    handlers = list(_listening.values())
+    if isinstance(unraisable.exc_value, UnicodeDecodeError) and any(
+        unraisable.object is handler for handler in handlers
+    ):
+        return
+    _previous_hook(unraisable)
+
+
+@contextmanager
+def heard_by(handler: Callable[..., Any]) -> Iterator[None]:
+    """While the block runs, rows pyarrow cannot decode for `handler` are dropped silently."""
+    global _previous_hook
+    with _listening_lock:
+        if not _listening:
+            _previous_hook, sys.unraisablehook = sys.unraisablehook, _drop_undecodable
+        _listening[id(handler)] = handler
+    try:
+        yield
+    finally:
+        with _listening_lock:
+            del _listening[id(handler)]
+            if not _listening:
+                sys.unraisablehook = _previous_hook

@@ -14,6 +14,10 @@ from bench.memory import reset_peak_rss
 from tests.corpus import make_corpus as corpus
 from tests.corpus.make_corpus import CASES, MAX_RSS_BYTES, Case
 
+# A file no reader can decode must not make Python print "Exception ignored" (a traceback on
+# the operator's console): here that is a failure, not a warning.
+pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
+
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory):

@@ -20,6 +20,10 @@ from quality.casting import java_to_strptime
 from quality.readers import read_delivery
 from quality.results import ROW, CheckKind, ReadResult
 
+# A file no reader can decode must not make Python print "Exception ignored" (a traceback on
+# the operator's console): here that is a failure, not a warning.
+pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
+
 REPO = Path(__file__).resolve().parents[2]
 DATA_DIRS = (REPO / "data", REPO.parent / "shared" / "data")
 
