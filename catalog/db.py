@@ -90,6 +90,51 @@ grants = Table(
     Column("revoked_at", DateTime(timezone=True)),
 )
 
+# Requests to use another agency's dataset (catalog/access/requests.py): what was asked, the
+# decisions taken on it (`decisions`, a list), and the grant its approval made.
+access_requests = Table(
+    "gongyu_access_requests",
+    metadata,
+    Column("request_id", String(32), primary_key=True),
+    Column("dataset_id", String(128), nullable=False, index=True),
+    Column("owner_agency", String(64), nullable=False, index=True),
+    Column("sector", String(64), nullable=False, index=True),
+    Column("requester_agency", String(64), nullable=False, index=True),
+    Column("requester_subject", String(256), nullable=False),
+    Column("requester_role", String(16), nullable=False),
+    Column("purpose", Text, nullable=False),
+    Column("legal_basis", String(32), nullable=False),
+    Column("legal_basis_detail", Text),
+    Column("columns", JSON),
+    Column("row_filter", Text),
+    Column("until", Date, nullable=False),
+    Column("policy", String(32), nullable=False),
+    Column("state", String(16), nullable=False, index=True),
+    Column("decisions", JSON, nullable=False),
+    Column("reason", Text),
+    Column("grant_id", String(32)),
+    Column("renewal_of", String(32)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# Notices for an agency (or one role of it) about requests and grants; the text is rendered
+# when shown or mailed, from the kind and the ids, so no data value is ever stored in one.
+notices = Table(
+    "gongyu_notices",
+    metadata,
+    Column("notice_id", String(32), primary_key=True),
+    Column("agency", String(64), nullable=False, index=True),
+    Column("role", String(16)),
+    Column("kind", String(32), nullable=False),
+    Column("request_id", String(32), index=True),
+    Column("grant_id", String(32), index=True),
+    Column("dataset_id", String(128), nullable=False),
+    Column("other_agency", String(64)),
+    Column("created_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("mailed_at", DateTime(timezone=True)),
+)
+
 # One row per API request (two for a request that returns data: opened, then completed),
 # hash-chained in `seq` order (catalog/access/audit.py). The primary key on `seq` is what keeps the
 # chain single when several workers append at once. Every value is stored as it is hashed

@@ -22,6 +22,7 @@ from contracts.model import (
     GENERALISATION_LEVELS,
     AccessLevel,
     ApplyMode,
+    Approval,
     Classification,
     Column,
     Contract,
@@ -217,6 +218,16 @@ def _privacy(raw: Any, columns: list[Column], problems: list[tuple[str, str]]) -
     return privacy
 
 
+def _approval(raw: Any, problems: list[tuple[str, str]]) -> Approval:
+    try:
+        return Approval.model_validate(raw or {})
+    except ValidationError as exc:
+        for e in exc.errors(include_url=False):
+            where = "customProperties.approval" + (f".{_loc(e['loc'])}" if e["loc"] else "")
+            problems.append((where, e["msg"]))
+        return Approval()
+
+
 def load_contract(path: Path, registry: Registry | None = None) -> Contract:
     """Load one contract file; raises ContractError listing every problem with its field path."""
     try:
@@ -308,6 +319,7 @@ def parse_contract(text: str, path: Path, registry: Registry | None = None) -> C
         )
     privacy = _privacy(custom.get("privacy"), columns, problems)
     sla = _sla(odcs, problems)
+    approval = _approval(custom.get("approval"), problems)
     if problems:
         raise ContractError(path, problems)
     assert sector and agency and access and mode  # narrowed by the checks above
@@ -326,6 +338,7 @@ def parse_contract(text: str, path: Path, registry: Registry | None = None) -> C
         quality=tuple(rules),
         privacy=privacy,
         sla=sla,
+        approval=approval,
         path=path,
         odcs=odcs,
     )

@@ -196,6 +196,23 @@ class Sla(BaseModel):
         return None if self.frequency is None else self.frequency + self.latency
 
 
+class ApprovalPolicy(StrEnum):
+    """Who decides a request to use a dataset (`customProperties.approval.policy`)."""
+
+    automatic = "automatic"  # agencies of the dataset's sector get it at once; others: owner
+    owner = "owner"  # a steward of the owning agency decides
+    owner_and_secretariat = "owner_and_secretariat"  # that steward and the sector's secretariat
+
+
+class Approval(BaseModel):
+    """How requests for the dataset are decided, and the longest period a grant may run."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="forbid")
+
+    policy: ApprovalPolicy = ApprovalPolicy.owner
+    max_days: int = Field(365, alias="maxDays", ge=1, le=3650)
+
+
 class Contract(BaseModel):
     """A dataset's contract as Gongyu uses it; `odcs` keeps the full standard document."""
 
@@ -215,6 +232,7 @@ class Contract(BaseModel):
     quality: tuple[QualityRule, ...] = ()
     privacy: Privacy = Privacy()
     sla: Sla = Sla()
+    approval: Approval = Approval()
     path: Path
     odcs: OpenDataContractStandard
 
