@@ -26,6 +26,8 @@ from api import audit, docs, web
 from api.browse import ckan, dcat
 from api.browse import routes as browse
 from api.browse.service import CatalogService
+from api.joint import board as joint_use
+from api.joint import requests as access_requests
 from api.middleware.bodylimit import BodyLimit
 from api.middleware.fresh_contracts import FreshContracts
 from api.middleware.headers import SecurityHeaders
@@ -76,6 +78,8 @@ def create_app(platform: Platform) -> FastAPI:
     app.include_router(browse.router)
     app.include_router(dcat.router)
     app.include_router(ckan.router)
+    app.include_router(access_requests.router)
+    app.include_router(joint_use.router)
     web.mount(app)
     docs.mount(app)
 

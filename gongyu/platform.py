@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from catalog.access.audit import AuditLog
     from catalog.access.grants import Grants
     from catalog.access.keys import ApiKeys
+    from catalog.access.notices import Notices
+    from catalog.access.requests import AccessRequests
     from catalog.contract_versions import ContractVersions
     from catalog.deliveries import Deliveries, Delivery
     from catalog.freshness import Freshness
@@ -135,6 +137,29 @@ class Platform:
         from catalog.access.grants import Grants
 
         return Grants(self.engine, self.registry)
+
+    @cached_property
+    def notices(self) -> Notices:
+        """Notices about requests and grants, e-mailed when an SMTP server is set."""
+        from catalog.access.mail import Mailer
+        from catalog.access.notices import Notices
+
+        mailer = Mailer.from_settings(self.settings)
+        return Notices(self.engine, self.registry, mailer, self.settings.public_url)
+
+    @cached_property
+    def requests(self) -> AccessRequests:
+        """Access requests, routed by each contract's approval policy, granted when approved."""
+        from catalog.access.requests import AccessRequests
+
+        return AccessRequests(
+            self.engine,
+            self.registry,
+            lambda: self.contracts,  # read at each use: contracts change while a server runs
+            self.grants,
+            self.audit,
+            self.notices,
+        )
 
     @cached_property
     def audit(self) -> AuditLog:

@@ -73,6 +73,7 @@ class AuditKind(StrEnum):
     catalog = "catalog"
     upload = "upload"
     audit = "audit"
+    access = "access"  # access requests: asked, decided, narrowed, granted, revoked, expired
 
 
 class Outcome(StrEnum):

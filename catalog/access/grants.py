@@ -90,10 +90,7 @@ class Grants:
         today = today or korean_today()
         if expires < today:
             raise GrantError(f"expiry {expires} is in the past (today in Korea is {today})")
-        if columns is not None:
-            _check_columns(contract, columns)
-        if row_filter is not None:
-            _check_row_filter(contract, row_filter, columns)
+        self.check_terms(contract, columns, row_filter)
         row = {
             "grant_id": secrets.token_hex(8),
             "dataset_id": contract.id,
@@ -109,6 +106,16 @@ class Grants:
         with self.engine.begin() as conn:
             conn.execute(insert(grants).values(**row))
         return Grant.model_validate(row)
+
+    @staticmethod
+    def check_terms(
+        contract: Contract, columns: tuple[str, ...] | None, row_filter: str | None
+    ) -> None:
+        """GrantError unless the columns exist and the row filter reads only visible columns."""
+        if columns is not None:
+            _check_columns(contract, columns)
+        if row_filter is not None:
+            _check_row_filter(contract, row_filter, columns)
 
     def revoke(self, grant_id: str) -> Grant:
         """Revoke a grant (it stops working at once); UnknownGrant if there is no such grant."""

@@ -247,6 +247,31 @@ class Settings(BaseSettings):
         "us-east-1",
         description="Region the S3 store signs requests for (MinIO's default).",
     )
+    smtp_host: str | None = Field(
+        None,
+        description="Host of the SMTP server that mails notices (access requests, decisions, "
+        "grants ending) to each agency's contact address. Unset, no e-mail is sent; the "
+        "notices still show in the web pages.",
+    )
+    smtp_port: int = Field(25, ge=1, le=65535, description="Port of the SMTP server.")
+    smtp_from: str = Field(
+        "gongyu@localhost", description="Sender address (`From`) of the notice e-mails."
+    )
+    smtp_starttls: bool = Field(
+        False,
+        description="Switch the SMTP connection to TLS (STARTTLS) before logging in or sending.",
+    )
+    smtp_username: str | None = Field(
+        None, description="User name to log in to the SMTP server with; unset, no login."
+    )
+    smtp_password: SecretStr | None = Field(
+        None, description="Password to log in to the SMTP server with."
+    )
+    public_url: str = Field(
+        "http://127.0.0.1:8000",
+        description="The catalog's address as people reach it (behind any proxy), e.g. "
+        "`https://gongyu.example.go.kr`; the links in notice e-mails start with it.",
+    )
 
     @model_validator(mode="after")
     def _s3_complete(self) -> Settings:

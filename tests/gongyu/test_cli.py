@@ -179,3 +179,41 @@ def test_sigterm_stops_the_demo_started_by_a_script() -> None:
             os.killpg(tree.pid, signal.SIGKILL)
     survivors = subprocess.run(["pgrep", "-g", str(tree.pid)], capture_output=True, text=True)
     assert survivors.stdout == "", "a process of the tree ignored SIGTERM"
+
+
+def test_requests_from_the_shell(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    dataset = "police_drunk_driving_detections"  # decided by knpa and the welfare secretariat
+    asked = gongyu(
+        "requests", "ask", dataset, "--agency", "koroad", "--purpose", "음주운전 사고 분석",
+        "--legal-basis", "pseudonymised_research", "--columns", "blood_alcohol",
+        env_home=ws,
+    )  # fmt: skip
+    assert asked.returncode == 0, asked.stderr
+    request_id = asked.stdout.split()[1].rstrip(":")
+    own = gongyu("requests", "approve", request_id, "--agency", "koroad", env_home=ws)
+    assert own.returncode == 1 and "own agency" in own.stderr
+    listed = gongyu("requests", "list", "--agency", "knpa", "--json", env_home=ws)
+    [waiting] = json.loads(listed.stdout)
+    assert (waiting["request_id"], waiting["state"]) == (request_id, "pending")
+    first = gongyu("requests", "approve", request_id, "--agency", "knpa", env_home=ws)
+    assert "waiting for secretariat" in first.stdout, first.stderr
+    done = gongyu(
+        "requests", "approve", request_id, "--agency", "nhis", "--role", "secretariat",
+        env_home=ws,
+    )  # fmt: skip
+    assert "approved, grant" in done.stdout, done.stderr
+    again = gongyu(
+        "requests", "ask", dataset, "--agency", "kotsa", "--purpose", "검사소 연계",
+        "--legal-basis", "statute", "--legal-basis-detail", "자동차관리법 제43조",
+        env_home=ws,
+    )  # fmt: skip
+    second = again.stdout.split()[1].rstrip(":")
+    denied = gongyu(
+        "requests", "deny", second, "--agency", "knpa", "--reason", "목적 불분명", env_home=ws
+    )
+    assert denied.stdout.strip().endswith("denied"), denied.stderr
+    grants = gongyu("grants", "list", "--json", env_home=ws)
+    assert [(g["agency"], g["columns"]) for g in json.loads(grants.stdout)] == [
+        ("koroad", ["blood_alcohol"])
+    ]

@@ -1,0 +1,1 @@
+"""Joint use over HTTP: access requests and their decisions, and the joint-use board."""
