@@ -6,7 +6,7 @@ import dagster as dg
 
 from assets.factory import contract_asset
 from assets.freshness import freshness_definitions
-from assets.sensors import landing_sensor
+from assets.sensors import access_requests_sensor, landing_sensor
 from gongyu.ground.settings import get_settings
 from gongyu.platform import Platform
 
@@ -17,7 +17,7 @@ def build_definitions(platform: Platform) -> dg.Definitions:
     contracts = list(platform.contracts.values())
     gate = dg.Definitions(
         assets=[contract_asset(c) for c in contracts],
-        sensors=[landing_sensor(contracts)],
+        sensors=[landing_sensor(contracts), access_requests_sensor],
         resources={"gongyu": platform},
     )
     return dg.Definitions.merge(gate, freshness_definitions(contracts))

@@ -59,3 +59,18 @@ def landing_sensor(contracts: list[Contract]) -> dg.SensorDefinition:
         )
 
     return landing_zone
+
+
+@dg.sensor(
+    name="access_requests",
+    minimum_interval_seconds=3600,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Marks approved access requests whose grant has ended as expired (on the audit "
+    "record, with a notice) and reminds grantees of grants ending within 14 days.",
+)
+def access_requests_sensor(
+    context: dg.SensorEvaluationContext, gongyu: dg.ResourceParam[Platform]
+) -> dg.SkipReason:
+    """The hourly sweep of access requests; it launches no run."""
+    expired = gongyu.requests.sweep()
+    return dg.SkipReason(f"{len(expired)} request(s) expired: {', '.join(expired) or 'none'}")

@@ -7,6 +7,7 @@ import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from open_data_contract_standard.model import OpenDataContractStandard
@@ -14,6 +15,9 @@ from open_data_contract_standard.model import OpenDataContractStandard
 from contracts.model import ApplyMode, Column, Contract, LogicalType
 from gongyu.ground.settings import Settings
 from gongyu.platform import Platform
+
+if TYPE_CHECKING:
+    from tests import smtp as smtp_server
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "data"
@@ -105,3 +109,19 @@ def s3_settings(tmp_path: Path, s3_endpoint: str) -> Settings:
         s3_secret_key="test",
         s3_secure=False,
     )
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[smtp_server.Inbox, int]]:
+    """A real SMTP server on a free loopback port, with the inbox it fills."""
+    from aiosmtpd.controller import Controller
+
+    from tests.smtp import Inbox, free_port
+
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        yield inbox, controller.port
+    finally:
+        controller.stop()

@@ -17,6 +17,7 @@ from gongyu.cli.common import WorkspaceOption, console, settings_for, styled, us
 
 if TYPE_CHECKING:
     from gongyu.demo import DemoDelivery, DemoResult
+    from gongyu.joint_demo import JointStep
     from gongyu.platform import Platform
 
 REPO = Path(__file__).resolve().parents[2]
@@ -56,6 +57,10 @@ def demo(
 
         results = run_demo(platform, on_start=start, on_done=done)
     console.print(summary(results))
+    with user_errors():
+        from gongyu.joint_demo import run_joint_use
+
+        console.print(joint_summary(run_joint_use(platform)))
     unexpected = [r for r in results if not r.as_expected]
     console.print(
         f"{len(results)} deliveries, {len(unexpected)} unexpected outcome(s). "
@@ -86,9 +91,33 @@ def summary(results: list[DemoResult]) -> Table:
     return table
 
 
-DEMO_CALLERS = (("nhis", Role.analyst), ("kotsa", Role.analyst), ("knpa", Role.steward))
+DEMO_CALLERS = (
+    ("nhis", Role.analyst),
+    ("kotsa", Role.analyst),
+    ("knpa", Role.steward),
+    ("nhis", Role.secretariat),
+    ("koroad", Role.analyst),
+)
 """Callers the demo makes keys for: the welfare secretariat's analyst, an analyst of another
-sector, and the police agency's steward (who owns the restricted drunk-driving table)."""
+sector, the police agency's steward (who owns the restricted drunk-driving table and decides
+requests for it), the welfare secretariat's officer (the joint-use board, the second approval)
+and KoROAD's analyst (granted the drunk-driving table by the demo's requests)."""
+
+
+def joint_summary(steps: list[JointStep]) -> Table:
+    """The demo's access requests: who asked for what, how it was routed and how it ended."""
+    table = Table(
+        "request", "dataset", "asked by", "outcome", "story", title="Joint use (이용 신청)"
+    )
+    for step in steps:
+        r = step.request
+        outcome = r.state.value + (f", grant {r.grant_id}" if r.grant_id else "")
+        if step.rows_read is not None:
+            outcome += f", {step.rows_read} rows read"
+        if r.reason:
+            outcome += f": {r.reason[:60]}"
+        table.add_row(r.request_id, r.dataset_id, r.requester_agency, outcome, step.story)
+    return table
 
 
 def demo_keys(platform: Platform) -> list[tuple[str, Role, str]]:

@@ -34,3 +34,12 @@ def test_workspace_yaml_points_at_the_code_location() -> None:
     module = __import__(target["module_name"], fromlist=[target["attribute"]])
     assert getattr(module, target["attribute"])
     assert yaml.safe_load((REPO / "dagster.yaml").read_text())["telemetry"] == {"enabled": False}
+
+
+def test_the_access_requests_sweep_runs_under_the_daemon(platform: Platform) -> None:
+    defs = build_definitions(platform)
+    sensor = defs.resolve_sensor_def("access_requests")
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    with dg.build_sensor_context(resources={"gongyu": platform}) as context:
+        result = sensor(context)
+    assert isinstance(result, dg.SkipReason) and "0 request(s) expired" in str(result.skip_message)

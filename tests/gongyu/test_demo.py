@@ -52,6 +52,16 @@ def test_demo_runs_every_delivery_as_expected(tmp_path: Path) -> None:
     # Every shipped contract got at least one published delivery.
     contracts = json.loads(gongyu("contracts", "list", "--json").stdout)
     assert {c["id"] for c in contracts} == {s["dataset_id"] for s in status}
+    # The joint-use loop: automatic, owner and secretariat (then queried), denied; the board.
+    assert "Joint use" in done.stdout
+    board = gongyu("requests", "list", "--agency", "knpa", "--json", "--workspace", str(ws))
+    requests = {r["requester_agency"]: r for r in json.loads(board.stdout)}
+    assert requests["koroad"]["state"] == "approved" and requests["koroad"]["grant_id"]
+    assert requests["kotsa"]["state"] == "denied" and requests["kotsa"]["reason"]
+    mine = gongyu("requests", "list", "--agency", "nhis", "--role", "analyst", "--json",
+                  "--workspace", str(ws))  # fmt: skip
+    assert [r["state"] for r in json.loads(mine.stdout)] == ["approved"]
+    assert Platform(settings).audit.verify().ok
 
 
 def test_demo_never_wipes_a_folder_it_did_not_create(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from catalog.access.audit import AuditKind
 from catalog.access.grants import korean_today
 from catalog.access.principal import Role
 from catalog.db import grants
+from tests import smtp as smtp_server
 from tests.api.world import OTHER_SECTOR, OWNER, SAME_SECTOR, World, contract_doc, table, world
 
 DATASET = "cases_restricted"
@@ -243,3 +244,23 @@ def test_the_board_shows_each_viewer_its_share(served: World) -> None:
         csv = c.get("/api/v1/joint-use", params={"format": "csv"})
     assert csv.headers["content-type"].startswith("text/csv")
     assert f"{OTHER_SECTOR},{OWNER},1,1," in csv.text
+
+
+def test_notices_are_mailed_without_data_values(
+    tmp_path: Path, smtp: tuple[smtp_server.Inbox, int]
+) -> None:
+    inbox, port = smtp
+    with world(tmp_path, smtp_host="127.0.0.1", smtp_port=port) as w:
+        made = ask(w, OTHER_SECTOR).json()
+        path = f"/api/v1/access-requests/{made['id']}/approve"
+        call(w, OWNER, Role.steward, "POST", path, {"note": "서울 자료만 승인"})
+        [(to_owner, asked), (to_requester, approved)] = inbox.messages
+    assert to_owner == ["data@police.go.kr"] and to_requester == ["data@kotsa.or.kr"]
+    for message in (asked, approved):
+        text = smtp_server.text_of(message)
+        assert made["id"] in text and DATASET in text
+        assert text.index("---") > 0  # Korean first, then English
+        # Neither the purpose, the row filter, the note nor any row's values travel by mail.
+        for secret in ("교통안전 정책 연구", "서울", "sido", "amount", "1000", "person-"):
+            assert secret not in text, secret
+    assert "이용 신청" in smtp_server.text_of(asked)

@@ -5,11 +5,7 @@ ending within 14 days are announced once; no notice carries a data value."""
 from __future__ import annotations
 
 import logging
-import socket
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from email import message_from_bytes, policy
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -27,44 +23,11 @@ from contracts.loader import load_contracts
 from contracts.model import Contract
 from gongyu.ground.settings import Settings
 from sectors.registry import Registry, load_registry
+from tests.smtp import Inbox, free_port, text_of
 
 DATASET = "police_drunk_driving_detections"  # knpa's, in welfare_safety (secretariat: nhis)
 PUBLIC_URL = "https://gongyu.example.go.kr"
 LOGGER = "catalog.access.notices"
-
-
-class Inbox:
-    """An aiosmtpd handler keeping every message it is given (or refusing them all)."""
-
-    def __init__(self, refuse: bool = False) -> None:
-        self.refuse = refuse
-        self.messages: list[tuple[list[str], EmailMessage]] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        if self.refuse:
-            return "554 Transaction failed"
-        parsed = message_from_bytes(envelope.content, policy=policy.default)
-        assert isinstance(parsed, EmailMessage)
-        self.messages.append((list(envelope.rcpt_tos), parsed))
-        return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Inbox, int]]:
-    """A real SMTP server on a free loopback port, with the inbox it fills."""
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    try:
-        yield inbox, controller.port
-    finally:
-        controller.stop()
 
 
 @pytest.fixture(scope="module")
@@ -92,12 +55,6 @@ def planted(contract: Contract) -> list[str]:
     values = [str(v) for c in contract.columns for v in c.examples if len(str(v)) >= 3]
     assert {"0.095", "측정거부", "평택경찰서", "2022-07-09 02:30"} <= set(values)
     return values
-
-
-def text_of(message: EmailMessage) -> str:
-    body = message.get_body(("plain",))
-    assert body is not None
-    return body.get_content()
 
 
 def test_request_received_is_stored_and_mailed_in_korean_then_english(

@@ -1,0 +1,108 @@
+"""The demo's joint use: three requests on real datasets, decided as their contracts route them.
+
+1. the welfare secretariat's analyst (nhis) asks for KoROAD's fatal-accident table, whose
+   contract approves sector members automatically;
+2. KoROAD's analyst asks for the police agency's restricted drunk-driving table, whose contract
+   needs the police steward and the welfare secretariat: both approve (the steward narrows the
+   period), and the analyst queries it through the SQL API's sandbox;
+3. the transport authority (kotsa) asks for the same table and the police steward denies it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+from api.sql.query import QueryService
+from api.sql.running import Limits
+from catalog.access.audit import AuditKind
+from catalog.access.grants import korean_today
+from catalog.access.principal import Principal, Role
+from catalog.access.requests import AccessRequest, LegalBasis
+from gongyu.platform import Platform
+
+DRUNK = "police_drunk_driving_detections"
+ACCIDENTS = "koroad_fatal_traffic_accidents"
+QUERY = f"SELECT sex, count(*) AS detections FROM welfare_safety.{DRUNK} GROUP BY 1 ORDER BY 1"
+
+
+@dataclass(frozen=True)
+class JointStep:
+    """One request of the demo and how it ended."""
+
+    story: str
+    request: AccessRequest
+    rows_read: int | None = None
+
+
+def person(agency: str, role: Role) -> Principal:
+    """A demo caller (the keys the served demo prints act for the same agencies)."""
+    return Principal(subject=f"demo:{agency}-{role.value}", agency=agency, role=role, via="api_key")
+
+
+def run_joint_use(platform: Platform) -> list[JointStep]:
+    """Make, route and decide the demo's three requests; query the one granted to KoROAD."""
+    requests = platform.requests
+    nhis, koroad, kotsa = (person(a, Role.analyst) for a in ("nhis", "koroad", "kotsa"))
+    police, secretariat = person("knpa", Role.steward), person("nhis", Role.secretariat)
+    automatic = requests.create(
+        nhis,
+        platform.contract(ACCIDENTS),
+        purpose="건강보험 진료비 분석에 교통사고 사망 통계 연계 (linking road deaths to claims)",
+        legal_basis=LegalBasis.public_task,
+    )
+    asked = requests.create(
+        koroad,
+        platform.contract(DRUNK),
+        purpose="음주운전 적발과 교통사고의 관계 분석 (drunk driving and road accidents)",
+        legal_basis=LegalBasis.pseudonymised_research,
+        columns=("blood_alcohol", "detection_count"),
+    )
+    requests.approve(
+        police, asked.request_id, until=korean_today() + timedelta(days=90), note="90일로 단축"
+    )
+    approved = requests.approve(secretariat, asked.request_id, note="사무국 검토 완료")
+    rows = query(platform, koroad, QUERY)
+    refused = requests.create(
+        kotsa,
+        platform.contract(DRUNK),
+        purpose="자동차 검사소 입지 분석 (inspection centre siting)",
+        legal_basis=LegalBasis.public_task,
+    )
+    denied = requests.deny(
+        police,
+        refused.request_id,
+        "검사소 입지 분석에는 개인 단위 적발 기록이 필요하지 않습니다. 공개된 시·도별 통계를 "
+        "이용해 주세요 (person-level records are not needed; use the public regional counts).",
+    )
+    return [
+        JointStep("automatic approval for a sector member", automatic),
+        JointStep("approved by the owner and the secretariat, then queried", approved, rows),
+        JointStep("denied with a reason", denied),
+    ]
+
+
+def query(platform: Platform, principal: Principal, sql: str) -> int:
+    """Run `sql` as the principal through the SQL API's sandbox, audited as the API audits a
+    query; the rows it read."""
+    limits = Limits(
+        memory=platform.settings.sql_memory_limit,
+        threads=platform.settings.sql_threads,
+        seconds=platform.settings.sql_timeout_seconds,
+    )
+    started = time.perf_counter()
+    answer = QueryService(platform, limits).run(principal, sql)
+    try:
+        rows = sum(batch.num_rows for batch in answer.stream())
+    finally:
+        answer.close()
+    platform.audit.append(
+        principal,
+        AuditKind.sql,
+        sql,
+        datasets=answer.datasets,
+        rows=rows,
+        duration_ms=(time.perf_counter() - started) * 1000,
+    )
+    return rows
