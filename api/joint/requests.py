@@ -32,6 +32,7 @@ from gongyu.platform import Platform
 router = APIRouter(prefix="/api/v1/access-requests", tags=["joint use"], responses=AUTH_FAILURES)
 Audit = Annotated[CatalogAudit, Depends()]
 FAILURES: dict[int | str, dict[str, str]] = {
+    400: {"description": "A request or step that cannot be made as asked (the message says why)."},
     403: {"description": "The caller may not take this step (wrong role or agency)."},
     404: {"description": "Unknown, or a dataset or request the caller may not see."},
     409: {"description": "The request is not in a state for this step."},
@@ -137,7 +138,7 @@ def refused(exc: RequestError) -> JSONResponse:
     "",
     status_code=201,
     response_model=RequestView,
-    responses={400: {"description": "A request that cannot be made as asked."}, **FAILURES},
+    responses=FAILURES,
     summary="Ask for a dataset (이용 신청)",
 )
 def create(
