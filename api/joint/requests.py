@@ -150,8 +150,11 @@ def create(
     if contract is None or not may_see(principal, contract, platform.registry):
         audit.record(principal)
         return JSONResponse({"detail": "not found"}, status_code=404)
-    try:
-        made = platform.requests.create(
+    return _step(
+        platform,
+        principal,
+        audit,
+        lambda: platform.requests.create(
             principal,
             contract,
             purpose=body.purpose,
@@ -160,12 +163,10 @@ def create(
             columns=tuple(body.columns) if body.columns is not None else None,
             row_filter=body.row_filter,
             until=body.until,
-        )
-    except RequestError as exc:
-        audit.record(principal, datasets=[contract.id])
-        return refused(exc)
-    audit.record(principal, datasets=[contract.id])
-    return JSONResponse(view(platform, principal, made).model_dump(mode="json"), status_code=201)
+        ),
+        status=201,
+        datasets=(contract.id,),
+    )
 
 
 @router.get("", response_model=list[RequestView], summary="Requests: yours and your inbox")
@@ -186,13 +187,9 @@ def one(
     request_id: str, principal: CurrentPrincipal, platform: PlatformDep, audit: Audit
 ) -> Response:
     """A request you made, decide or oversee."""
-    try:
-        found = platform.requests.seen_by(principal, request_id)
-    except RequestError as exc:
-        audit.record(principal)
-        return refused(exc)
-    audit.record(principal, datasets=[found.dataset_id])
-    return JSONResponse(view(platform, principal, found).model_dump(mode="json"))
+    return _step(
+        platform, principal, audit, lambda: platform.requests.seen_by(principal, request_id)
+    )
 
 
 def _step(
@@ -200,15 +197,18 @@ def _step(
     principal: Principal,
     audit: CatalogAudit,
     take: Callable[[], AccessRequest],
+    status: int = 200,
+    datasets: tuple[str, ...] = (),
 ) -> Response:
-    """Take one step on a request and answer with the request as it now stands."""
+    """Take one step on a request and answer with the request as it now stands (a refusal
+    with its status and why); audited either way."""
     try:
         done = take()
     except RequestError as exc:
-        audit.record(principal)
+        audit.record(principal, datasets=datasets)
         return refused(exc)
     audit.record(principal, datasets=[done.dataset_id])
-    return JSONResponse(view(platform, principal, done).model_dump(mode="json"))
+    return JSONResponse(view(platform, principal, done).model_dump(mode="json"), status_code=status)
 
 
 @router.post(
@@ -302,10 +302,6 @@ def renew(
 ) -> Response:
     """A new request with this one's purpose, basis, columns and filter, for the longest
     period allowed from today."""
-    try:
-        done = platform.requests.renew(principal, request_id)
-    except RequestError as exc:
-        audit.record(principal)
-        return refused(exc)
-    audit.record(principal, datasets=[done.dataset_id])
-    return JSONResponse(view(platform, principal, done).model_dump(mode="json"), status_code=201)
+    return _step(
+        platform, principal, audit, lambda: platform.requests.renew(principal, request_id), 201
+    )
