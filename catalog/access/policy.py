@@ -3,7 +3,7 @@
 A caller's agency decides what it reads (the role only narrows: operators run the platform
 and read public data like anyone). Access levels:
 - `public`: every caller;
-- `sector`: agencies of the dataset's sector;
+- `sector`: agencies of the dataset's sector, and agencies holding an active grant;
 - `restricted`: agencies holding an active grant;
 - `private`: the owning agency.
 The owning agency reads its own data whole. Everyone else sees `sensitive` columns as NULL
@@ -67,7 +67,8 @@ def may_read(
     if principal.agency == contract.agency:
         return True
     if contract.access == AccessLevel.sector:
-        return contract.sector in {s.id for s in registry.sectors_of(principal.agency)}
+        member = contract.sector in {s.id for s in registry.sectors_of(principal.agency)}
+        return member or bool(grants)  # an approved request opens it beyond the sector
     if contract.access == AccessLevel.restricted:
         return bool(grants)
     return False

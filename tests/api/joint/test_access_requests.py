@@ -264,3 +264,13 @@ def test_notices_are_mailed_without_data_values(
         for secret in ("교통안전 정책 연구", "서울", "sido", "amount", "1000", "person-"):
             assert secret not in text, secret
     assert "이용 신청" in smtp_server.text_of(asked)
+
+
+def test_a_grant_opens_a_sector_dataset_beyond_its_sector(served: World) -> None:
+    w = served
+    sector_only = f"SELECT count(*) FROM {table('sector')}"
+    assert w.sql(OTHER_SECTOR, sector_only).status_code == 400
+    made = ask(w, OTHER_SECTOR, dataset="cases_sector", columns=None, row_filter=None).json()
+    call(w, OWNER, Role.steward, "POST", f"/api/v1/access-requests/{made['id']}/approve")
+    answer = w.sql(OTHER_SECTOR, f"SELECT count(*), count(amount) FROM {table('sector')}")
+    assert answer.json()["rows"] == [[40, 0]]  # every row; the sensitive column stays masked
