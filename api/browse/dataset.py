@@ -12,20 +12,37 @@ from catalog.access.usage import usage
 from catalog.entries import ColumnEntry, DatasetEntry, DatasetSummary, Sample
 from catalog.freshness import assess
 from catalog.history import History
-from contracts.model import AccessLevel, Classification, Contract
+from contracts.model import AccessLevel, ApprovalPolicy, Classification, Contract
 from gongyu.platform import Platform
 
 SAMPLE_ROWS = 10
+REQUESTS_API = "/api/v1/access-requests"
+POLICY_WORDS = {
+    ApprovalPolicy.automatic: ("자동 승인", "automatic approval"),
+    ApprovalPolicy.owner: ("제공 기관 승인", "approval by the providing agency"),
+    ApprovalPolicy.owner_and_secretariat: (
+        "제공 기관과 간사기관 승인",
+        "approval by the providing agency and the sector secretariat",
+    ),
+}
 
 
 def how_to_request(contract: Contract, platform: Platform) -> str:
-    """Who reads the dataset and how another agency asks for it (Korean, then English)."""
-    registry = platform.registry
-    sector = registry.sector(contract.sector)
-    secretariat = registry.agency(sector.secretariat) if sector else None
-    steward = contract.steward or (a.contact if (a := registry.agency(contract.agency)) else "")
-    desk = f"{secretariat.name} ({secretariat.contact})" if secretariat else "-"
+    """Who reads the dataset and how another agency asks for it (Korean, then English): the
+    request form of the dataset's page, routed by the contract's approval policy."""
+    sector = platform.registry.sector(contract.sector)
     sector_name = sector.name if sector else contract.sector
+    ko, en = POLICY_WORDS[contract.approval.policy]
+    ask_ko = (
+        f"이 데이터셋 화면의 '이용 신청' 양식(API: POST {REQUESTS_API})으로 이용 목적과 기간을 "
+        f"적어 신청하면 데이터 계약의 승인 방식({ko})에 따라 결정되고, 결과는 '이용 신청' 화면에서 "
+        "볼 수 있습니다."
+    )
+    ask_en = (
+        f"ask with the access request form on this dataset's page (API: POST {REQUESTS_API}), "
+        f"stating purpose and period; it is decided as the contract says ({en}) and the "
+        "decision shows on the Access requests page."
+    )
     if contract.access == AccessLevel.public:
         return (
             "공개 데이터: 로그인한 모든 기관이 SQL API로 조회할 수 있습니다. "
@@ -33,17 +50,13 @@ def how_to_request(contract: Contract, platform: Platform) -> str:
         )
     if contract.access == AccessLevel.sector:
         return (
-            f"{sector_name} 분과 회원 기관이 조회할 수 있습니다. 다른 기관은 데이터 관리자 "
-            f"{steward}에게 문의하세요 (접근 수준은 데이터 계약이 정하며, 분과 간사기관 {desk}이 "
-            f"안내합니다). Member agencies of the sector read it; other agencies ask the steward "
-            f"({steward}): the contract sets the access level, the secretariat {desk} advises."
+            f"{sector_name} 분과 회원 기관이 조회할 수 있습니다. 다른 기관은 {ask_ko} "
+            f"Member agencies of the sector read it; other agencies {ask_en}"
         )
     if contract.access == AccessLevel.restricted:
         return (
-            f"승인(grant)을 받은 기관만 조회할 수 있습니다. 이용 목적과 기간을 적어 데이터 관리자 "
-            f"{steward}와 분과 간사기관 {desk}에 승인을 요청하세요. Agencies holding a grant "
-            f"read it: ask the steward ({steward}) and the sector secretariat {desk} for one, "
-            "stating purpose and period."
+            f"승인(grant)을 받은 기관만 조회할 수 있습니다. {ask_ko} "
+            f"Agencies holding a grant read it: {ask_en}"
         )
     return "소유 기관만 조회할 수 있습니다. Private: only the owning agency reads it."
 

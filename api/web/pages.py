@@ -1,5 +1,7 @@
 """The catalog's pages: home, sectors, agencies, a dataset and search, as each viewer may see
-them. Each has a JSON twin under `/api/v1/catalog/` and, like it, one audit record (`catalog`)."""
+them. Each has a JSON twin under `/api/v1/catalog/` and, like it, one audit record (`catalog`).
+A dataset page carries the 이용 신청 form for viewers whose agency may not read it whole; the
+form posts here (`POST /datasets/{id}/request`), so a refused request shows on the same page."""
 
 from __future__ import annotations
 
@@ -9,15 +11,20 @@ from typing import Annotated, Any, TypeVar
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.datastructures import FormData
 
 from api.browse.audit import CatalogAudit
 from api.browse.service import CatalogService
 from api.deps import catalog_of, platform_of
+from api.web.access_forms import MAX_FIELDS, AskForm, Problem, ask_form, ask_terms, ask_values
 from api.web.charts import freshness_bar, lineage_graph, quality_chart
 from api.web.render import error_page, page
-from api.web.session import SignedIn
+from api.web.session import PageError, SignedIn, check_csrf
+from catalog.access.policy import may_see
 from catalog.access.principal import Principal
+from catalog.access.requests import RequestError, RequestState
 from catalog.access.sessions import Session
 from catalog.entries import DatasetEntry, SearchFilters, SnapshotEntry
 from catalog.freshness import FreshnessState
@@ -68,8 +75,9 @@ def console_href(sql: str, as_of: int | str | None = None) -> str:
     return f"/console?{urlencode(params)}"
 
 
-def dataset_context(entry: DatasetEntry) -> dict[str, Any]:
-    """What the dataset template draws besides the entry: chart, bar, graph and console links."""
+def dataset_context(entry: DatasetEntry, ask: AskForm | None = None) -> dict[str, Any]:
+    """What the dataset template draws besides the entry: chart, bar, graph, console links and
+    the request form (`ask`, None when the viewer has nothing to ask)."""
 
     def as_of_href(snapshot: SnapshotEntry) -> str:
         return console_href(f"SELECT * FROM {snapshot.table} LIMIT 100", snapshot.snapshot_id)
@@ -81,6 +89,7 @@ def dataset_context(entry: DatasetEntry) -> dict[str, Any]:
         "graph": lineage_graph(entry.lineage),
         "query_href": console_href(f"SELECT * FROM {entry.table} LIMIT 100"),
         "as_of_href": as_of_href,
+        "ask": ask,
     }
 
 
@@ -108,12 +117,13 @@ class Viewed:
         *,
         audit_datasets: Iterable[str] = (),
         audit_rows: int | None = None,
+        status: int = 200,
         **context: Any,
     ) -> HTMLResponse:
         """Audit the request like its JSON twin (`audit_…`: what it showed), then draw
         `template` with `context`."""
         self.audit.record(self.principal, datasets=audit_datasets, rows=audit_rows)
-        return page(self.request, template, session=self.session, **context)
+        return page(self.request, template, session=self.session, status=status, **context)
 
     def not_found(self) -> HTMLResponse:
         """Audit the request and show 404, the same for unknown and hidden."""
@@ -188,13 +198,64 @@ def dataset(view: View, dataset_id: str) -> HTMLResponse:
     entry = view.catalog.dataset(view.principal, dataset_id)
     if entry is None:
         return view.not_found()
+    return _dataset_page(view, entry)
+
+
+def _dataset_page(
+    view: Viewed,
+    entry: DatasetEntry,
+    *,
+    values: dict[str, Any] | None = None,
+    problem: Problem | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    """A dataset's page; after a refused request, its form filled in again with why."""
+    platform = platform_of(view.request)
+    contract = platform.contracts.get(entry.summary.id)
+    ask = ask_form(platform, view.principal, contract, entry) if contract else None
+    if ask is not None and values is not None:
+        ask.values, ask.problem = values, problem
     return view.render(
         "dataset.html",
-        audit_datasets=[dataset_id],
+        audit_datasets=[entry.summary.id],
         audit_rows=len(entry.sample.rows),
-        json_href=f"/api/v1/catalog/datasets/{dataset_id}",
-        **dataset_context(entry),
+        status=status,
+        json_href=f"/api/v1/catalog/datasets/{entry.summary.id}",
+        **dataset_context(entry, ask),
     )
+
+
+def _ask(view: Viewed, dataset_id: str, form: FormData) -> Response:
+    """Make the viewer's agency's request from the dataset page's form (as the JSON API's
+    `POST /api/v1/access-requests`), then show it; a refusal shows the form again."""
+    platform = platform_of(view.request)
+    contract = platform.contracts.get(dataset_id)
+    if contract is None or not may_see(view.principal, contract, platform.registry):
+        return view.not_found()
+    values = ask_values(form)
+    try:
+        made = platform.requests.create(view.principal, contract, **ask_terms(values))
+    except RequestError as exc:
+        entry = view.catalog.dataset(view.principal, dataset_id)
+        if entry is None:
+            return view.not_found()
+        return _dataset_page(view, entry, values=values, problem=Problem.of(exc), status=exc.status)
+    view.audit.record(view.principal, datasets=[dataset_id])
+    done = "auto_approved" if made.state == RequestState.approved else "created"
+    target = f"/requests/{made.request_id}?{urlencode({'done': done})}"
+    return RedirectResponse(target, status_code=303)
+
+
+@router.post("/datasets/{dataset_id}/request", response_class=HTMLResponse)
+async def ask(view: View, dataset_id: str) -> Response:
+    """The 이용 신청 form of a dataset page, checked for the session's CSRF token."""
+    form = await view.request.form(max_files=0, max_fields=MAX_FIELDS)
+    try:
+        check_csrf(view.session, form.get("csrf_token"))
+    except PageError as refused:
+        view.audit.record(view.principal)
+        return error_page(view.request, view.session, refused.status, refused.key)
+    return await run_in_threadpool(_ask, view, dataset_id, form)
 
 
 def _json_query(q: str, filters: SearchFilters) -> dict[str, str]:

@@ -136,7 +136,7 @@ def test_no_access_shows_how_to_ask_and_no_rows(clients) -> None:
     answer = clients[(OTHER_SECTOR, Role.analyst)].get("/datasets/cases_restricted")
     page = parse(answer.text)
     assert page.find(".//table[@id='sample-rows']") is None
-    assert "grant" in text(page.find(".//p[@class='prose how-to-request']"))
+    assert page.find(".//form[@id='ask']") is not None  # the 이용 신청 form, not a mailbox
     assert page.find(".//a[@id='query-dataset']") is None
     assert page.find(".//a[@class='as-of']") is None
 

@@ -119,9 +119,12 @@ def test_no_access_means_no_rows_and_how_to_ask(served: World) -> None:
     assert page["summary"]["readable"] is False
     assert page["sample"]["rows"] == []
     note = page["sample"]["note"]
-    assert "grant" in note and "data@nhis.or.kr" in note  # the welfare sector's secretariat
+    # The way to ask is the request form (or its API), never a mailbox: not the steward's, nor
+    # the secretariat's desk (which may be the viewer's own).
+    assert "grant" in note and "POST /api/v1/access-requests" in note and "@" not in note
+    assert "제공 기관 승인" in note  # cases_restricted: the contract's default policy
     drunk = entry(served, OTHER_SECTOR, DRUNK)
-    assert drunk["sample"]["rows"] == [] and "data@police.go.kr" in drunk["sample"]["note"]
+    assert drunk["sample"]["rows"] == [] and "제공 기관과 간사기관 승인" in drunk["sample"]["note"]
     assert drunk["how_to_request"] in drunk["sample"]["note"]
     # Operators read public data only.
     assert entry(served, OWNER, "cases_sector", Role.operator)["summary"]["readable"] is False
