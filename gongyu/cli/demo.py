@@ -141,7 +141,7 @@ def serve(platform: Platform, port: int, api_port: int) -> None:
     keys = demo_keys(platform)
     console.print("API keys (shown once; `gongyu keys create` makes more):")
     for agency, role, key in keys:
-        console.print(f"  {agency:6} {role.value:9} {key}")
+        console.print(f"  {agency:6} {role.value:11} {key}")
     sql = "SELECT sido, count(*) FROM welfare_safety.koroad_fatal_traffic_accidents GROUP BY 1"
     console.print(f"Catalog: http://127.0.0.1:{api_port}/ (sign in with a key above)")
     console.print(
