@@ -26,6 +26,7 @@ from api import audit, docs, web
 from api.browse import ckan, dcat
 from api.browse import routes as browse
 from api.browse.service import CatalogService
+from api.deliveries import routes as deliveries
 from api.joint import board as joint_use
 from api.joint import requests as access_requests
 from api.middleware.bodylimit import BodyLimit
@@ -80,6 +81,7 @@ def create_app(platform: Platform) -> FastAPI:
     app.include_router(ckan.router)
     app.include_router(access_requests.router)
     app.include_router(joint_use.router)
+    app.include_router(deliveries.router)
     web.mount(app)
     docs.mount(app)
 
@@ -91,7 +93,9 @@ def create_app(platform: Platform) -> FastAPI:
     # then the contracts as they are now.
     app.add_middleware(FreshContracts, platform=platform)
     app.add_middleware(
-        BodyLimit, default=settings.max_request_bytes, paths=steward.body_limits(settings)
+        BodyLimit,
+        default=settings.max_request_bytes,
+        paths=steward.body_limits(settings) | deliveries.body_limits(settings),
     )
     app.add_middleware(SecurityHeaders)
     if settings.trusted_proxies:

@@ -4,11 +4,13 @@ A body whose `Content-Length` is over its route's limit is refused before a byte
 one without (chunked) or with a lying length is counted as it arrives, and the read that passes
 the limit fails. Either way the route sees `BodyTooLarge` (a 413) from the read, so no parser
 ever spools more than the limit to memory or temporary files. Uploads have a limit of their
-own (`paths`); every other route has `GONGYU_MAX_REQUEST_BYTES`.
+own (`paths`: path patterns, matched whole); every other route has
+`GONGYU_MAX_REQUEST_BYTES`.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from fastapi import HTTPException
@@ -35,14 +37,15 @@ class BodyLimit:
     def __init__(self, app: ASGIApp, default: int, paths: Mapping[str, int]) -> None:
         self.app = app
         self.default = default
-        self.paths = dict(paths)
+        self.paths = [(re.compile(pattern), limit) for pattern, limit in paths.items()]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Run the app with a `receive` that stops at the path's limit."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.paths.get(scope["path"], self.default)
+        path = scope["path"]
+        limit = next((n for pattern, n in self.paths if pattern.fullmatch(path)), self.default)
         declared = Headers(scope=scope).get("content-length", "")
         over = declared.isdigit() and int(declared) > limit
         received = 0

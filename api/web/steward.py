@@ -4,9 +4,7 @@ that lands a file exactly as `gongyu deliver` does (`Platform.deliver`), audited
 from __future__ import annotations
 
 import re
-import tempfile
 import time
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Query, Request
@@ -24,23 +22,23 @@ from catalog.access.principal import Principal, Role
 from catalog.access.sessions import Session
 from catalog.deliveries import Delivery, DeliveryTooLarge
 from contracts.model import Contract
+from gongyu.delivery.landing import accept_upload, upload_name
 from gongyu.delivery.report import results_prefix
 from gongyu.ground.settings import Settings
 from gongyu.platform import Platform
+from quality.header_check import HeaderMismatch
 
 router = APIRouter(prefix="/steward", include_in_schema=False)
 UPLOAD = "/upload"
 MAX_LISTED = 500
 # Multipart framing and the form's small fields around the file.
 FORM_OVERHEAD = 64 * 1024
-CHUNK = 1024 * 1024
-UNSAFE = re.compile(r"[^\w.\- ]+")
 
 
 def body_limits(settings: Settings) -> dict[str, int]:
     """The largest body each upload route reads (`api.middleware.bodylimit`): a delivery and
     its form."""
-    return {router.prefix + UPLOAD: settings.max_delivery_bytes + FORM_OVERHEAD}
+    return {re.escape(router.prefix + UPLOAD): settings.max_delivery_bytes + FORM_OVERHEAD}
 
 
 def _steward(session: Session) -> Principal:
@@ -135,33 +133,6 @@ def report(
     return page(request, "report.html", session=session, delivery=delivery, report=text)
 
 
-def _file_name(name: str | None) -> str:
-    """The uploaded file's own name, reduced to a safe base name (it becomes a landing key)."""
-    base = UNSAFE.sub("_", Path((name or "").replace("\\", "/")).name).strip(" .")
-    return base[:200] or "upload"
-
-
-def _land(
-    platform: Platform, contract: Contract, upload: UploadFile, name: str
-) -> tuple[Delivery, bool]:
-    """Copy the upload to a file of its own name and deliver it; the copy is removed after."""
-    limit = platform.settings.max_delivery_bytes
-    with tempfile.TemporaryDirectory(prefix="gongyu-upload-") as folder:
-        target = Path(folder) / name
-        with target.open("wb") as out:
-            written = 0
-            while block := upload.file.read(CHUNK):
-                written += len(block)
-                if written > limit:  # no Content-Length, or it lied: stop copying at the limit
-                    raise DeliveryTooLarge(
-                        f"{name}: over the delivery limit of {limit:,} bytes "
-                        "(GONGYU_MAX_DELIVERY_BYTES); split the file or ask the operator "
-                        "to raise it"
-                    )
-                out.write(block)
-        return platform.deliver(contract.id, target)
-
-
 def _audit(
     platform: Platform,
     principal: Principal,
@@ -189,7 +160,7 @@ async def _deliver_form(
     check_csrf(session, form.get("csrf_token"))
     dataset_id, file = form.get("dataset"), form.get("file")
     contract = platform.contracts.get(dataset_id) if isinstance(dataset_id, str) else None
-    name = _file_name(file.filename if isinstance(file, UploadFile) else None)
+    name = upload_name(file.filename if isinstance(file, UploadFile) else None)
     statement = f"upload {name} to {dataset_id}"
     if contract is None or contract.agency != principal.agency:
         _audit(
@@ -207,7 +178,9 @@ async def _deliver_form(
             request, session, problem="steward.no_file", chosen=contract.id, status=400
         )
     try:
-        delivery, new = await run_in_threadpool(_land, platform, contract, file, name)
+        delivery, new = await run_in_threadpool(
+            accept_upload, platform, contract.id, name, file.file
+        )
     except DeliveryTooLarge as exc:
         _audit(platform, principal, contract, statement, started, Outcome.error, str(exc))
         return _deliveries_page(
@@ -217,6 +190,16 @@ async def _deliver_form(
             detail=str(exc),
             chosen=contract.id,
             status=413,
+        )
+    except HeaderMismatch as exc:
+        _audit(platform, principal, contract, statement, started, Outcome.denied, str(exc))
+        return _deliveries_page(
+            request,
+            session,
+            problem="steward.header_mismatch",
+            detail=str(exc),
+            chosen=contract.id,
+            status=422,
         )
     _audit(
         platform,

@@ -22,7 +22,9 @@ def deliver(
     with user_errors():
         if not file.is_file():
             raise FileNotFoundError(f"{file}: no such file")
-        delivery, new = platform_for(workspace).deliver(dataset_id, file)
+        from gongyu.delivery.landing import accept
+
+        delivery, new = accept(platform_for(workspace), dataset_id, file)
     if new:
         console.print(
             f"received {delivery.delivery_id} ({delivery.size_bytes:,} bytes) for "

@@ -1,10 +1,58 @@
-"""Landing reconciliation: files dropped straight into the landing zone, or lost by the ledger,
-become deliveries."""
+"""Landing: a file accepted for a dataset (its header checked first), and reconciliation of
+files dropped straight into the landing zone or lost by the ledger."""
 
 from __future__ import annotations
 
-from catalog.deliveries import Delivery, landing_prefix
+import re
+import tempfile
+from pathlib import Path
+from typing import BinaryIO
+
+from catalog.deliveries import Delivery, DeliveryTooLarge, landing_prefix
 from gongyu.platform import Platform
+from quality.header_check import check_header
+
+
+def accept(platform: Platform, dataset_id: str, file: Path) -> tuple[Delivery, bool]:
+    """Land a file a steward hands in for a dataset (CLI, page, API) once its header looks like
+    the contract's; HeaderMismatch (a ValueError) says how many columns match and which of the
+    agency's datasets the file seems to be for. Returns the delivery and whether it is new."""
+    contract = platform.contract(dataset_id)
+    agency = [c for c in platform.contracts.values() if c.agency == contract.agency]
+    check_header(file, contract, agency)
+    return platform.deliver(dataset_id, file)
+
+
+CHUNK = 1024 * 1024
+UNSAFE = re.compile(r"[^\w.\- ]+")
+
+
+def upload_name(name: str | None) -> str:
+    """A safe file name for an upload: its base name, odd characters replaced."""
+    base = UNSAFE.sub("_", Path((name or "").replace("\\", "/")).name).strip(" .")
+    return base[:200] or "upload"
+
+
+def accept_upload(
+    platform: Platform, dataset_id: str, name: str, stream: BinaryIO
+) -> tuple[Delivery, bool]:
+    """Copy an uploaded stream to a file of its own name, stopping at the delivery limit (no
+    Content-Length, or a lying one), and `accept` it; the copy is removed after."""
+    limit = platform.settings.max_delivery_bytes
+    with tempfile.TemporaryDirectory(prefix="gongyu-upload-") as folder:
+        target = Path(folder) / name
+        with target.open("wb") as out:
+            written = 0
+            while block := stream.read(CHUNK):
+                written += len(block)
+                if written > limit:
+                    raise DeliveryTooLarge(
+                        f"{name}: over the delivery limit of {limit:,} bytes "
+                        "(GONGYU_MAX_DELIVERY_BYTES); split the file or ask the operator "
+                        "to raise it"
+                    )
+                out.write(block)
+        return accept(platform, dataset_id, target)
 
 
 def receive_dropped(platform: Platform) -> list[Delivery]:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from catalog.deliveries import DeliveryState
-from gongyu.delivery.landing import receive_dropped
+from gongyu.delivery.landing import accept, receive_dropped
 from gongyu.platform import Platform
+from quality.header_check import HeaderMismatch
 from tests.conftest import data_file
 
 
@@ -39,3 +42,14 @@ def test_a_lost_copy_of_bytes_delivered_since_is_hidden_beside_them(platform: Pl
     assert hidden.read_bytes() == src.read_bytes()
     assert platform.landing.path(delivery.landing_key).read_bytes() == src.read_bytes()
     assert [d.delivery_id for d in platform.deliveries.list()] == [delivery.delivery_id]
+
+
+def test_a_file_whose_header_fits_another_dataset_is_not_accepted(platform: Platform) -> None:
+    crime = data_file("welfare_safety/police_crime_by_region_20151231.csv")
+    with pytest.raises(HeaderMismatch) as refused:
+        accept(platform, "police_drunk_driving_detections", crime)
+    assert "0 of 6 columns match" in str(refused.value)
+    assert "Did you mean police_crime_by_region_2015?" in str(refused.value)
+    assert platform.deliveries.list() == []
+    delivery, new = accept(platform, "police_crime_by_region_2015", crime)
+    assert new and delivery.dataset_id == "police_crime_by_region_2015"

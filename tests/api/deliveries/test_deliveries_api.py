@@ -1,0 +1,67 @@
+"""Deliveries over HTTP: a steward's file lands (header checked first), and its state is read
+back by its agency only."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from catalog.access.principal import Role
+from gongyu.delivery.way import process_delivery
+from tests.api.world import OTHER_SECTOR, OWNER, World, world
+from tests.conftest import data_file
+
+CRIME = "police_crime_by_region_2015"
+CRIME_FILE = "welfare_safety/police_crime_by_region_20151231.csv"
+DRUNK_FILE = "welfare_safety/police_drunk_driving_detections_202207.csv"
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    with world(tmp_path_factory.mktemp("deliveries")) as w:
+        yield w
+
+
+def post(w: World, agency: str, role: Role, dataset: str, file: Path) -> httpx.Response:
+    with w.client(agency, role) as c, file.open("rb") as f:
+        return c.post(
+            f"/api/v1/datasets/{dataset}/deliveries", files={"file": (file.name, f, "text/csv")}
+        )
+
+
+def test_a_steward_delivers_and_follows_the_file(served: World) -> None:
+    w = served
+    landed = post(w, OWNER, Role.steward, CRIME, data_file(CRIME_FILE))
+    assert landed.status_code == 202, landed.text
+    body = landed.json()
+    assert (body["dataset"], body["state"], body["new"]) == (CRIME, "received", True)
+    process_delivery(w.platform, body["delivery_id"])  # what Dagster's daemon does next
+    with w.client(OWNER, Role.analyst) as c:
+        state = c.get(f"/api/v1/deliveries/{body['delivery_id']}").json()
+    assert (state["state"], state["reasons"]) == ("published", [])
+    assert state["rows"] and state["snapshot_id"]
+    with w.client(OTHER_SECTOR, Role.steward) as c:
+        assert c.get(f"/api/v1/deliveries/{body['delivery_id']}").status_code == 404
+
+
+def test_a_file_for_another_dataset_is_refused_at_once(served: World) -> None:
+    w = served
+    before = len(w.platform.deliveries.list())
+    wrong = post(w, OWNER, Role.steward, "police_drunk_driving_detections", data_file(CRIME_FILE))
+    assert wrong.status_code == 422, wrong.text
+    detail = wrong.json()["detail"]
+    assert "columns match" in detail and "일치합니다" in detail
+    assert f"Did you mean {CRIME}?" in detail  # another dataset of the same agency fits it
+    assert len(w.platform.deliveries.list()) == before  # nothing landed
+
+
+def test_only_the_owning_stewards_deliver(served: World) -> None:
+    w = served
+    drunk = data_file(DRUNK_FILE)
+    assert post(w, OWNER, Role.analyst, CRIME, drunk).status_code == 403
+    assert post(w, OTHER_SECTOR, Role.steward, CRIME, drunk).status_code == 403
+    assert post(w, OTHER_SECTOR, Role.steward, "cases_private", drunk).status_code == 404
+    assert post(w, OWNER, Role.steward, "no_such_dataset", drunk).status_code == 404
