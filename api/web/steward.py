@@ -20,7 +20,7 @@ from api.web.session import PageError, SignedIn, check_csrf
 from catalog.access.audit import AuditKind, Outcome
 from catalog.access.principal import Principal, Role
 from catalog.access.sessions import Session
-from catalog.deliveries import Delivery, DeliveryTooLarge
+from catalog.deliveries import Delivery, DeliveryState, DeliveryTooLarge
 from contracts.model import Contract
 from gongyu.delivery.landing import accept_upload, upload_name
 from gongyu.delivery.report import results_prefix
@@ -31,6 +31,8 @@ from quality.header_check import HeaderMismatch
 router = APIRouter(prefix="/steward", include_in_schema=False)
 UPLOAD = "/upload"
 MAX_LISTED = 500
+REFRESH_SECONDS = 5
+UNDER_WAY = (DeliveryState.received, DeliveryState.validating)
 # Multipart framing and the form's small fields around the file.
 FORM_OVERHEAD = 64 * 1024
 
@@ -82,6 +84,8 @@ def _deliveries_page(
         detail=detail,
         chosen=chosen,
         limit_mib=platform.settings.max_delivery_bytes // 1024**2,
+        # While a delivery is on its way the page reloads itself, so its end shows unasked.
+        refresh=REFRESH_SECONDS if any(d.state in UNDER_WAY for d in mine) else None,
     )
 
 

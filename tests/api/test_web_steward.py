@@ -165,3 +165,19 @@ def test_upload_form_offers_my_datasets(served: World, steward: httpx.Client) ->
     assert offered == mine
     assert page.find(".//form[@id='upload']//input[@type='file'][@name='file']") is not None
     assert Path(page.find(".//form[@id='upload']").attrib["action"]).as_posix() == "/steward/upload"
+
+
+def test_the_page_follows_a_delivery_until_it_ends(served: World, steward: httpx.Client) -> None:
+    upload(steward, "cases_restricted", cases_csv(3))
+    landed = served.platform.deliveries.list("cases_restricted")[-1]
+
+    def refresh() -> list[str]:
+        page = parse(steward.get("/steward").text)
+        return [m.get("content", "") for m in page.iterfind(".//meta[@http-equiv='refresh']")]
+
+    assert refresh() == ["5"]  # received: the page reloads itself
+    process_delivery(served.platform, landed.delivery_id)
+    for other in served.platform.deliveries.list():  # earlier tests' deliveries too
+        if other.agency == OWNER and other.state == DeliveryState.received:
+            process_delivery(served.platform, other.delivery_id)
+    assert refresh() == []  # every delivery ended: the page stays put
