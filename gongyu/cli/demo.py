@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -14,6 +13,7 @@ from rich.table import Table
 
 from catalog.access.principal import Role
 from gongyu.cli.common import WorkspaceOption, console, settings_for, styled, user_errors
+from gongyu.cli.supervise import supervise
 
 if TYPE_CHECKING:
     from gongyu.demo import DemoDelivery, DemoResult
@@ -151,27 +151,24 @@ def serve(platform: Platform, port: int, api_port: int) -> None:
         "-H 'Content-Type: application/json'",
         soft_wrap=True,
     )
-    api = subprocess.Popen(
-        [str(bin_dir / "gongyu"), "serve", "--port", str(api_port)], env=env, cwd=REPO
-    )
+    children = {
+        "the SQL API (gongyu serve)": subprocess.Popen(
+            [str(bin_dir / "gongyu"), "serve", "--port", str(api_port)], env=env, cwd=REPO
+        ),
+        "Dagster (dagster dev)": subprocess.Popen(
+            [
+                str(bin_dir / "dagster"),
+                "dev",
+                "-w",
+                str(REPO / "workspace.yaml"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+            ],
+            env=env,
+            cwd=REPO,
+        ),
+    }
     console.print(f"Dagster UI: http://127.0.0.1:{port}  (Ctrl-C to stop both)")
-    try:
-        with suppress(KeyboardInterrupt):
-            subprocess.run(
-                [
-                    str(bin_dir / "dagster"),
-                    "dev",
-                    "-w",
-                    str(REPO / "workspace.yaml"),
-                    "-h",
-                    "127.0.0.1",
-                    "-p",
-                    str(port),
-                ],
-                env=env,
-                cwd=REPO,
-                check=False,
-            )
-    finally:
-        api.terminate()
-        api.wait(timeout=30)
+    raise typer.Exit(supervise(children))
