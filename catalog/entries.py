@@ -7,6 +7,7 @@ their agency); the web pages render these models, the JSON API returns them as t
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -91,17 +92,37 @@ class Home(BaseModel):
     datasets: int
 
 
+class PublishedAs(StrEnum):
+    """How the privacy gate publishes a column's values."""
+
+    as_delivered = "as_delivered"  # the delivered values, typed
+    pseudonymised = "pseudonymised"  # direct identifiers: keyed pseudonyms (`p1_` + 32 hex)
+    generalised = "generalised"  # quasi-identifiers coarsened to `generalisation`'s level
+    withheld = "withheld"  # generalised to `suppress`: every value is NULL
+
+
 class ColumnEntry(BaseModel):
     """One column of a dataset's schema as the viewer sees it."""
 
     name: str
     physical_name: str
-    type: str
+    type: str = Field(description="The published type (generalised columns change theirs).")
     description: str | None = None
     classification: Classification
     required: bool = False
     primary_key: bool = False
-    examples: list[Any] = Field(default_factory=list)
+    published_as: PublishedAs = PublishedAs.as_delivered
+    generalisation: str | None = Field(
+        None,
+        description="The contract's generalisation level when `published_as` is generalised or "
+        "withheld (e.g. age_band_5, month, round_10, suppress).",
+    )
+    examples: list[Any] = Field(
+        default_factory=list,
+        description="Examples of the published values: the contract's examples passed through "
+        "the gate's own generalisation, a pseudonym's shape for identifiers; never a raw value "
+        "of a pseudonymised, generalised or withheld column, none for a masked one.",
+    )
     masked: bool = Field(False, description="NULL for this viewer (sensitive, no grant).")
 
 
@@ -138,6 +159,9 @@ class SnapshotEntry(BaseModel):
     table: str
     at: datetime
     rows: int | None = None
+    rows_withheld: int | None = Field(
+        None, description="Delivered rows the gate withheld for k-anonymity (None: not recorded)."
+    )
     delivery_id: str | None = None
     contract_version: str | None = None
     current: bool = False
@@ -195,6 +219,12 @@ class DatasetEntry(BaseModel):
     how_to_request: str = Field(description="How to get access when the viewer has none.")
     table: str = Field(description="The SQL name to query: <sector>.<table>.")
     columns: list[ColumnEntry]
+    k: int | None = Field(None, description="The contract's k-anonymity, if it has one.")
+    rows_withheld: int | None = Field(
+        None,
+        description="Rows the last publication withheld because their class stayed smaller "
+        "than k (from its snapshot; None when not recorded or the contract has no k).",
+    )
     versions: list[ContractVersionEntry]
     quality: list[QualityPoint]
     freshness: Freshness

@@ -158,12 +158,14 @@ class History:
                 delivery = summary.get(f"{SUMMARY_PREFIX}delivery") if summary else None
                 if summary and delivery:
                     total = summary.get("total-records")
+                    withheld = summary.get(f"{SUMMARY_PREFIX}rows-withheld")
                     found.append(
                         SnapshotEntry(
                             snapshot_id=snapshot.snapshot_id,
                             table=version.identifier,
                             at=datetime.fromtimestamp(snapshot.timestamp_ms / 1000, UTC),
                             rows=int(total) if total is not None else None,
+                            rows_withheld=int(withheld) if withheld is not None else None,
                             delivery_id=delivery,
                             contract_version=summary.get(f"{SUMMARY_PREFIX}contract-version"),
                             current=version.current and snapshot.snapshot_id == version.snapshot_id,

@@ -3,19 +3,37 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+import duckdb
+import pyarrow as pa
 
 from api.sql.query import QueryError, QueryService
 from api.sql.sandbox import quote
 from catalog.access.policy import TablePolicy, sees_deliveries, sees_usage, table_policy
 from catalog.access.principal import Principal, Role
 from catalog.access.usage import usage
-from catalog.entries import ColumnEntry, DatasetEntry, DatasetSummary, Sample
+from catalog.entries import (
+    ColumnEntry,
+    DatasetEntry,
+    DatasetSummary,
+    PublishedAs,
+    Sample,
+    SnapshotEntry,
+)
 from catalog.freshness import assess
 from catalog.history import History
-from contracts.model import AccessLevel, ApprovalPolicy, Classification, Contract
+from contracts.model import AccessLevel, ApprovalPolicy, Classification, Column, Contract
 from gongyu.platform import Platform
+from quality.casting import Caster
+from quality.privacy.kanonymity import generalise
+from quality.privacy.pseudonyms import HEX_CHARS
 
 SAMPLE_ROWS = 10
+# The shape of what the gate writes for a direct identifier (`p<key version>_` + 32 hex, see
+# quality.privacy.pseudonyms): a fixed illustration, nobody's pseudonym.
+PSEUDONYM_EXAMPLE = "p1_" + ("0123456789abcdef" * 4)[:HEX_CHARS]
 REQUESTS_API = "/api/v1/access-requests"
 POLICY_WORDS = {
     ApprovalPolicy.automatic: ("자동 승인", "automatic approval"),
@@ -61,17 +79,62 @@ def how_to_request(contract: Contract, platform: Platform) -> str:
     return "소유 기관만 조회할 수 있습니다. Private: only the owning agency reads it."
 
 
+def _published_examples(
+    column: Column, level: str, null_values: tuple[str, ...]
+) -> tuple[Any, ...]:
+    """The contract's examples of a column as the gate publishes them: typed by the gate's
+    caster, then generalised to `level` by the gate's own code. Examples that do not cast (or
+    that the contract reads as NULL) are left out; so is everything when it cannot be worked
+    out, rather than ever showing a raw value."""
+    if not column.examples:
+        return ()
+    try:
+        try:
+            raw = pa.array(list(column.examples))
+        except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed kinds: as a file's text would be
+            raw = pa.array([str(e) for e in column.examples])
+        with Caster([column], null_values, sample_rows=0) as caster:
+            typed = caster.cast([raw], pa.array(range(len(raw)), pa.int64()))
+        coarse = generalise(typed.select([column.name]), {column.name: level})
+    except (ValueError, TypeError, pa.ArrowException, duckdb.Error):
+        return ()
+    return tuple(v for v in coarse[column.name].to_pylist() if v is not None)
+
+
+_cached_examples = lru_cache(maxsize=1024)(_published_examples)
+
+
+def published_examples(column: Column, level: str, null_values: tuple[str, ...]) -> list[Any]:
+    """`_published_examples`, worked out once per column, level and null markers."""
+    try:
+        return list(_cached_examples(column, level, null_values))
+    except TypeError:  # an unhashable example (a list or mapping in the YAML)
+        return list(_published_examples(column, level, null_values))
+
+
 def columns(contract: Contract, policy: TablePolicy | None, owner: bool) -> list[ColumnEntry]:
-    """The published schema as the viewer sees it; examples of identifiers and of masked
-    columns are left out."""
+    """The published schema as the viewer sees it: how each column is published and examples
+    of the published values. Direct identifiers show a pseudonym's shape, generalised columns
+    their examples generalised as the gate does it, withheld and masked columns none: never
+    a raw example of a column that is not published as delivered."""
     out = []
-    for c in contract.published_columns:
+    levels = contract.privacy.generalise
+    for raw, c in zip(contract.columns, contract.published_columns, strict=True):
         masked = (
             policy.masked(c.name)
             if policy
             else c.classification == Classification.sensitive and not owner
         )
-        shown = not masked and c.classification != Classification.direct_identifier
+        level = levels.get(c.name)
+        if level == "suppress":
+            published, examples = PublishedAs.withheld, []
+        elif c.classification == Classification.direct_identifier:
+            published, examples = PublishedAs.pseudonymised, [PSEUDONYM_EXAMPLE]
+        elif level is not None:
+            published = PublishedAs.generalised
+            examples = published_examples(raw, level, contract.null_values)
+        else:
+            published, examples = PublishedAs.as_delivered, list(c.examples)
         out.append(
             ColumnEntry(
                 name=c.name,
@@ -79,13 +142,23 @@ def columns(contract: Contract, policy: TablePolicy | None, owner: bool) -> list
                 type=c.logical_type.value,
                 description=c.description,
                 classification=c.classification,
-                required=c.required,
+                required=c.required and published is not PublishedAs.withheld,
                 primary_key=c.primary_key_position is not None,
-                examples=list(c.examples) if shown else [],
+                published_as=published,
+                generalisation=level,
+                examples=[] if masked else examples,
                 masked=masked,
             )
         )
     return out
+
+
+def rows_withheld(contract: Contract, snapshots: list[SnapshotEntry]) -> int | None:
+    """Rows the last publication withheld for k-anonymity, as its snapshot recorded them."""
+    if contract.privacy.k is None:
+        return None
+    last = next((s for s in snapshots if s.current), None)
+    return last.rows_withheld if last else None
 
 
 class DatasetPages:
@@ -154,6 +227,7 @@ class DatasetPages:
         agency = registry.agency(contract.agency)
         described = contract.odcs.description
         names = {a.id: a.name for a in registry.agencies}
+        snapshots = self.history.snapshots(tables)
         return DatasetEntry(
             summary=summary,
             purpose=described.purpose if described else contract.description,
@@ -164,10 +238,12 @@ class DatasetPages:
             how_to_request=how_to_request(contract, platform),
             table=contract.table,
             columns=columns(contract, policy, owner),
+            k=contract.privacy.k,
+            rows_withheld=rows_withheld(contract, snapshots),
             versions=self.history.contract_versions(contract.id),
             quality=quality,
             freshness=assess(contract, summary.last_published_at, datetime.now(UTC)),
-            snapshots=self.history.snapshots(tables),
+            snapshots=snapshots,
             lineage=self.history.lineage(contract.id, tables, readers, names),
             usage=readers,
             usage_shown=shown,

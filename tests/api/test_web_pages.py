@@ -12,7 +12,9 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from api.web.i18n import Lang, Translator
 from catalog.access.principal import Role
+from quality.privacy.pseudonyms import PSEUDONYM_PATTERN
 from tests.api.catalog_world import AIR, DRUNK, KOTSA, catalog_world
 from tests.api.web_session import parse, sign_in, table, text
 from tests.api.world import AGENCIES, GRANTEE, OTHER_SECTOR, OWNER, SAME_SECTOR, World
@@ -158,6 +160,48 @@ def test_a_published_dataset_page_shows_its_history(clients, served: World) -> N
     assert query["as_of"] == [snapshot]
     assert query["sql"] == [f"SELECT * FROM environment_energy.{AIR} LIMIT 100"]
     assert page.find(".//section[@id='freshness']//span[@class='badge fresh-fresh']") is not None
+
+
+def schema(client: httpx.Client, dataset_id: str, lang: Lang = Lang.ko) -> tuple[str, dict]:
+    """A dataset page's HTML and its schema rows: column -> (published as, examples)."""
+    html = client.get(f"/datasets/{dataset_id}", params={"lang": lang.value}).text
+    rows = {}
+    for tr in parse(html).iterfind(".//table[@class='schema']/tbody/tr"):
+        cells = tr.findall("./td")
+        examples = [text(c) for c in cells[-1].iterfind("./code[@class='example']")]
+        rows[text(tr.find("./th/code"))] = (text(cells[-2]), examples)
+    return html, rows
+
+
+@pytest.mark.parametrize(("agency", "role"), VIEWERS, ids=lambda v: getattr(v, "value", v))
+@pytest.mark.parametrize("lang", list(Lang))
+def test_the_schema_shows_published_values_never_raw_examples(
+    clients, agency: str, role: Role, lang: Lang
+) -> None:
+    t = Translator(lang)
+    html, rows = schema(clients[(agency, role)], DRUNK, lang)
+    # The contract's raw examples of generalised and withheld columns appear nowhere.
+    assert "2022-07-09" not in html and "평택경찰서" not in html
+    assert all("29" not in examples for _, examples in rows.values())
+    generalised = t("published_as.generalised")
+    assert rows["age"] == (f"{generalised} {t('generalisation.age_band_5')}", ["25-29"])
+    assert rows["detected_at"] == (f"{generalised} {t('generalisation.month')}", ["2022-07"])
+    assert rows["police_station"] == (t("published_as.withheld"), [])
+    assert rows["sex"] == (t("published_as.as_delivered"), ["남자"])
+    withheld = parse(html).find(".//p[@id='rows-withheld']")
+    assert withheld is not None and "k=5" in text(withheld)
+
+
+def test_pseudonymised_columns_show_a_pseudonyms_shape(clients) -> None:
+    client = clients[(SAME_SECTOR, Role.analyst)]
+    _, rows = schema(client, "cases_sector")
+    published, [example] = rows["person"]
+    assert published == Translator(Lang.ko)("published_as.pseudonymised")
+    assert re.fullmatch(PSEUDONYM_PATTERN, example)
+    assert example not in sample(client, "cases_sector")["person"]
+    assert rows["amount"][1] == []  # masked for this viewer: no example
+    _, air = schema(client, AIR)
+    assert all(published == "원값 그대로" for published, _ in air.values())
 
 
 def test_a_quarantined_delivery_shows_in_the_quality_chart(clients) -> None:

@@ -25,13 +25,14 @@ from catalog.entries import (
     Lineage,
     LineageEdge,
     LineageNode,
+    PublishedAs,
     QualityPoint,
     Sample,
     SnapshotEntry,
 )
 from catalog.freshness import Freshness, FreshnessState
 from catalog.search import FIELDS
-from contracts.model import AccessLevel, Classification
+from contracts.model import GENERALISATION_LEVELS, AccessLevel, Classification
 from gongyu.ground.settings import Settings
 from gongyu.platform import Platform
 from tests.api.web_session import parse, text
@@ -60,6 +61,8 @@ def test_every_label_is_in_both_languages() -> None:
         *(f"state.{s}" for s in DeliveryState),
         *(f"role.{r}" for r in Role),
         *(f"classification.{c}" for c in Classification),
+        *(f"published_as.{p}" for p in PublishedAs),
+        *(f"generalisation.{g}" for g in GENERALISATION_LEVELS if g != "suppress"),
         *(f"lineage.kind.{k}" for k in ("delivery", "table", "reader")),
         *(f"field.{f}" for f in FIELDS),
         *(f"error.title_{s}" for s in (400, 403, 404, 413)),
@@ -208,7 +211,26 @@ def built_entry() -> DatasetEntry:
                 classification=Classification.sensitive,
                 masked=True,
             ),
+            ColumnEntry(
+                name="decibels",
+                physical_name="소음도",
+                type="integer",
+                classification=Classification.quasi_identifier,
+                published_as=PublishedAs.generalised,
+                generalisation="round_10",
+                examples=[70],
+            ),
+            ColumnEntry(
+                name="address",
+                physical_name="주소",
+                type="string",
+                classification=Classification.quasi_identifier,
+                published_as=PublishedAs.withheld,
+                generalisation="suppress",
+            ),
         ],
+        k=5,
+        rows_withheld=1234,
         versions=[
             ContractVersionEntry(
                 version="1.0.0",
@@ -271,6 +293,19 @@ def test_the_dataset_template_draws_a_built_entry(tmp_path: Path, lang: Lang) ->
     assert html.find(".//section[@id='lineage']/p[@class='empty']") is not None
     (as_of,) = html.iterfind(".//a[@class='as-of']")
     assert "as_of=42" in as_of.attrib["href"]
+    # The schema says how each column is published, in the page's language.
+    published = {
+        text(tr.find("./th/code")): text(tr.find("./td[@class='published']"))
+        for tr in html.iterfind(".//table[@class='schema']/tbody/tr")
+    }
+    assert published == {
+        "gu": t("published_as.as_delivered"),
+        "complaints": t("published_as.as_delivered"),
+        "decibels": t("published_as.generalised") + " " + t("generalisation.round_N", n=10),
+        "address": t("published_as.withheld"),
+    }
+    withheld = text(html.find(".//p[@id='rows-withheld']"))
+    assert withheld == t("schema.rows_withheld", rows="1,234", k=5)
 
 
 def test_long_lists_are_paged_keeping_the_query(tmp_path: Path) -> None:

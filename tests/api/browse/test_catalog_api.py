@@ -3,6 +3,7 @@ history, lineage, usage, search, audit."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 
@@ -11,6 +12,7 @@ import pytest
 import yaml
 
 from catalog.access.principal import Role
+from quality.privacy.pseudonyms import PSEUDONYM_PATTERN
 from tests.api.catalog_world import AIR, DRUNK, KOTSA, catalog_world
 from tests.api.world import GRANTEE, LEVELS, OTHER_SECTOR, OWNER, ROWS, SAME_SECTOR, World, table
 
@@ -102,9 +104,14 @@ def test_samples_are_masked_and_filtered_as_in_the_sql_api(served: World) -> Non
     assert len(page["sample"]["rows"]) == 10
     assert {r[3] for r in page["sample"]["rows"]} == {None}
     assert [c["masked"] for c in page["columns"]] == [False, False, False, True]
-    # Identifiers are pseudonyms in samples and never shown as examples.
+    # Identifiers are pseudonyms in samples; their example is a pseudonym's shape, never a value.
     assert all(r[0].startswith("p1_") for r in page["sample"]["rows"])
-    assert page["columns"][0]["examples"] == []
+    person = page["columns"][0]
+    assert person["published_as"] == "pseudonymised"
+    [example] = person["examples"]
+    assert re.fullmatch(PSEUDONYM_PATTERN, example)
+    assert example not in {r[0] for r in page["sample"]["rows"]}
+    assert page["columns"][3]["examples"] == []  # masked: nothing to show
     # The grantee: the grant's row filter and its unmasked column, exactly as SQL answers.
     sql = served.sql(GRANTEE, f"SELECT * FROM {table('restricted')} LIMIT 10").json()
     page = entry(served, GRANTEE, "cases_restricted")
@@ -112,6 +119,61 @@ def test_samples_are_masked_and_filtered_as_in_the_sql_api(served: World) -> Non
     assert {r[1] for r in page["sample"]["rows"]} == {"부산"}
     assert "sido = '부산'" in page["sample"]["note"]
     assert not page["columns"][3]["masked"]
+
+
+# The drunk-driving contract's raw examples of columns published generalised or withheld.
+RAW = {"age": 29, "detected_at": "2022-07-09 02:30", "police_station": "평택경찰서"}
+DRUNK_VIEWERS = [
+    (OWNER, Role.steward),
+    (OWNER, Role.analyst),
+    (GRANTEE, Role.analyst),
+    (OTHER_SECTOR, Role.analyst),
+]
+
+
+@pytest.mark.parametrize(("agency", "role"), DRUNK_VIEWERS)
+def test_the_schema_shows_what_is_published_never_the_raw_examples(
+    served: World, agency: str, role: Role
+) -> None:
+    contract = served.platform.contract(DRUNK)
+    assert {c.name: c.examples[0] for c in contract.columns if c.name in RAW} == RAW
+    answer = get(served, agency, f"/api/v1/catalog/datasets/{DRUNK}", role)
+    assert answer.status_code == 200, answer.text
+    assert "2022-07-09" not in answer.text and "평택경찰서" not in answer.text
+    page = answer.json()
+    columns = {c["name"]: c for c in page["columns"]}
+    assert all(29 not in c["examples"] and "29" not in c["examples"] for c in page["columns"])
+    age, detected, station = columns["age"], columns["detected_at"], columns["police_station"]
+    assert (age["published_as"], age["generalisation"], age["type"]) == (
+        "generalised",
+        "age_band_5",
+        "string",
+    )
+    assert age["examples"] == ["25-29"]
+    assert (detected["published_as"], detected["generalisation"]) == ("generalised", "month")
+    assert detected["examples"] == ["2022-07"]
+    assert (station["published_as"], station["generalisation"]) == ("withheld", "suppress")
+    assert station["examples"] == [] and station["required"] is False
+    assert columns["sex"]["published_as"] == "as_delivered"
+    assert columns["sex"]["examples"] == ["남자"]
+    # Sensitive columns: examples only for viewers who read them unmasked.
+    for name in ("blood_alcohol", "detection_count"):
+        sensitive = columns[name]
+        shown = [] if sensitive["masked"] else list(contract.column(name).examples)
+        assert sensitive["published_as"] == "as_delivered" and sensitive["examples"] == shown
+
+
+def test_the_dataset_says_how_many_rows_its_last_publication_withheld(served: World) -> None:
+    page = entry(served, OTHER_SECTOR, DRUNK)
+    [point] = page["quality"]
+    [snapshot] = page["snapshots"]
+    assert page["k"] == 5
+    assert page["rows_withheld"] == snapshot["rows_withheld"]
+    assert page["rows_withheld"] == point["rows"] - snapshot["rows"] > 0
+    # Without k-anonymity there is nothing to withhold and no line to show.
+    air = entry(served, OTHER_SECTOR, AIR)
+    assert air["k"] is None and air["rows_withheld"] is None
+    assert air["snapshots"][0]["rows_withheld"] == 0
 
 
 def test_no_access_means_no_rows_and_how_to_ask(served: World) -> None:
