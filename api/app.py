@@ -26,6 +26,7 @@ from api import audit, docs, web
 from api.browse import ckan, dcat
 from api.browse import routes as browse
 from api.browse.service import CatalogService
+from api.contracts import drafts
 from api.deliveries import routes as deliveries
 from api.joint import board as joint_use
 from api.joint import requests as access_requests
@@ -82,6 +83,7 @@ def create_app(platform: Platform) -> FastAPI:
     app.include_router(access_requests.router)
     app.include_router(joint_use.router)
     app.include_router(deliveries.router)
+    app.include_router(drafts.router)
     web.mount(app)
     docs.mount(app)
 
@@ -95,7 +97,9 @@ def create_app(platform: Platform) -> FastAPI:
     app.add_middleware(
         BodyLimit,
         default=settings.max_request_bytes,
-        paths=steward.body_limits(settings) | deliveries.body_limits(settings),
+        paths=steward.body_limits(settings)
+        | deliveries.body_limits(settings)
+        | drafts.body_limits(settings),
     )
     app.add_middleware(SecurityHeaders)
     if settings.trusted_proxies:

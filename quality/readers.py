@@ -92,7 +92,7 @@ def read_delivery(
     source = SourceInfo(file=path.name, format=EXTENSIONS.get(path.suffix.lower(), "unknown"))
     reading = Reading(path, contract, source, sample_rows, Path(work) / SPILL_NAME)
     try:
-        return _read(reading)
+        return read_prepared(reading)
     except Unreadable as err:
         return ReadResult(checks=[err.check], source=source)
     except Exception as err:  # a reader bug or an exotic file must still yield a report
@@ -104,7 +104,9 @@ def read_delivery(
         return ReadResult(checks=[check], source=source)
 
 
-def _read(reading: Reading) -> ReadResult:
+def read_prepared(reading: Reading) -> ReadResult:
+    """Read a file as `reading` describes it (its contract maps the header); Unreadable says
+    why it cannot be read. `read_delivery` wraps it; drafting reads files it has no contract for."""
     path = reading.path
     if not path.is_file():
         raise Unreadable("missing", f"{path} does not exist", "deliver the file again")

@@ -1,4 +1,4 @@
-"""`gongyu contracts`: list, lint, diff data contracts and show a dataset's contract history."""
+"""`gongyu contracts`: list, lint, diff and draft data contracts; show a dataset's history."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from rich.table import Table
 from gongyu.cli.common import WorkspaceOption, console, platform_for, settings_for, user_errors
 
 app = typer.Typer(
-    help="List, lint and diff data contracts (ODCS v3); show a dataset's contract history.",
+    help="List, lint, diff and draft data contracts (ODCS v3); show a dataset's contract history.",
     no_args_is_help=True,
 )
 
@@ -114,6 +114,40 @@ def diff(
         for change in result.breaking:
             typer.echo(f"  {change.path}: {change.message}", err=True)
     raise typer.Exit(1 if result.refused else 0)
+
+
+@app.command("draft")
+def draft(
+    file: Annotated[
+        Path, typer.Argument(metavar="FILE", help="A sample file (CSV, XLSX, Parquet, JSONL).")
+    ],
+    agency: Annotated[str, typer.Option("--agency", help="The owning agency's id.")],
+    dataset: Annotated[str, typer.Option("--dataset", help="The new dataset's id.")],
+    sector: Annotated[
+        str | None,
+        typer.Option("--sector", help="Its sector (default: the agency's first sector)."),
+    ] = None,
+    cadence: Annotated[
+        str | None,
+        typer.Option("--cadence", help="How often it is delivered: day, week, month or year."),
+    ] = None,
+) -> None:
+    """Print a draft contract (ODCS YAML) inferred from a sample file, to review and submit.
+
+    Names, types, nulls, keys, code sets and ranges come from the data.
+    The privacy detectors suggest each column's classification (marked `# suggested:`).
+    Exit 1 on an unreadable file, an unknown agency or sector, or a bad dataset id.
+    Example: gongyu contracts draft july.csv --agency knpa --dataset drunk_driving > d.yaml
+    """
+    from quality.drafting import draft_contract
+    from sectors.registry import load_registry
+
+    with user_errors():
+        registry = load_registry(settings_for(None).sectors_file)
+        text = draft_contract(
+            file, agency=agency, dataset=dataset, registry=registry, sector=sector, cadence=cadence
+        )
+    typer.echo(text, nl=False)
 
 
 @app.command("history")

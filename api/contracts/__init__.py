@@ -1,0 +1,1 @@
+"""Routes about data contracts: drafts from sample files (`api.contracts.drafts`)."""

@@ -1,0 +1,217 @@
+"""`POST /api/v1/contracts/drafts`: a draft ODCS contract from a sample file (`quality.drafting`).
+
+A steward uploads a sample of a new dataset (multipart: `file`, `agency`, `dataset`, optional
+`sector` and `cadence`) and gets the YAML of a draft contract to review, as
+`gongyu contracts draft` prints it. Only a steward of `agency`, or an operator, may draft for it:
+the draft shows what the file holds. The caller is authenticated before a byte of the body is
+read; the upload is copied to a temporary file in blocks, bounded by `GONGYU_MAX_DELIVERY_BYTES`
+(a sample is never larger than a delivery), and removed once the draft is written. Every request
+is audited (`catalog`), refusals and unreadable files included.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
+from starlette.datastructures import FormData, UploadFile
+
+from api.auth import AUTH_FAILURES, CurrentPrincipal
+from api.browse.audit import CatalogAudit, audit_later
+from api.deps import PlatformDep
+from catalog.access.audit import Outcome
+from catalog.access.principal import Principal, Role
+from gongyu.ground.settings import Settings
+from quality.drafting import CADENCES, draft_contract
+from sectors.registry import Registry
+
+router = APIRouter(prefix="/api/v1/contracts", tags=["contracts"], responses=AUTH_FAILURES)
+DRAFTS = "/drafts"
+FORM_OVERHEAD = 64 * 1024  # multipart framing and the small fields around the file
+CHUNK = 1024 * 1024
+UNSAFE = re.compile(r"[^\w.\- ]+")
+FIELDS = ("agency", "dataset", "sector", "cadence")
+MAX_FIELD_CHARS = 200
+YAML = "application/yaml"
+YAML_UTF8 = f"{YAML}; charset=utf-8"
+
+
+class Problem(BaseModel):
+    """Why no draft was made."""
+
+    detail: str
+
+
+REQUEST_BODY: dict[str, Any] = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["file", "agency", "dataset"],
+                "properties": {
+                    "file": {
+                        "type": "string",
+                        "format": "binary",
+                        "description": "The sample: CSV/TSV (UTF-8, CP949, UTF-16), XLSX, "
+                        "Parquet or JSON Lines.",
+                    },
+                    "agency": {"type": "string", "description": "The owning agency's id."},
+                    "dataset": {"type": "string", "description": "The new dataset's id."},
+                    "sector": {
+                        "type": "string",
+                        "description": "Its sector (default: the agency's first).",
+                    },
+                    "cadence": {"type": "string", "enum": list(CADENCES)},
+                },
+            }
+        }
+    },
+}
+
+
+def body_limits(settings: Settings) -> dict[str, int]:
+    """The largest body the draft route reads (`api.middleware.bodylimit`): a sample file, no
+    larger than a delivery, and its form."""
+    return {router.prefix + DRAFTS: settings.max_delivery_bytes + FORM_OVERHEAD}
+
+
+def _file_name(name: str | None) -> str:
+    """The upload's own base name, made safe (the draft's messages name the file by it)."""
+    base = UNSAFE.sub("_", Path((name or "").replace("\\", "/")).name).strip(" .")
+    return base[:200] or "sample"
+
+
+class _Refused(Exception):
+    """A request answered with `status` and `detail` instead of a draft."""
+
+    def __init__(self, status: int, detail: str, outcome: Outcome = Outcome.error) -> None:
+        super().__init__(detail)
+        self.status, self.detail, self.outcome = status, detail, outcome
+
+
+def _fields(form: FormData) -> dict[str, str | None]:
+    """The form's text fields; a missing required one, or one not text, is a 422."""
+    found: dict[str, str | None] = {}
+    for name in FIELDS:
+        value = form.get(name)
+        if value is not None and not isinstance(value, str):
+            raise _Refused(422, f"{name} must be a text field, not a file")
+        value = (value or "").strip() or None
+        if value is not None and len(value) > MAX_FIELD_CHARS:
+            raise _Refused(422, f"{name} is longer than {MAX_FIELD_CHARS} characters")
+        found[name] = value
+    for name in ("agency", "dataset"):
+        if not found[name]:
+            raise _Refused(422, f"the form needs a {name} field")
+    return found
+
+
+def _may_draft(principal: Principal, agency: str) -> None:
+    """Only the agency's own stewards (and operators) see what a draft says of its file."""
+    if principal.role == Role.operator:
+        return
+    if principal.role != Role.steward or principal.agency != agency:
+        raise _Refused(
+            403, f"only a steward of {agency!r} (or an operator) may draft its contracts",
+            Outcome.denied,
+        )  # fmt: skip
+
+
+def _draft(
+    upload: UploadFile, limit: int, registry: Registry, fields: dict[str, str | None]
+) -> str:
+    """Copy the upload to a file of its own name, draft from it; the copy is removed after."""
+    name = _file_name(upload.filename)
+    with tempfile.TemporaryDirectory(prefix="gongyu-draft-upload-") as folder:
+        target = Path(folder) / name
+        with target.open("wb") as out:
+            written = 0
+            while block := upload.file.read(CHUNK):
+                written += len(block)
+                if written > limit:  # no Content-Length, or it lied: stop copying at the limit
+                    raise _Refused(
+                        413,
+                        f"{name}: over the sample limit of {limit:,} bytes "
+                        "(GONGYU_MAX_DELIVERY_BYTES); send the first rows only",
+                    )
+                out.write(block)
+        try:
+            return draft_contract(
+                target,
+                agency=fields["agency"] or "",
+                dataset=fields["dataset"] or "",
+                registry=registry,
+                sector=fields["sector"],
+                cadence=fields["cadence"],
+            )
+        except ValueError as exc:
+            raise _Refused(422, str(exc)) from None
+
+
+@router.post(
+    DRAFTS,
+    summary="Draft a contract from a sample file",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {YAML: {"schema": {"type": "string"}}},
+            "description": "The draft contract (ODCS YAML) to review: `# suggested:` comments "
+            "mark the privacy classifications to check.",
+        },
+        400: {"model": Problem, "description": "Not a multipart form."},
+        403: {"model": Problem, "description": "Not a steward of the agency, nor an operator."},
+        413: {"model": Problem, "description": "The file is over the delivery size limit."},
+        422: {
+            "model": Problem,
+            "description": "A missing field, an unknown agency or sector, a bad dataset id or "
+            "cadence, or a file the gate cannot read.",
+        },
+    },
+    openapi_extra={"requestBody": REQUEST_BODY},
+)
+async def draft(
+    request: Request,
+    principal: CurrentPrincipal,
+    platform: PlatformDep,
+    audit: Annotated[CatalogAudit, Depends()],
+) -> Response:
+    """The YAML of a draft contract for the uploaded sample (`gongyu contracts draft`):
+    names, types, keys, code sets, ranges, and the privacy detectors' suggested classification.
+    """
+    what = "draft"
+    try:
+        if principal.role not in (Role.steward, Role.operator):  # refused before the body is read
+            raise _Refused(403, "only stewards and operators draft contracts", Outcome.denied)
+        form = await request.form(max_files=1, max_fields=len(FIELDS))
+        try:
+            fields = _fields(form)
+            upload = form.get("file")
+            what = f"draft {fields['agency']}/{fields['dataset']}"
+            _may_draft(principal, fields["agency"] or "")
+            if not isinstance(upload, UploadFile) or not upload.filename:
+                raise _Refused(422, "the form needs a file field holding the sample file")
+            what += f" from {_file_name(upload.filename)}"
+            limit = platform.settings.max_delivery_bytes
+            text = await run_in_threadpool(_draft, upload, limit, platform.registry, fields)
+        finally:
+            await form.close()
+    except _Refused as refused:
+        audit_later(
+            audit.background,
+            request,
+            principal,
+            audit.started,
+            outcome=refused.outcome,
+            error=refused.detail,
+            body=what,
+        )
+        return JSONResponse({"detail": refused.detail}, status_code=refused.status)
+    audit_later(audit.background, request, principal, audit.started, body=what)
+    return Response(text, media_type=YAML_UTF8)
