@@ -11,6 +11,7 @@ from fastapi import BackgroundTasks, Request
 from api.deps import platform_of
 from catalog.access.audit import AuditKind, Outcome
 from catalog.access.principal import Principal
+from gongyu.platform import Platform
 
 
 def statement(request: Request) -> str:
@@ -40,6 +41,27 @@ def audit_later(
         statement(request) + (f" {body}" if body else ""),
         datasets=list(datasets),
         rows=rows,
+        duration_ms=(time.perf_counter() - started) * 1000,
+        outcome=outcome,
+        error=error,
+    )
+
+
+def audit_upload(
+    platform: Platform,
+    principal: Principal,
+    statement: str,
+    dataset: str | None,
+    started: float,
+    outcome: Outcome,
+    error: str | None = None,
+) -> None:
+    """Record a file handed in (page or API) at once: an upload is audited as it ends."""
+    platform.audit.append(
+        principal,
+        AuditKind.upload,
+        statement,
+        datasets=[dataset] if dataset else [],
         duration_ms=(time.perf_counter() - started) * 1000,
         outcome=outcome,
         error=error,

@@ -14,15 +14,14 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
 from api.auth import AUTH_FAILURES, CurrentPrincipal
-from api.browse.audit import CatalogAudit
+from api.browse.audit import CatalogAudit, audit_upload
 from api.deps import PlatformDep
-from catalog.access.audit import AuditKind, Outcome
+from catalog.access.audit import Outcome
 from catalog.access.policy import may_see, sees_deliveries
 from catalog.access.principal import Role
 from catalog.deliveries import Delivery, DeliveryState, DeliveryTooLarge
 from gongyu.delivery.landing import accept_upload, upload_name
 from gongyu.ground.settings import Settings
-from gongyu.platform import Platform
 from quality.header_check import HeaderMismatch
 
 router = APIRouter(prefix="/api/v1", tags=["deliveries"], responses=AUTH_FAILURES)
@@ -80,14 +79,22 @@ async def deliver(
 ) -> Response:
     """Land a file as a delivery of one of the caller's agency's datasets; 202 with its id. The
     gate runs under Dagster's daemon; follow it with `GET /api/v1/deliveries/{id}`."""
-    started = time.perf_counter()
+    started, asked = time.perf_counter(), f"upload to {dataset}"
     contract = platform.contracts.get(dataset)
     if contract is None or not may_see(principal, contract, platform.registry):
-        _audit(platform, principal, dataset, None, started, Outcome.denied, "not found")
+        audit_upload(platform, principal, asked, None, started, Outcome.denied, "not found")
         return JSONResponse(NOT_FOUND, status_code=404)
     if principal.role != Role.steward or principal.agency != contract.agency:
         detail = "only a steward of the owning agency delivers its datasets"
-        _audit(platform, principal, dataset, contract.id, started, Outcome.denied, detail)
+        audit_upload(
+            platform,
+            principal,
+            asked,
+            contract.id,
+            started,
+            Outcome.denied,
+            detail,
+        )
         return JSONResponse({"detail": detail}, status_code=403)
     try:
         name = upload_name(file.filename)
@@ -96,12 +103,20 @@ async def deliver(
         )
     except (DeliveryTooLarge, HeaderMismatch) as exc:
         status = 413 if isinstance(exc, DeliveryTooLarge) else 422
-        _audit(platform, principal, dataset, contract.id, started, Outcome.denied, str(exc))
+        audit_upload(
+            platform,
+            principal,
+            asked,
+            contract.id,
+            started,
+            Outcome.denied,
+            str(exc),
+        )
         return JSONResponse({"detail": str(exc)}, status_code=status)
-    _audit(
+    audit_upload(
         platform,
         principal,
-        f"{dataset} as delivery {delivery.delivery_id}",
+        f"{asked} as delivery {delivery.delivery_id}",
         contract.id,
         started,
         Outcome.ok,
@@ -148,24 +163,4 @@ def _view(d: Delivery) -> DeliveryView:
         snapshot_id=d.snapshot_id,
         received_at=d.received_at,
         updated_at=d.updated_at,
-    )
-
-
-def _audit(
-    platform: Platform,
-    principal: CurrentPrincipal,
-    what: str,
-    dataset: str | None,
-    started: float,
-    outcome: Outcome,
-    error: str | None = None,
-) -> None:
-    platform.audit.append(
-        principal,
-        AuditKind.upload,
-        f"upload to {what}",
-        datasets=[dataset] if dataset else [],
-        duration_ms=(time.perf_counter() - started) * 1000,
-        outcome=outcome,
-        error=error,
     )

@@ -12,12 +12,12 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData, UploadFile
 
-from api.browse.audit import audit_later
+from api.browse.audit import audit_later, audit_upload
 from api.deps import platform_of
 from api.middleware.bodylimit import BodyTooLarge
 from api.web.render import error_page, page
 from api.web.session import PageError, SignedIn, check_csrf
-from catalog.access.audit import AuditKind, Outcome
+from catalog.access.audit import Outcome
 from catalog.access.principal import Principal, Role
 from catalog.access.sessions import Session
 from catalog.deliveries import Delivery, DeliveryState, DeliveryTooLarge
@@ -137,26 +137,6 @@ def report(
     return page(request, "report.html", session=session, delivery=delivery, report=text)
 
 
-def _audit(
-    platform: Platform,
-    principal: Principal,
-    contract: Contract | None,
-    statement: str,
-    started: float,
-    outcome: Outcome,
-    error: str | None = None,
-) -> None:
-    platform.audit.append(
-        principal,
-        AuditKind.upload,
-        statement,
-        datasets=[contract.id] if contract else [],
-        duration_ms=(time.perf_counter() - started) * 1000,
-        outcome=outcome,
-        error=error,
-    )
-
-
 async def _deliver_form(
     request: Request, session: Session, form: FormData, started: float
 ) -> Response:
@@ -167,11 +147,11 @@ async def _deliver_form(
     name = upload_name(file.filename if isinstance(file, UploadFile) else None)
     statement = f"upload {name} to {dataset_id}"
     if contract is None or contract.agency != principal.agency:
-        _audit(
+        audit_upload(
             platform,
             principal,
-            contract,
             statement,
+            contract.id if contract else None,
             started,
             Outcome.denied,
             "not a dataset of the steward's agency",
@@ -186,7 +166,7 @@ async def _deliver_form(
             accept_upload, platform, contract.id, name, file.file
         )
     except DeliveryTooLarge as exc:
-        _audit(platform, principal, contract, statement, started, Outcome.error, str(exc))
+        audit_upload(platform, principal, statement, contract.id, started, Outcome.error, str(exc))
         return _deliveries_page(
             request,
             session,
@@ -196,7 +176,7 @@ async def _deliver_form(
             status=413,
         )
     except HeaderMismatch as exc:
-        _audit(platform, principal, contract, statement, started, Outcome.denied, str(exc))
+        audit_upload(platform, principal, statement, contract.id, started, Outcome.denied, str(exc))
         return _deliveries_page(
             request,
             session,
@@ -205,11 +185,11 @@ async def _deliver_form(
             chosen=contract.id,
             status=422,
         )
-    _audit(
+    audit_upload(
         platform,
         principal,
-        contract,
         f"{statement} as delivery {delivery.delivery_id}",
+        contract.id,
         started,
         Outcome.ok,
     )
