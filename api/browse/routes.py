@@ -33,6 +33,7 @@ from catalog.entries import (
 )
 from catalog.freshness import FreshnessState
 from contracts.model import AccessLevel
+from contracts.redact import without_raw_examples
 
 router = APIRouter(prefix="/api/v1/catalog", tags=["catalog"], responses=AUTH_FAILURES)
 NOT_FOUND = {404: {"description": "unknown, or another agency's private dataset"}}
@@ -139,11 +140,14 @@ def dataset(dataset_id: str, ask: Ask) -> Response:
 )
 def contract(dataset_id: str, ask: Ask) -> Response:
     """The dataset's current data contract as its steward wrote it (Open Data Contract
-    Standard v3, YAML)."""
+    Standard v3, YAML); outside the owning agency without the raw examples of personal
+    columns."""
     found = ask.catalog.contract(ask.principal, dataset_id)
     if found is None:
         return ask.not_found()
     text = found.path.read_text(encoding="utf-8")
+    if ask.principal.agency != found.agency:
+        text = without_raw_examples(found, text)
     return ask.reply(Response(text, media_type="application/yaml"), datasets=[dataset_id])
 
 

@@ -394,3 +394,16 @@ def test_search_follows_changed_contracts(served: World) -> None:
     finally:
         added.unlink()
     assert get(served, OWNER, "/api/v1/catalog/search", q="황사").json()["total"] == 0
+
+
+def test_the_contract_shows_raw_examples_to_its_agency_only(served: World) -> None:
+    path = f"/api/v1/catalog/datasets/{DRUNK}/contract"
+    written = served.platform.contract(DRUNK).path.read_text(encoding="utf-8")
+    assert get(served, OWNER, path, Role.steward).text == written
+    shown = get(served, GRANTEE, path).text
+    for raw in ("2022-07-09 02:30", "[29]", "0.095"):
+        assert raw in written and raw not in shown, raw
+    doc = yaml.safe_load(shown)
+    kept = {p["name"]: p for p in doc["schema"][0]["properties"]}
+    assert kept["sex"].get("examples") is None and "examples" not in kept["age"]
+    assert doc["id"] == DRUNK and doc["version"] == served.platform.contract(DRUNK).version
