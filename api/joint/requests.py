@@ -173,11 +173,7 @@ def create(
 def listing(principal: CurrentPrincipal, platform: PlatformDep, audit: Audit) -> Response:
     """Your agency's requests and those waiting for your decision (oldest first among those),
     then the others you oversee, newest first."""
-    platform.requests.sweep()
-    inbox = platform.requests.inbox(principal)
-    seen = {r.request_id for r in inbox}
-    rest = [r for r in platform.requests.visible(principal) if r.request_id not in seen]
-    found = [view(platform, principal, r) for r in [*inbox, *rest]]
+    found = [view(platform, principal, r) for r in platform.requests.listed(principal)]
     audit.record(principal, datasets=sorted({r.dataset for r in found}))
     return JSONResponse([f.model_dump(mode="json") for f in found])
 

@@ -316,6 +316,14 @@ class AccessRequests:
         """Every request the principal may see, newest first."""
         return [r for r in self._select() if self.may_see(principal, r)][::-1]
 
+    def listed(self, principal: Principal) -> list[AccessRequest]:
+        """What a viewer lists, after a sweep: the requests waiting for their decision (oldest
+        first), then every other they may see (newest first)."""
+        self.sweep()
+        inbox = self.inbox(principal)
+        waiting = {r.request_id for r in inbox}
+        return [*inbox, *(r for r in self.visible(principal) if r.request_id not in waiting)]
+
     def inbox(self, principal: Principal) -> list[AccessRequest]:
         """Pending requests waiting for the principal's decision, oldest first."""
         return [

@@ -53,11 +53,7 @@ def list_requests(
     """
     principal = acting(agency, role)
     with user_errors():
-        requests = platform_for(workspace).requests
-        requests.sweep()
-        inbox = requests.inbox(principal)
-        seen = {r.request_id for r in inbox}
-        found = [*inbox, *(r for r in requests.visible(principal) if r.request_id not in seen)]
+        found = platform_for(workspace).requests.listed(principal)
     columns = ("id", "dataset", "from", "state", "waiting for", "until", "purpose")
     print_list(found, as_json, columns, _row)
 
