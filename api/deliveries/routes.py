@@ -81,38 +81,24 @@ async def deliver(
     gate runs under Dagster's daemon; follow it with `GET /api/v1/deliveries/{id}`."""
     started, asked = time.perf_counter(), f"upload to {dataset}"
     contract = platform.contracts.get(dataset)
+
+    def refused(status: int, detail: str) -> JSONResponse:
+        # A dataset the caller may not see is not named in its record, as for an unknown id.
+        known = contract.id if contract and status != 404 else None
+        audit_upload(platform, principal, asked, known, started, Outcome.denied, detail)
+        return JSONResponse({"detail": detail}, status_code=status)
+
     if contract is None or not may_see(principal, contract, platform.registry):
-        audit_upload(platform, principal, asked, None, started, Outcome.denied, "not found")
-        return JSONResponse(NOT_FOUND, status_code=404)
+        return refused(404, NOT_FOUND["detail"])
     if principal.role != Role.steward or principal.agency != contract.agency:
-        detail = "only a steward of the owning agency delivers its datasets"
-        audit_upload(
-            platform,
-            principal,
-            asked,
-            contract.id,
-            started,
-            Outcome.denied,
-            detail,
-        )
-        return JSONResponse({"detail": detail}, status_code=403)
+        return refused(403, "only a steward of the owning agency delivers its datasets")
     try:
         name = upload_name(file.filename)
         delivery, new = await run_in_threadpool(
             accept_upload, platform, contract.id, name, file.file
         )
     except (DeliveryTooLarge, HeaderMismatch) as exc:
-        status = 413 if isinstance(exc, DeliveryTooLarge) else 422
-        audit_upload(
-            platform,
-            principal,
-            asked,
-            contract.id,
-            started,
-            Outcome.denied,
-            str(exc),
-        )
-        return JSONResponse({"detail": str(exc)}, status_code=status)
+        return refused(413 if isinstance(exc, DeliveryTooLarge) else 422, str(exc))
     audit_upload(
         platform,
         principal,
