@@ -69,6 +69,22 @@ def decode_sample(raw: bytes, enc: TextEncoding) -> str:
     return codecs.getincrementaldecoder(enc.codec)("strict").decode(raw[enc.bom :], final=False)
 
 
+def candidate_encodings(head: bytes) -> list[TextEncoding]:
+    """The encodings a file's start may be in, likeliest first: its BOM's, else the guesses."""
+    bom = bom_encoding(head)
+    return [bom] if bom else guess_encodings(head)
+
+
+def first_decoding(head: bytes, candidates: list[TextEncoding]) -> tuple[str, TextEncoding] | None:
+    """The sample strictly decoded by the first candidate that can, and that candidate."""
+    for enc in candidates:
+        try:
+            return decode_sample(head, enc), enc
+        except UnicodeDecodeError:
+            continue
+    return None
+
+
 def guess_encodings(sample: bytes) -> list[TextEncoding]:
     """Candidate encodings for a BOM-less sample, most likely first.
 

@@ -11,11 +11,10 @@ from pathlib import Path
 from contracts.model import Contract
 from quality.decoding import (
     SAMPLE_BYTES,
-    bom_encoding,
+    candidate_encodings,
     complete_lines,
-    decode_sample,
+    first_decoding,
     first_record,
-    guess_encodings,
     looks_like_jsonl,
     sniff_binary,
     sniff_delimiter,
@@ -59,16 +58,10 @@ def file_headers(path: Path) -> list[str] | None:
             return list(pq.read_schema(path).names)
         if kind == "xlsx":
             return _xlsx_headers(path)
-        bom = bom_encoding(head)
-        for encoding in [bom] if bom else guess_encodings(head):
-            try:
-                text = decode_sample(head, encoding)
-                break
-            except UnicodeDecodeError:
-                continue
-        else:
+        decoded = first_decoding(head, candidate_encodings(head))
+        if decoded is None:
             return None
-        text = complete_lines(text, at_eof=len(head) < SAMPLE_BYTES)
+        text = complete_lines(decoded[0], at_eof=len(head) < SAMPLE_BYTES)
         if looks_like_jsonl(text):
             first = json.loads(text.splitlines()[0])
             return list(first) if isinstance(first, dict) else None

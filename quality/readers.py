@@ -36,10 +36,10 @@ from quality.decoding import (
     OpenQuote,
     TextEncoding,
     bom_encoding,
+    candidate_encodings,
     complete_lines,
-    decode_sample,
+    first_decoding,
     first_record,
-    guess_encodings,
     looks_like_jsonl,
     record_segments,
     sniff_binary,
@@ -199,16 +199,13 @@ def _passed(kind: CheckKind, message: str) -> CheckResult:
 def _text(reading: Reading, head: bytes) -> ReadResult:
     path, source = reading.path, reading.source
     bom = bom_encoding(head)
-    candidates = [bom] if bom else guess_encodings(head)
-    text, chosen = None, None
-    for enc in candidates:
-        try:
-            text, chosen = decode_sample(head, enc), enc
-            break
-        except UnicodeDecodeError:
-            continue
-    if text is None:  # nothing decodes the sample; the full reads below locate the bad bytes
-        text = head[candidates[0].bom :].decode(candidates[0].codec, "replace")
+    candidates = candidate_encodings(head)
+    decoded = first_decoding(head, candidates)
+    # Nothing decodes the sample: the full reads below locate the bad bytes.
+    text, chosen = decoded or (
+        head[candidates[0].bom :].decode(candidates[0].codec, "replace"),
+        None,
+    )
     text = complete_lines(text, at_eof=len(head) < SAMPLE_BYTES)
     if "\x00" in text and text.count("\x00") * 10 < len(text):  # a few: not UTF-16
         at = text.index("\x00")
