@@ -26,7 +26,7 @@ from api import audit, docs, web
 from api.browse import ckan, dcat
 from api.browse import routes as browse
 from api.browse.service import CatalogService
-from api.contracts import drafts
+from api.contracts import drafts, reviews
 from api.deliveries import routes as deliveries
 from api.joint import board as joint_use
 from api.joint import requests as access_requests
@@ -84,6 +84,7 @@ def create_app(platform: Platform) -> FastAPI:
     app.include_router(joint_use.router)
     app.include_router(deliveries.router)
     app.include_router(drafts.router)
+    app.include_router(reviews.router)
     web.mount(app)
     docs.mount(app)
 

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from catalog.db import contract_versions
 from catalog.lakehouse import iceberg_schema, unpromotable
 from contracts.diff import Change, diff_contracts, semver_key
-from contracts.loader import ContractError, parse_contract
+from contracts.loader import parse_contract
 from contracts.model import Contract
 from quality.results import CheckKind, CheckResult
 from sectors.registry import Registry
@@ -82,18 +82,10 @@ class ContractVersions:
 
     def admit(self, contract: Contract) -> Admission:
         """Record the contract a delivery runs under, or refuse it (a failed, blocking check)."""
-        text = contract.path.read_text(encoding="utf-8")
+        # The text the contract was read from, not the file as it is now: only what the
+        # delivery is checked under may be recorded.
+        text = contract.text
         sha = _digest(text)
-        try:
-            unchanged = parse_contract(text, contract.path, self.registry).odcs == contract.odcs
-        except ContractError:
-            unchanged = False
-        if not unchanged:
-            # The contract was loaded earlier; only the text the delivery is checked under may
-            # be recorded.
-            message = f"{contract.path} changed since version {contract.version} was loaded"
-            hint = "deliver again: the next run reads the contract file as it is then"
-            return Admission(check=_refused(message, [], hint), sha256=sha)
         history = self.history(contract.id)
         if not history:
             return self._record(contract, text, sha, "first version of the dataset")

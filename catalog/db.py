@@ -63,6 +63,28 @@ contract_versions = Table(
     Column("recorded_at", DateTime(timezone=True), nullable=False),
 )
 
+# Contracts submitted through the product (catalog/contract_reviews.py): each version with its
+# review state, the diff against the version it follows, and who decided.
+contract_reviews = Table(
+    "gongyu_contract_reviews",
+    metadata,
+    Column("dataset_id", String(128), primary_key=True),
+    Column("version", String(64), primary_key=True),
+    Column("state", String(16), nullable=False, index=True),
+    Column("sector", String(64), nullable=False, index=True),
+    Column("agency", String(64), nullable=False, index=True),
+    Column("yaml", Text, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("follows", String(64)),
+    Column("changes", JSON, nullable=False),
+    Column("submitted_by", String(256), nullable=False),
+    Column("submitted_at", DateTime(timezone=True), nullable=False),
+    Column("decided_by", String(256)),
+    Column("decided_at", DateTime(timezone=True)),
+    Column("reason", Text),
+    Column("updated_at", DateTime(timezone=True), nullable=False, index=True),
+)
+
 api_keys = Table(
     "gongyu_api_keys",
     metadata,

@@ -5,7 +5,8 @@ with what was read last and re-reads only what changed; it costs one `stat` per 
 folder, so servers call it before every request. A file that stops parsing, or an id two files
 claim, fails closed: the dataset leaves the catalog (nobody reads it) until the file is fixed,
 and the error is logged — a tightening with a typo must never leave the old, looser contract
-serving.
+serving. A second source (the catalog's approved contracts) joins the files: for each dataset the
+highest version wins, a file on a tie (contracts as code).
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ import logging
 import os
 import threading
 from pathlib import Path
+from typing import Protocol
 
+from contracts.diff import semver_key
 from contracts.loader import ContractError, load_contract, load_contracts
 from contracts.model import Contract
 from sectors.registry import Registry
@@ -22,6 +25,18 @@ from sectors.registry import Registry
 log = logging.getLogger(__name__)
 
 Stamp = tuple[int, int, int]
+
+
+class ContractSource(Protocol):
+    """Contracts kept elsewhere than files (the catalog's approved versions)."""
+
+    def changed(self) -> bool:
+        """Whether `contracts()` may answer differently than at the last call."""
+        ...
+
+    def contracts(self) -> list[Contract]:
+        """Every active contract of the source."""
+        ...
 
 
 def _stamp(path: str) -> Stamp | None:
@@ -35,16 +50,20 @@ def _stamp(path: str) -> Stamp | None:
 class LiveContracts:
     """Every contract under `root` by dataset id, re-read when its file changes."""
 
-    def __init__(self, root: Path, registry: Registry) -> None:
+    def __init__(
+        self, root: Path, registry: Registry, source: ContractSource | None = None
+    ) -> None:
         self.root = root
         self.registry = registry
+        self.source = source
         self._lock = threading.Lock()
         loaded = load_contracts(root, registry)  # the first read raises, as a start-up must
         self._parsed: dict[str, tuple[Stamp | None, Contract | None]] = {
             str(c.path): (_stamp(str(c.path)), c) for c in loaded
         }
         self._folders = self._scan_folders()
-        self.current: dict[str, Contract] = {c.id: c for c in loaded}
+        self._files: dict[str, Contract] = {c.id: c for c in loaded}
+        self.current = self._merged()
         self.version = 1
 
     def _scan_folders(self) -> dict[str, Stamp | None]:
@@ -66,7 +85,7 @@ class LiveContracts:
                 paths = [str(p) for p in sorted(self.root.glob("*/*/*.yaml"))]
             else:
                 paths = list(self._parsed)
-            changed = moved
+            changed = moved | self._source_changed()
             parsed: dict[str, tuple[Stamp | None, Contract | None]] = {}
             for path in paths:
                 stamp = _stamp(path)
@@ -79,9 +98,24 @@ class LiveContracts:
             if not changed:
                 return self.version
             self._parsed = parsed
-            self.current = self._by_id([c for _, c in parsed.values() if c is not None])
+            self._files = self._by_id([c for _, c in parsed.values() if c is not None])
+            self.current = self._merged()
             self.version += 1
             return self.version
+
+    def _source_changed(self) -> bool:
+        return self.source is not None and self.source.changed()
+
+    def _merged(self) -> dict[str, Contract]:
+        """The files' contracts, replaced by a source's version above theirs."""
+        merged = dict(self._files)
+        if self.source is None:
+            return merged
+        for contract in self.source.contracts():
+            held = merged.get(contract.id)
+            if held is None or semver_key(contract.version) > semver_key(held.version):
+                merged[contract.id] = contract
+        return merged
 
     def _read(self, path: str) -> Contract | None:
         try:

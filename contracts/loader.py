@@ -341,12 +341,24 @@ def parse_contract(text: str, path: Path, registry: Registry | None = None) -> C
         approval=approval,
         path=path,
         odcs=odcs,
+        text=text,
     )
 
 
 def contract_files(root: Path = DEFAULT_DIR) -> list[Path]:
     """Every contract file under `root` (`<sector>/<agency>/<dataset>.yaml`)."""
     return sorted(root.glob("*/*/*.yaml"))
+
+
+def write_contracts(contracts: list[Contract], root: Path) -> list[Path]:
+    """Write each contract's text to `<root>/<sector>/<agency>/<id>.yaml` (the seed layout)."""
+    written = []
+    for contract in contracts:
+        path = root / contract.sector / contract.agency / f"{contract.id}.yaml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(contract.text, encoding="utf-8")
+        written.append(path)
+    return written
 
 
 def load_contracts(root: Path = DEFAULT_DIR, registry: Registry | None = None) -> list[Contract]:

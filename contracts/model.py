@@ -235,6 +235,7 @@ class Contract(BaseModel):
     approval: Approval = Approval()
     path: Path
     odcs: OpenDataContractStandard
+    text: str = Field("", repr=False, description="The YAML text the contract was read from.")
 
     @property
     def table(self) -> str:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from catalog.access.keys import ApiKeys
     from catalog.access.notices import Notices
     from catalog.access.requests import AccessRequests
+    from catalog.contract_reviews import ContractReviews
     from catalog.contract_versions import ContractVersions
     from catalog.deliveries import Deliveries, Delivery
     from catalog.freshness import Freshness
@@ -60,7 +61,14 @@ class Platform:
     def _live_contracts(self) -> LiveContracts:
         from contracts.live import LiveContracts
 
-        return LiveContracts(self.settings.contracts_dir, self.registry)
+        return LiveContracts(self.settings.contracts_dir, self.registry, self.contract_reviews)
+
+    @cached_property
+    def contract_reviews(self) -> ContractReviews:
+        """Contracts submitted through the product and their review (approved ones are live)."""
+        from catalog.contract_reviews import ContractReviews
+
+        return ContractReviews(self.engine, self.registry, lambda: self.contracts)
 
     @property
     def contracts(self) -> dict[str, Contract]:
@@ -68,8 +76,8 @@ class Platform:
         return self._live_contracts.current
 
     def reload_contracts(self) -> int:
-        """Re-read the contract files that changed (a server calls this before each request);
-        returns the contracts' version, which grows with every change."""
+        """Re-read the contract files that changed and the approvals since (a server calls this
+        before each request); returns the contracts' version, which grows with every change."""
         return self._live_contracts.refresh()
 
     @cached_property

@@ -66,7 +66,7 @@ from sectors.registry import SLUG, Agency, Registry
 
 SAMPLE_ROWS = 10_000
 NOT_EMPTY = "파일에 데이터 행이 하나 이상 있어야 한다 (a delivery is never empty)."
-DRAFT_VERSION = "0.1.0"
+DRAFT_VERSION = "1.0.0"  # the first version readers see; the table takes no _v suffix
 K = 5  # the k-anonymity suggested when quasi-identifiers are found
 MAX_SUPPRESSED = 0.05  # the most `Privacy.max_suppressed` allows: beyond, generalise further
 # One step coarser for a quasi-identifier that leaves too many sample rows in classes under k.
@@ -170,8 +170,10 @@ _ORGANISATION = re.compile(
     r"병원명|약국명|센터명|business_name|company|institution",
     re.I,
 )
+# Special categories of a person (PIPA art. 23: health, criminal records) and finances.
 _SENSITIVE_HINT = re.compile(
-    r"알콜|알코올|혈중|진단|질병|병명|장애|범죄|전과|소득|부채|연봉|급여|신용|대출", re.I
+    r"알콜|알코올|혈중|진단|질병|병명|장애|범죄|전과|적발|위반|처분|소득|부채|연봉|급여|신용|대출",
+    re.I,
 )
 # Identifier kinds that are a person's whoever publishes them (a sole trader's mobile is still
 # personal); the others (an office's landline or e-mail, a business registration number) may be
@@ -668,7 +670,9 @@ def _classify_one(p: Profile, *, people: bool, organisation: bool) -> None:
         p.note = f"{context}: quasi_identifier if the rows describe people"
         return
     if people and _SENSITIVE_HINT.search(words):
-        p.note = "sensitive? (health, crime or finance about a person)"
+        # Masked unless granted: a steward who finds it harmless relaxes it, never the reverse.
+        p.classification = Classification.sensitive
+        p.note = "health, an offence or finances of a person: masked for readers without a grant"
 
 
 def _context(p: Profile) -> str | None:

@@ -12,7 +12,8 @@ from rich.table import Table
 from gongyu.cli.common import WorkspaceOption, console, platform_for, settings_for, user_errors
 
 app = typer.Typer(
-    help="List, lint, diff and draft data contracts (ODCS v3); show a dataset's contract history.",
+    help="List, lint, diff, draft and export data contracts (ODCS v3); show a dataset's contract "
+    "history.",
     no_args_is_help=True,
 )
 
@@ -148,6 +149,24 @@ def draft(
             file, agency=agency, dataset=dataset, registry=registry, sector=sector, cadence=cadence
         )
     typer.echo(text, nl=False)
+
+
+@app.command("export")
+def export(
+    folder: Annotated[Path, typer.Argument(metavar="DIR", help="Where to write the files.")],
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Write every active contract (files and versions approved in the catalog) to
+    DIR/<sector>/<agency>/<dataset>.yaml, as the text that was approved: commit them to Git.
+
+    Example: gongyu contracts export contracts/ --workspace .gongyu
+    """
+    from contracts.loader import write_contracts
+
+    with user_errors():
+        contracts = sorted(platform_for(workspace).contracts.values(), key=lambda c: c.id)
+        written = write_contracts(contracts, folder)
+    console.print(f"{len(written)} contract(s) written under {folder}")
 
 
 @app.command("history")

@@ -94,7 +94,7 @@ def test_police_draft_loads_lints_and_matches_the_hand_written_privacy(
 
 def test_police_draft_names_agency_team_and_cadence(police: tuple[str, Contract]) -> None:
     text, draft = police
-    assert (draft.version, draft.odcs.status) == ("0.1.0", "draft")
+    assert (draft.version, draft.odcs.status) == ("1.0.0", "draft")
     assert (draft.sector, draft.agency, draft.steward) == (
         "welfare_safety",
         "knpa",
