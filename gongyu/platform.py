@@ -39,6 +39,29 @@ class UnknownDataset(KeyError):
         return str(self.args[0])
 
 
+class _Approved:
+    """The catalog's approved contracts once a catalog exists: listing contracts must not create
+    a workspace, and a workspace that does not exist holds no approvals."""
+
+    def __init__(self, platform: Platform) -> None:
+        self.platform = platform
+        self.ready = False
+
+    def _ready(self) -> bool:
+        if not self.ready:
+            settings = self.platform.settings
+            self.ready = bool(settings.database_url) or (
+                Workspace.from_settings(settings).catalog_db.exists()
+            )
+        return self.ready
+
+    def changed(self) -> bool:
+        return self._ready() and self.platform.contract_reviews.changed()
+
+    def contracts(self) -> list[Contract]:
+        return self.platform.contract_reviews.contracts() if self._ready() else []
+
+
 class Platform:
     """Settings, contracts, landing zone, delivery ledger and lakehouse of one workspace."""
 
@@ -61,7 +84,7 @@ class Platform:
     def _live_contracts(self) -> LiveContracts:
         from contracts.live import LiveContracts
 
-        return LiveContracts(self.settings.contracts_dir, self.registry, self.contract_reviews)
+        return LiveContracts(self.settings.contracts_dir, self.registry, _Approved(self))
 
     @cached_property
     def contract_reviews(self) -> ContractReviews:

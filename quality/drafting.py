@@ -57,7 +57,7 @@ from quality.casting import Caster
 from quality.headers import HeaderMap, map_headers, normalise
 from quality.privacy.detectors import detect_identifiers
 from quality.privacy.kanonymity import equivalence_classes, generalise
-from quality.readers import DELIMITER_NAMES, read_prepared
+from quality.readers import read_prepared
 from quality.reading import Reading, Unreadable, row_numbers
 from quality.results import SourceInfo
 from quality.romanisation import unique_names
@@ -67,6 +67,7 @@ from sectors.registry import SLUG, Agency, Registry
 SAMPLE_ROWS = 10_000
 NOT_EMPTY = "파일에 데이터 행이 하나 이상 있어야 한다 (a delivery is never empty)."
 DRAFT_VERSION = "1.0.0"  # the first version readers see; the table takes no _v suffix
+_DELIMITERS = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}  # the draft's description
 K = 5  # the k-anonymity suggested when quasi-identifiers are found
 MAX_SUPPRESSED = 0.05  # the most `Privacy.max_suppressed` allows: beyond, generalise further
 # One step coarser for a quasi-identifier that leaves too many sample rows in classes under k.
@@ -908,7 +909,7 @@ def _render(
         for x in (
             source.format,
             source.encoding,
-            f"{DELIMITER_NAMES.get(source.delimiter, source.delimiter)}-delimited"
+            f"{_DELIMITERS.get(source.delimiter, source.delimiter)}-delimited"
             if source.delimiter
             else None,
         )

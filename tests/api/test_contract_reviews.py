@@ -18,6 +18,7 @@ from assets.definitions import build_definitions
 from catalog.access.principal import Role
 from contracts.loader import DEFAULT_DIR, load_contract, load_contracts, parse_contract
 from gongyu.delivery.way import process_delivery
+from tests.api.web_session import sign_in
 from tests.api.world import OTHER_SECTOR, OWNER, SAME_SECTOR, World, world
 from tests.conftest import data_file
 
@@ -95,6 +96,7 @@ def test_a_drafted_contract_is_reviewed_and_live_without_a_restart(served: World
     approved = call(served, SAME_SECTOR, Role.secretariat, "POST", approve)  # welfare's secretariat
     assert approved.status_code == 200 and approved.json()["state"] == "active", approved.text
     assert call(served, SAME_SECTOR, Role.secretariat, "POST", approve).status_code == 409
+    registered_before_delivered(served, dataset)
 
     received = deliver(served, dataset, data_file(POLICE))
     assert received.status_code == 202, received.text
@@ -112,6 +114,30 @@ def test_a_drafted_contract_is_reviewed_and_live_without_a_restart(served: World
     ]
     defs = build_definitions(served.platform)
     assert any(k.path[-1] == dataset for k in defs.resolve_all_asset_keys())
+
+
+def registered_before_delivered(served: World, dataset: str) -> None:
+    """Approved and not delivered: found, shown as not yet delivered, and open to requests."""
+    with served.client(OTHER_SECTOR, Role.analyst) as client:
+        entry = client.get(f"/api/v1/catalog/datasets/{dataset}")
+        assert entry.status_code == 200, entry.text
+        assert entry.json()["summary"]["freshness"] == "never_published"
+        assert dataset in client.get("/api/v1/catalog/search", params={"q": dataset}).text
+    browser = sign_in(served.url, served.keys[(OTHER_SECTOR, Role.analyst)])
+    assert "아직 제공 전" in browser.get(f"/datasets/{dataset}").text
+    browser.close()
+    with served.client(OTHER_SECTOR, Role.analyst) as client:
+        asked = client.post(
+            "/api/v1/access-requests",
+            json={
+                "dataset": dataset,
+                "purpose": "음주운전 단속 통계와 교통안전 점검 연계",
+                "legal_basis": "public_task",
+                "legal_basis_detail": "도로교통법 제44조",
+                "until": "2027-03-01",
+            },
+        )
+        assert asked.status_code == 201, asked.text
 
 
 def test_a_breaking_change_needs_a_major_version(served: World) -> None:
