@@ -155,6 +155,11 @@ def _raw_custom(text: str) -> dict[str, Any]:
     return {"id": raw.get("id"), "sector": custom.get("sector"), "agency": custom.get("agency")}
 
 
+def _submitter(agency: str) -> Principal:
+    """The submitting agency's steward, as whom an approval re-checks the diff."""
+    return Principal(subject="review", agency=agency, role=Role.steward, via="api_key")
+
+
 class ContractReviews:
     """Submitted contract versions in the catalog database, and their review."""
 
@@ -258,10 +263,12 @@ class ContractReviews:
 
     # Submitting.
 
-    def preview(self, text: str) -> Preview:
-        """Lint the text and diff it with the dataset's current contract, as a submission would."""
+    def preview(self, principal: Principal, text: str) -> Preview:
+        """Lint the text and diff it with the dataset's current contract, as a submission by
+        the principal would meet them."""
         claimed = _raw_custom(text)
         parts = [claimed.get(k) for k in ("sector", "agency", "id")]
+        name = f"{parts[2] if isinstance(parts[2], str) else 'contract'}.yaml"
         with tempfile.TemporaryDirectory(prefix="gongyu-contract-") as tmp:
             root = Path(tmp)
             if all(isinstance(p, str) and p.isidentifier() for p in parts):
@@ -271,21 +278,19 @@ class ContractReviews:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
             issues = [
-                i.model_copy(update={"file": f"{parts[2] or 'contract'}.yaml"})
-                for i in lint([path], self.registry, root)
+                i.model_copy(update={"file": name}) for i in lint([path], self.registry, root)
             ]
         try:
-            contract = parse_contract(text, Path(f"{parts[2] or 'contract'}.yaml"), self.registry)
+            contract = parse_contract(text, Path(name), self.registry)
         except ContractError:
             return Preview(issues=issues)
         preview = Preview(contract=contract, issues=issues)
         before = self.current().get(contract.id)
         if before is None:
             return preview
-        if before.agency != contract.agency:
-            preview.refusals.append(
-                f"dataset id {contract.id!r} belongs to agency {before.agency!r}; choose another id"
-            )
+        if before.agency != contract.agency or not self._edits(principal, before.agency):
+            # Another agency's dataset: its contract is not shown, not even as a diff.
+            preview.refusals.append(f"dataset id {contract.id!r} is taken; choose another id")
             return preview
         diff = diff_contracts(before, contract)
         preview.follows, preview.changes = before.version, diff.changes
@@ -297,19 +302,25 @@ class ContractReviews:
             )
         return preview
 
+    @staticmethod
+    def _edits(principal: Principal, agency: str) -> bool:
+        """Stewards of the agency, and operators, write its contracts."""
+        return principal.role == Role.operator or (
+            principal.role == Role.steward and principal.agency == agency
+        )
+
     def submit(self, principal: Principal, text: str, *, for_review: bool = True) -> Submission:
         """Record a contract version as a draft or in review; LintFailed lists what to fix."""
-        preview = self.preview(text)
+        if principal.role not in (Role.steward, Role.operator):
+            raise ReviewRefused("only stewards (and operators) submit contracts")
+        preview = self.preview(principal, text)
         contract = preview.contract
-        if contract is None or preview.errors:
-            raise LintFailed(preview.errors or ["contract.yaml:(file): the contract does not load"])
-        if not (
-            principal.role == Role.operator
-            or (principal.role == Role.steward and principal.agency == contract.agency)
-        ):
+        if contract is not None and not self._edits(principal, contract.agency):
             raise ReviewRefused(
                 f"only a steward of {contract.agency} (or an operator) submits its contracts"
             )
+        if contract is None or preview.errors:
+            raise LintFailed(preview.errors or ["contract.yaml:(file): the contract does not load"])
         now = _now()
         row = {
             "dataset_id": contract.id,
@@ -353,10 +364,7 @@ class ContractReviews:
     def send_for_review(self, principal: Principal, dataset_id: str, version: str) -> Submission:
         """Move the agency's draft into review."""
         found = self._visible(principal, dataset_id, version)
-        if not (
-            principal.role == Role.operator
-            or (principal.role == Role.steward and principal.agency == found.agency)
-        ):
+        if not self._edits(principal, found.agency):
             raise ReviewRefused(f"only a steward of {found.agency} sends its drafts for review")
         return self.submit(principal, found.yaml)
 
@@ -365,7 +373,7 @@ class ContractReviews:
     def approve(self, principal: Principal, dataset_id: str, version: str) -> Submission:
         """Make a version in review active (the previous active version is deprecated)."""
         found = self._deciding(principal, dataset_id, version)
-        again = self.preview(found.yaml)
+        again = self.preview(_submitter(found.agency), found.yaml)
         if again.errors:
             raise ReviewConflict(
                 "the dataset's contract moved since this version was submitted: "

@@ -179,7 +179,7 @@ def preview(
 ) -> Response:
     """The lint errors and the breaking/compatible changes a submission of this text would
     meet; nothing is stored."""
-    found = platform.contract_reviews.preview(body.yaml)
+    found = platform.contract_reviews.preview(principal, body.yaml)
     contract = found.contract
     view = PreviewView(
         dataset=contract.id if contract else None,

@@ -164,6 +164,17 @@ def test_a_breaking_change_needs_a_major_version(served: World) -> None:
     assert other.status_code == 403
 
 
+def test_another_agencys_contract_is_not_shown_through_a_diff(served: World) -> None:
+    """A preview naming a private dataset of another agency shows none of its contract."""
+    private = served.platform.contract("cases_private").text
+    claimed = bump(private, "9.0.0", "amount").replace(f"value: {OWNER}", f"value: {SAME_SECTOR}")
+    for agency, role in ((SAME_SECTOR, Role.steward), (OTHER_SECTOR, Role.analyst)):
+        shown = call(served, agency, role, "POST", "/preview", json={"yaml": claimed}).json()
+        assert shown["changes"] == [] and shown["follows"] is None
+        assert "amount" not in str(shown) and "is taken" in str(shown["errors"])
+    assert call(served, OTHER_SECTOR, Role.analyst, "GET", "/cases_private").status_code == 404
+
+
 def test_a_rejected_contract_never_accepts_deliveries(served: World) -> None:
     dataset = "drunk_driving_rejected"
     text = draft(served, dataset)
