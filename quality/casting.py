@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 from contracts.model import ARROW_TYPES, Column, LogicalType
 from quality.results import ROW, CheckKind, CheckResult, Sample
 from quality.temporal import java_to_strptime, parse_strict
+from quality.wording import Phrase
 
 TRUE_WORDS = ("y", "yes", "t", "true", "1", "예", "o")
 FALSE_WORDS = ("n", "no", "f", "false", "0", "아니오", "아니요", "x")
@@ -23,20 +24,20 @@ FALSE_WORDS = ("n", "no", "f", "false", "0", "아니오", "아니요", "x")
 WHITESPACE = " \t\r\n\u00a0\u3000\ufeff"
 THOUSANDS = r"[+-]?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]*)?"
 
-HINTS = {
-    LogicalType.integer: "write whole numbers without units or decimals (thousands separators "
-    "are fine); declare markers like '-' in the contract's nullValues, or declare the column "
-    "as string",
-    LogicalType.number: "write numbers without units or text (thousands separators are fine); "
-    "declare markers like '-' in the contract's nullValues, or declare the column as string",
-    LogicalType.boolean: "write Y/N, true/false, 1/0 or 예/아니오, or declare the column as string",
+# Message keys per type: what its cells should be, and how to fix them.
+WHAT_KEYS = {
+    LogicalType.integer: "types.what.integer",
+    LogicalType.number: "types.what.number",
+    LogicalType.boolean: "types.what.boolean",
+    LogicalType.date: "types.what.date",
+    LogicalType.timestamp: "types.what.timestamp",
 }
-WHAT = {
-    LogicalType.integer: "whole numbers",
-    LogicalType.number: "numbers",
-    LogicalType.boolean: "booleans",
-    LogicalType.date: "dates",
-    LogicalType.timestamp: "timestamps",
+HINT_KEYS = {
+    LogicalType.integer: "types.hint.integer",
+    LogicalType.number: "types.hint.number",
+    LogicalType.boolean: "types.hint.boolean",
+    LogicalType.date: "types.hint.date",
+    LogicalType.timestamp: "types.hint.timestamp",
 }
 
 
@@ -290,10 +291,8 @@ def _samples(prep: _Prepared, value: pa.ChunkedArray, rows: pa.Array, k: int) ->
 
 
 def _failure(column: Column, count: int, samples: list[Sample]) -> CheckResult:
-    expected = WHAT[column.logical_type]
-    if column.format:
-        expected += f" in the format {column.format}"
-    shown = ", ".join(repr(s.values[column.name]) for s in samples[:3])
+    first = samples[0] if samples else Sample()
+    what = {"count": count, "format": column.format or ""}
     return CheckResult(
         kind=CheckKind.types,
         rule=f"types:{column.name}",
@@ -301,17 +300,29 @@ def _failure(column: Column, count: int, samples: list[Sample]) -> CheckResult:
         passed=False,
         count=count,
         samples=samples,
-        message=(
-            f"{count:,} value(s) in column '{column.physical_name}' ({column.name}) are not "
-            f"{expected} ({column.logical_type.value}), e.g. {shown}; they were read as null"
-        ),
-        hint=HINTS.get(
-            column.logical_type,
-            f"write {expected}"
-            + ("" if column.format else " (ISO: yyyy-MM-dd, yyyy-MM-dd HH:mm:ss)")
-            + ", or declare the column's format in the contract",
-        ),
+        key="types.failed",
+        hint_key="types.hint.formatted" if column.format else HINT_KEYS[column.logical_type],
+        params={
+            "column": _quoted(column),
+            "physical": column.physical_name,
+            "name": column.name,
+            "type": column.logical_type.value,
+            "format": column.format or "",
+            "what": Phrase(
+                key="types.what.formatted" if column.format else WHAT_KEYS[column.logical_type],
+                params={**what, "what": Phrase(key=WHAT_KEYS[column.logical_type], params=what)},
+            ),
+            "shown": ", ".join(repr(s.values[column.name]) for s in samples[:3]),
+            "row": "?" if first.row is None else first.row,
+            "value": repr(first.values.get(column.name, "")),
+        },
     )
+
+
+def _quoted(column: Column) -> str:
+    """How a message names a column: "'측정일시' (measured_on)", or "'n'" when they match."""
+    quoted = f"'{column.physical_name}'"
+    return quoted if column.physical_name == column.name else f"{quoted} ({column.name})"
 
 
 def _sample_text(value: object) -> object:

@@ -12,6 +12,7 @@ from quality.results import MAX_SAMPLES, ROW, CheckKind, CheckResult, Sample
 from quality.running import GroupFailed, run_suite
 from quality.spill import Typed, num_rows
 from quality.suite import suite_for
+from quality.wording import Param, Phrase
 
 
 class Validation(BaseModel):
@@ -24,17 +25,6 @@ class Validation(BaseModel):
 
 def _judge(plan: Plan, value: float) -> bool:
     return all(OPERATORS[k][1](value, v) for k, v in plan.thresholds.items())
-
-
-SINGULAR = {"have": "has", "repeat": "repeats", "share": "shares", "fail": "fails"}
-
-
-def _rows(n: int, share: str, phrase: str) -> str:
-    """'3 rows have …' / '1 row has …': `phrase` starts with a plural verb."""
-    if n != 1:
-        return f"{n:,} rows{share} {phrase}"
-    verb, _, rest = phrase.partition(" ")
-    return f"1 row{share} {SINGULAR.get(verb, verb)} {rest}"
 
 
 def _sample_value(value: Any, logical: LogicalType | None) -> Any:
@@ -75,31 +65,37 @@ def _check(
 ) -> CheckResult:
     """One plan's GX results as a CheckResult with a plain-words message."""
     base = {"kind": plan.kind, "rule": plan.rule, "column": plan.column,
-            "severity": plan.severity, "hint": plan.hint}  # fmt: skip
+            "severity": plan.severity, "hint_key": plan.hint.key}  # fmt: skip
+    hinted = plan.hint.params
+
+    def result(message: Phrase, **fields: Any) -> CheckResult:
+        params = {**hinted, **message.params}
+        return CheckResult(**base, **fields, key=message.key, params=params)
+
     if plan.error:
-        return CheckResult(**base, passed=False, count=1, message=plan.error)
+        return result(plan.error, passed=False, count=1)
     raised = [why for why in map(_exception, results) if why]
     if raised or len(results) != len(plan.expectations):
         why = raised[0] if raised else "Great Expectations returned no result"
-        return CheckResult(
-            **base, passed=False, count=1, message=f"{plan.rule} could not be checked: {why}"
-        )
+        return result(Phrase.of("rule.unchecked", rule=plan.rule, why=why), passed=False, count=1)
     if plan.table_level:
         observed = int(results[0]["result"].get("observed_value") or 0)
         passed = _judge(plan, observed)
-        message = f"the delivery has {observed:,} rows"
-        if not passed:
-            message += f"; rule '{plan.rule}' wants {_wanted(plan)}"
-        return CheckResult(**base, passed=passed, count=0 if passed else 1, message=message)
+        if passed:
+            return result(Phrase.of("rows.table", observed=observed), passed=True, count=0)
+        wanted = Phrase.of(
+            "rows.table.wanted", observed=observed, rule=plan.rule, wanted=_wanted(plan)
+        )
+        return result(wanted, passed=False, count=1)
     unexpected = [(r.get("result") or {}).get("unexpected_count") for r in results]
     if any(u is None for u in unexpected):  # an aggregate expectation (custom): GX decides
         passed = all(r["success"] for r in results)
         observed = (results[0].get("result") or {}).get("observed_value")
-        shown = f" (observed value: {observed})" if observed is not None else ""
-        verdict = "holds" if passed else "fails"
-        return CheckResult(
-            **base, passed=passed, count=0 if passed else 1, message=f"{plan.rule} {verdict}{shown}"
+        shown = Phrase.of("rule.observed", value=str(observed)) if observed is not None else ""
+        verdict = Phrase.of(
+            "rule.holds" if passed else "rule.fails", rule=plan.rule, observed=shown
         )
+        return result(verdict, passed=passed, count=0 if passed else 1)
     count = max(unexpected) if plan.overlap else sum(unexpected)
     percent = 100 * count / rows if rows else 0.0
     passed = (
@@ -108,23 +104,32 @@ def _check(
         else all(r["success"] for r in results)
     )
     share = f" ({percent:.2f}%)" if plan.percent else ""
-    message = _rows(count, share, plan.failing) if count else f"no row fails {plan.rule}"
+    if not count:
+        return result(Phrase.of("rows.none", rule=plan.rule), passed=passed, count=0)
+    message = Phrase(key=plan.failing.key, params={**plan.failing.params, "share": share})
     if plan.kind == CheckKind.quality and plan.thresholds and plan.thresholds != {"mustBe": 0}:
-        message += f"; rule '{plan.rule}' allows {_wanted(plan)}"
-    return CheckResult(
-        **base, passed=passed, count=count, message=message,
+        counted = Phrase(key=message.key, params={**message.params, "count": count})
+        message = Phrase.of("rows.allowed", base=counted, rule=plan.rule, wanted=_wanted(plan))
+    return result(
+        message, passed=passed, count=count,
         samples=_samples(results, types, limit) if count else [],
     )  # fmt: skip
 
 
-def _wanted(plan: Plan) -> str:
+def _wanted(plan: Plan) -> Phrase:
     """The rule's thresholds in words: 'less than 5%', 'more than 0 rows'."""
-    unit = "%" if plan.percent else " rows"
+    unit: Param = "%" if plan.percent else Phrase.of("unit.rows")
     parts = []
     for key, value in plan.thresholds.items():
-        shown = f"{value[0]}{unit} and {value[1]}{unit}" if isinstance(value, list) else value
-        parts.append(f"{OPERATORS[key][0]} {shown}{'' if isinstance(value, list) else unit}")
-    return " and ".join(parts)
+        word = OPERATORS[key][0]
+        if isinstance(value, list):
+            parts.append(Phrase.of(word, low=value[0], high=value[1], unit=unit))
+        else:
+            parts.append(Phrase.of(word, value=value, unit=unit))
+    wanted = parts[0]
+    for part in parts[1:]:
+        wanted = Phrase.of("words.and", a=wanted, b=part)
+    return wanted
 
 
 def validate(typed: Typed, contract: Contract, *, sample_rows: int = 10) -> Validation:
@@ -148,7 +153,7 @@ def validate(typed: Typed, contract: Contract, *, sample_rows: int = 10) -> Vali
         for group in failed:
             for i in group.checks:
                 if 0 <= i < len(plans):
-                    why = f"{plans[i].rule} could not be checked: {group.error}"
+                    why = Phrase.of("rule.unchecked", rule=plans[i].rule, why=str(group.error))
                     plans[i].error = plans[i].error or why
         for res in result.get("results", []):
             meta = (res.get("expectation_config") or {}).get("meta") or {}

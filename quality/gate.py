@@ -40,12 +40,10 @@ def explain_cast_nulls(checks: list[CheckResult], read: list[CheckResult]) -> li
     uncast = {c.column: c.count for c in read if c.kind == CheckKind.types and not c.passed}
     explained = []
     for check in checks:
-        if check.kind == CheckKind.required and not check.passed and check.column in uncast:
-            note = (
-                f" ({min(uncast[check.column], check.count)} of them held a value that did not "
-                "cast: see the types check)"
-            )
-            check = check.model_copy(update={"message": check.message + note})
+        required = check.kind == CheckKind.required and not check.passed
+        if required and check.key and check.column in uncast:
+            held = min(uncast[check.column], check.count)
+            check = check.reworded("rows.uncast", base=check.phrase(check.key), uncast=held)
         explained.append(check)
     return explained
 

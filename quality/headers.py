@@ -11,6 +11,9 @@ import pyarrow.compute as pc
 from contracts.model import Column, Contract, Severity
 from quality.casting import WHITESPACE
 from quality.results import CheckKind, CheckResult
+from quality.wording import SHOWN, Phrase, listed
+
+SHOWN_HEADERS = 8  # of the file's own header, where a renamed column is looked for
 
 
 def normalise(text: str) -> str:
@@ -41,7 +44,6 @@ class HeaderMap:
 
     def checks(self, filled: list[int]) -> list[CheckResult]:
         """The `schema` checks; `filled` are unnamed columns found to hold values."""
-        found = ", ".join(repr(h) for h in self.headers) or "none"
         out: list[CheckResult] = []
         if self.duplicates:
             out.append(
@@ -50,45 +52,61 @@ class HeaderMap:
                     rule="schema:duplicate_headers",
                     passed=False,
                     count=len(self.duplicates),
-                    message="the header names these columns more than once: "
-                    + ", ".join(repr(d) for d in self.duplicates),
-                    hint="give every column of the header row a distinct name",
+                    key="schema.duplicate_headers",
+                    hint_key="schema.duplicate_headers.hint",
+                    params={"names": listed([repr(d) for d in self.duplicates])},
                 )
             )
         if self.missing:
-            names = ", ".join(f"'{c.physical_name}' ({c.name})" for c in self.missing)
+            found = [repr(h) for h in self.headers]
+            total = len(self.index) + len(self.missing)
             out.append(
                 CheckResult(
                     kind=CheckKind.schema,
                     rule="schema:missing_columns",
                     passed=False,
                     count=len(self.missing),
-                    message=f"{len(self.missing)} contract column(s) missing: {names}; "
-                    f"the file's headers are: {found}",
-                    hint="name the file's header cells as the contract's physicalName, or, if "
-                    "the column was renamed, update physicalName in the contract",
+                    # Many missing: the file is another table, or its header row is elsewhere.
+                    key="schema.missing.many" if len(self.missing) > SHOWN else "schema.missing",
+                    hint_key="schema.missing.hint",
+                    params={
+                        "matched": len(self.index),
+                        "total": total,
+                        "names": listed([f"'{c.physical_name}' ({c.name})" for c in self.missing]),
+                        "found": listed(found, SHOWN_HEADERS) if found else Phrase(key="list.none"),
+                    },
                 )
             )
         extra = [repr(self.headers[i]) for i in self.extras]
-        extra += [f"unnamed column {i + 1}" for i in filled]
-        if extra:
+        unnamed = ", ".join(str(i + 1) for i in filled)
+        if extra or filled:
             out.append(
                 CheckResult(
                     kind=CheckKind.schema,
                     rule="schema:extra_columns",
                     severity=Severity.warning,
                     passed=False,
-                    count=len(extra),
-                    message=f"{len(extra)} file column(s) not in the contract were ignored: "
-                    + ", ".join(extra),
-                    hint="add them to the contract if they should be published; otherwise "
-                    "leave them out of the file",
+                    count=len(extra) + len(filled),
+                    key="schema.extra" if extra else "schema.extra.unnamed_only",
+                    hint_key="schema.extra.hint",
+                    params={
+                        "names": listed(extra),
+                        "positions": unnamed,
+                        "unnamed": Phrase(key="schema.extra.unnamed", params={"positions": unnamed})
+                        if filled
+                        else "",
+                    },
                 )
             )
         if self.fits:
-            found_all = f"all {len(self.index)} contract columns found in the file"
             out.append(
-                CheckResult(kind=CheckKind.schema, rule="schema", passed=True, message=found_all)
+                CheckResult(
+                    kind=CheckKind.schema,
+                    rule="schema",
+                    passed=True,
+                    key="schema.passed",
+                    params={"columns": len(self.index)},
+                )
             )
         return out
 

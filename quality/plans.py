@@ -17,22 +17,24 @@ import yaml
 
 from contracts.model import Column, Contract, LogicalType, QualityRule, Severity
 from quality.results import CheckKind
+from quality.wording import Param, Phrase
 
 NUMERIC = (LogicalType.integer, LogicalType.number)
 ORDERED = (*NUMERIC, LogicalType.date, LogicalType.timestamp)
 GX_ENGINES = {"greatexpectations", "gx"}
 METRIC_ALIASES = {"duplicateCount": "duplicateValues", "nullCheck": "nullValues"}
 
-# ODCS comparison keywords: the metric value must satisfy each one that is given.
+# ODCS comparison keywords: the metric value must satisfy each one that is given; the key
+# words the threshold in reports.
 OPERATORS: dict[str, tuple[str, Callable[[float, Any], bool]]] = {
-    "mustBe": ("exactly", operator.eq),
-    "mustNotBe": ("anything but", operator.ne),
-    "mustBeGreaterThan": ("more than", operator.gt),
-    "mustBeGreaterOrEqualTo": ("at least", operator.ge),
-    "mustBeLessThan": ("less than", operator.lt),
-    "mustBeLessOrEqualTo": ("at most", operator.le),
-    "mustBeBetween": ("between", lambda v, b: b[0] <= v <= b[1]),
-    "mustNotBeBetween": ("outside", lambda v, b: not b[0] <= v <= b[1]),
+    "mustBe": ("threshold.must_be", operator.eq),
+    "mustNotBe": ("threshold.must_not_be", operator.ne),
+    "mustBeGreaterThan": ("threshold.greater", operator.gt),
+    "mustBeGreaterOrEqualTo": ("threshold.at_least", operator.ge),
+    "mustBeLessThan": ("threshold.less", operator.lt),
+    "mustBeLessOrEqualTo": ("threshold.at_most", operator.le),
+    "mustBeBetween": ("threshold.between", lambda v, b: b[0] <= v <= b[1]),
+    "mustNotBeBetween": ("threshold.outside", lambda v, b: not b[0] <= v <= b[1]),
 }
 
 
@@ -44,14 +46,14 @@ class Plan:
     rule: str
     column: str | None
     severity: Severity
-    hint: str
-    failing: str  # finishes "<n> rows …" in the failure message
+    hint: Phrase
+    failing: Phrase  # "<n> rows …": the failure message, given the count
     expectations: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     thresholds: dict[str, Any] = field(default_factory=dict)  # ODCS operators, if any
     percent: bool = False  # thresholds are on the share of rows, not the count
     table_level: bool = False  # the metric is the row count itself
     overlap: bool = False  # expectations may flag the same row: count the largest, not the sum
-    error: str | None = None
+    error: Phrase | None = None
 
 
 def _typed(col: Column, values: tuple[str, ...]) -> list[Any]:
@@ -80,46 +82,41 @@ def _column_plans(contract: Contract) -> list[Plan]:
     key = contract.primary_key
     err = Severity.error
     for col in contract.columns:
-        name, lab = col.name, col.label
+        name, lab = col.name, {"lab": col.label}
         if col.required or name in key:
             plans.append(Plan(
                 CheckKind.required, f"required:{name}", name, err,
-                f"fill in {lab} in every row, or make the column optional in the contract",
-                f"have no value in {lab}, which is required",
+                Phrase.of("hint.required", **lab), Phrase.of("rows.required", **lab),
                 [("expect_column_values_to_not_be_null", {"column": name})],
             ))  # fmt: skip
         if col.unique and key != [name]:
             plans.append(Plan(
                 CheckKind.unique, f"unique:{name}", name, err,
-                f"correct or remove the repeated values of {lab}, "
-                "or drop `unique` from the contract",
-                f"repeat a value of {lab}, which must be unique",
+                Phrase.of("hint.unique", **lab), Phrase.of("rows.unique", **lab),
                 [("expect_column_values_to_be_unique", {"column": name})],
             ))  # fmt: skip
         if col.enum:
             allowed = ", ".join(col.enum[:12]) + (", …" if len(col.enum) > 12 else "")
             plans.append(Plan(
                 CheckKind.enum, f"enum:{name}", name, err,
-                f"use one of {allowed} in {lab}, or add the new value to the contract's enum",
-                f"have a value of {lab} that is not in the contract's list",
+                Phrase.of("hint.enum", **lab, allowed=allowed), Phrase.of("rows.enum", **lab),
                 [("expect_column_values_to_be_in_set",
                   {"column": name, "value_set": _typed(col, col.enum)})],
             ))  # fmt: skip
         if col.pattern and col.logical_type == LogicalType.string:
-            example = f" (e.g. {col.examples[0]})" if col.examples else ""
+            example = Phrase.of("hint.example", value=col.examples[0]) if col.examples else ""
+            form = {**lab, "pattern": col.pattern}
             plans.append(Plan(
                 CheckKind.pattern, f"pattern:{name}", name, err,
-                f"write {lab} in the form {col.pattern}{example}, "
-                "or change the pattern in the contract",
-                f"have a value of {lab} that does not match the pattern {col.pattern}",
+                Phrase.of("hint.pattern", **form, example=example),
+                Phrase.of("rows.pattern", **form),
                 [("expect_column_values_to_match_regex", {"column": name, "regex": col.pattern})],
             ))  # fmt: skip
         if (col.minimum is not None or col.maximum is not None) and col.logical_type in ORDERED:
-            span = _span(col.minimum, col.maximum)
+            span = {**lab, "span": _span(col.minimum, col.maximum)}
             plans.append(Plan(
                 CheckKind.range, f"range:{name}", name, err,
-                f"correct {lab} (allowed: {span}), or widen the range in the contract",
-                f"have a value of {lab} that is not {span}",
+                Phrase.of("hint.range", **span), Phrase.of("rows.range", **span),
                 [("expect_column_values_to_be_between", {
                     "column": name,
                     "min_value": _bound(col, col.minimum),
@@ -129,11 +126,13 @@ def _column_plans(contract: Contract) -> list[Plan]:
         if (col.min_length is not None or col.max_length is not None) and (
             col.logical_type == LogicalType.string
         ):
-            span = _span(col.min_length, col.max_length) + " characters long"
+            span = {
+                **lab,
+                "span": _span(col.min_length, col.max_length, Phrase.of("unit.characters")),
+            }
             plans.append(Plan(
                 CheckKind.range, f"length:{name}", name, err,
-                f"correct {lab} (allowed: {span}), or change the lengths in the contract",
-                f"have a value of {lab} that is not {span}",
+                Phrase.of("hint.length", **span), Phrase.of("rows.length", **span),
                 [("expect_column_value_lengths_to_be_between",
                   {"column": name, "min_value": col.min_length, "max_value": col.max_length})],
             ))  # fmt: skip
@@ -147,34 +146,42 @@ def _column_plans(contract: Contract) -> list[Plan]:
         plans.append(Plan(
             CheckKind.primary_key, "primary_key:" + ",".join(key),
             key[0] if len(key) == 1 else None, err,
-            f"make each {labs} appear only once: remove or merge the repeated rows",
-            f"share their primary key ({labs}) with another row",
+            Phrase.of("hint.primary_key", labs=labs), Phrase.of("rows.primary_key", labs=labs),
             [expectation],
         ))  # fmt: skip
     return plans
 
 
-def _span(low: Any, high: Any) -> str:
+def _span(low: Any, high: Any, unit: Param = "") -> Phrase:
+    """'between 1 and 9', 'at least 1', 'at most 9'; `unit` follows each bound (characters)."""
     if low is not None and high is not None:
-        return f"between {low} and {high}"
-    return f"at least {low}" if low is not None else f"at most {high}"
+        return Phrase.of("span.between", low=low, high=high, unit=unit)
+    if low is not None:
+        return Phrase.of("span.at_least", low=low, unit=unit)
+    return Phrase.of("span.at_most", high=high, unit=unit)
 
 
-REWRITE_HINT = "correct rule '{rule}' in the contract (or remove it), then replay the delivery"
+def rewrite_hint(rule: str) -> Phrase:
+    """The hint of a rule that cannot run: its author must correct it."""
+    return Phrase.of("hint.rewrite", quality_rule=rule)
 
 
 def _quality_plan(contract: Contract, rule: QualityRule) -> Plan:
     """One ODCS quality entry as a plan; anything we cannot run becomes an `error` plan."""
     spec = rule.spec
     col = next((c for c in contract.columns if c.name == rule.column), None)
-    lab = col.label if col else "the table"
+    lab: Param = col.label if col else Phrase.of("words.table")
     # An unnamed rule is called after its metric; say which column, as 'required:x' does.
     auto = rule.name in (spec.get("metric"), spec.get("rule")) and rule.column
+    hint = (
+        Phrase.of("hint.described", description=rule.description)
+        if rule.description
+        else Phrase.of("hint.quality", quality_rule=rule.name, lab=lab)
+    )
     plan = Plan(
         CheckKind.quality, f"{rule.name}:{rule.column}" if auto else rule.name, rule.column,
-        rule.severity,
-        rule.description or f"see the quality rule '{rule.name}' of {lab} in the contract",
-        "break this rule",  # replaced by the metric below
+        rule.severity, hint,
+        Phrase.of("rows.rule"),  # replaced by the metric below
         thresholds={k: spec[k] for k in OPERATORS if spec.get(k) is not None},
         percent=str(spec.get("unit", "")).strip().lower() in ("percent", "percentage", "%"),
     )  # fmt: skip
@@ -184,17 +191,13 @@ def _quality_plan(contract: Contract, rule: QualityRule) -> Plan:
     elif kind == "custom":
         _custom(plan, spec, col)
     else:
-        plan.error = (
-            f"quality rule '{rule.name}' has type {kind or '(none)'!r}, which Gongyu cannot run; "
-            "use a library metric (rowCount, nullValues, missingValues, invalidValues, "
-            "duplicateValues) or type: custom with engine: greatExpectations"
-        )
+        plan.error = Phrase.of("rule.unknown_type", rule=rule.name, type=repr(kind or "(none)"))
     if plan.error:
-        plan.hint = REWRITE_HINT.format(rule=rule.name)
+        plan.hint = rewrite_hint(rule.name)
     return plan
 
 
-def _library(plan: Plan, spec: dict, contract: Contract, col: Column | None, lab: str) -> None:
+def _library(plan: Plan, spec: dict, contract: Contract, col: Column | None, lab: Param) -> None:
     """ODCS library metrics: the GX expectation, default threshold and failure wording."""
     metric = spec.get("metric") or spec.get("rule")
     metric = METRIC_ALIASES.get(metric, metric)
@@ -206,22 +209,26 @@ def _library(plan: Plan, spec: dict, contract: Contract, col: Column | None, lab
         plan.expectations = [("expect_table_row_count_to_be_between", _row_bounds(plan.thresholds))]
         return
     if metric == "duplicateValues":
-        plan.failing = f"repeat a value of {lab}" if col else "repeat another row"
+        plan.failing = (
+            Phrase.of("rows.duplicate", lab=lab) if col else Phrase.of("rows.duplicate_rows")
+        )
         if col:
             plan.expectations = [("expect_column_values_to_be_unique", {"column": name})]
         else:
             cols = list(args.get("properties") or [c.name for c in contract.columns])
             plan.expectations = [("expect_compound_columns_to_be_unique", {"column_list": cols})]
     elif name is None:
-        plan.error = f"quality metric {metric!r} needs a column; attach it to a property"
+        plan.error = Phrase.of("rule.needs_column", metric=repr(metric))
         return
     elif metric == "nullValues":
-        plan.failing = f"have no value in {lab}"
+        plan.failing = Phrase.of("rows.null", lab=lab)
         plan.expectations = [("expect_column_values_to_not_be_null", {"column": name})]
     elif metric == "missingValues":
         markers = [v for v in args.get("missingValues") or [] if v is not None]
-        plan.failing = f"have no value in {lab}" + (
-            f" or a missing-value marker ({', '.join(map(str, markers))})" if markers else ""
+        plan.failing = (
+            Phrase.of("rows.missing.markers", lab=lab, markers=", ".join(map(str, markers)))
+            if markers
+            else Phrase.of("rows.null", lab=lab)
         )
         plan.expectations = [("expect_column_values_to_not_be_null", {"column": name})]
         if markers:
@@ -229,7 +236,7 @@ def _library(plan: Plan, spec: dict, contract: Contract, col: Column | None, lab
                 ("expect_column_values_to_not_be_in_set", {"column": name, "value_set": markers})
             )
     elif metric == "invalidValues" and (args.get("validValues") or args.get("pattern")):
-        plan.failing = f"have an invalid value in {lab}"
+        plan.failing = Phrase.of("rows.invalid", lab=lab)
         if args.get("validValues"):
             values = [v for v in args["validValues"] if v is not None]
             plan.expectations.append(
@@ -241,11 +248,7 @@ def _library(plan: Plan, spec: dict, contract: Contract, col: Column | None, lab
                 ("expect_column_values_to_match_regex", {"column": name, "regex": args["pattern"]})
             )
     else:
-        plan.error = (
-            f"quality metric {metric!r} is not supported here (invalidValues needs "
-            "arguments.validValues or arguments.pattern); use rowCount, nullValues, "
-            "missingValues, invalidValues or duplicateValues"
-        )
+        plan.error = Phrase.of("rule.unsupported_metric", metric=repr(metric))
         return
     plan.thresholds = plan.thresholds or {"mustBe": 0}
     mostly = _mostly(plan)
@@ -287,10 +290,7 @@ def _custom(plan: Plan, spec: dict, col: Column | None) -> None:
     """`type: custom, engine: greatExpectations`: the expectation given in `implementation`."""
     engine = re.sub(r"[^a-z]", "", str(spec.get("engine", "")).lower())
     if engine not in GX_ENGINES:
-        plan.error = (
-            f"custom quality rule '{plan.rule}' uses engine {spec.get('engine')!r}; "
-            "only engine: greatExpectations runs here"
-        )
+        plan.error = Phrase.of("rule.engine", rule=plan.rule, engine=repr(spec.get("engine")))
         return
     impl = spec.get("implementation")
     try:
@@ -298,12 +298,9 @@ def _custom(plan: Plan, spec: dict, col: Column | None) -> None:
             impl = yaml.safe_load(impl)
     except yaml.YAMLError as exc:
         impl = None
-        plan.error = f"implementation of '{plan.rule}' is not valid YAML: {exc}"
+        plan.error = Phrase.of("rule.yaml", rule=plan.rule, error=str(exc))
     if not isinstance(impl, dict):
-        plan.error = plan.error or (
-            f"custom quality rule '{plan.rule}' needs implementation: "
-            "{type: expect_…, kwargs: {…}}"
-        )
+        plan.error = plan.error or Phrase.of("rule.implementation", rule=plan.rule)
         return
     etype = impl.get("type") or impl.get("expectation_type")
     kwargs = impl.get("kwargs")
@@ -312,13 +309,17 @@ def _custom(plan: Plan, spec: dict, col: Column | None) -> None:
     if kwargs is None:
         kwargs = {k: v for k, v in impl.items() if k not in ("type", "expectation_type", "meta")}
     if not isinstance(etype, str) or not isinstance(kwargs, dict):
-        plan.error = f"custom quality rule '{plan.rule}' names no GX expectation type"
+        plan.error = Phrase.of("rule.no_expectation", rule=plan.rule)
         return
     kwargs = {k: v for k, v in kwargs.items() if k not in ("meta", "result_format")}
     if col and "column" not in kwargs and "column_list" not in kwargs:
         kwargs["column"] = col.name  # a property-level rule is about its own column
     plan.expectations = [(etype, kwargs)]
-    plan.failing = f"fail {etype}" + (f" on {col.label}" if col else "")
+    plan.failing = Phrase.of(
+        "rows.custom",
+        expectation=etype,
+        on=Phrase.of("rows.custom.on", lab=col.label) if col else "",
+    )
 
 
 def plan_checks(contract: Contract) -> list[Plan]:

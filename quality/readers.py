@@ -59,6 +59,7 @@ from quality.results import MAX_SAMPLES, CheckKind, CheckResult, ReadResult, Sam
 from quality.spill import SPILL_NAME, Spill, typed_schema
 from quality.structured import read_jsonl, read_parquet, read_xlsx
 from quality.transcoding import scan, utf8_stream
+from quality.wording import Param, Phrase
 
 SEGMENT_BYTES = 1 << 25  # text parsed and cast at once: bounds the raw text held in memory
 EXTENSIONS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".xlsx": "xlsx", ".xls": "xlsx"}
@@ -67,7 +68,12 @@ EXTENSIONS |= {".parquet": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl", ".j
 # unopened: the XLSX reader holds a sheet in memory, and a zip bomb would take the machine.
 MAX_EXPANDED_BYTES = 1 << 30
 BOMB_RATIO, BOMB_FLOOR = 100, 1 << 26
-DELIMITER_NAMES = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}
+DELIMITER_KEYS = {
+    "\t": "readable.delimiter.tab",
+    ",": "readable.delimiter.comma",
+    ";": "readable.delimiter.semicolon",
+    "|": "readable.delimiter.pipe",
+}
 # Excel's column limit: no table exported from a spreadsheet or a database is wider, and a
 # header wider than this is a wrong delimiter or not a header (parsing it costs memory per field).
 MAX_COLUMNS = 16_384
@@ -98,8 +104,11 @@ def read_delivery(
     except Exception as err:  # a reader bug or an exotic file must still yield a report
         check = Unreadable(
             "error",
-            f"{path.name} could not be read as {source.format}: {type(err).__name__}: {err}",
-            "re-export the file as UTF-8 CSV with one header row, or as XLSX",
+            "readable.error",
+            "readable.error.hint",
+            file=path.name,
+            format=source.format,
+            error=f"{type(err).__name__}: {err}",
         ).check
         return ReadResult(checks=[check], source=source)
 
@@ -109,12 +118,12 @@ def read_prepared(reading: Reading) -> ReadResult:
     why it cannot be read. `read_delivery` wraps it; drafting reads files it has no contract for."""
     path = reading.path
     if not path.is_file():
-        raise Unreadable("missing", f"{path} does not exist", "deliver the file again")
+        raise Unreadable("missing", "readable.missing", "readable.missing.hint", file=str(path))
     with open(path, "rb") as f:
         head = f.read(SAMPLE_BYTES)
     bom = bom_encoding(head)
     if not head[bom.bom if bom else 0 :].strip():
-        raise Unreadable("empty", f"{path.name} is empty", "deliver a file with data rows")
+        raise Unreadable("empty", "readable.empty", "readable.empty.hint", file=path.name)
     kind = sniff_binary(head)
     if kind == "xlsx" and head.startswith(b"PK"):
         _refuse_bomb(path)
@@ -138,10 +147,13 @@ def _refuse_bomb(path: Path) -> None:
     if expanded > MAX_EXPANDED_BYTES or (expanded > BOMB_FLOOR and expanded > BOMB_RATIO * size):
         raise Unreadable(
             "bomb",
-            f"{path.name} is a {size:,}-byte zip that expands to {expanded:,} bytes "
-            f"({expanded // size:,}x); it is not opened",
-            "deliver the sheet as CSV, or an XLSX that expands to less than "
-            f"{MAX_EXPANDED_BYTES:,} bytes",
+            "readable.bomb",
+            "readable.bomb.hint",
+            file=path.name,
+            size=size,
+            expanded=expanded,
+            ratio=expanded // size,
+            limit=MAX_EXPANDED_BYTES,
         )
 
 
@@ -167,30 +179,26 @@ def _consume(reading: Reading, mapping: HeaderMap, pieces: Iterator[Piece]) -> R
         failures = caster.checks()
     source.rows = rows
     if rows == 0:
-        raise Unreadable(
-            "empty",
-            f"{source.file} has a header but no data rows",
-            "deliver the file with its data rows below one header row",
-        )
-    checks = [_passed(CheckKind.readable, f"read {rows:,} rows of {source.file} as {_how(source)}")]
+        raise Unreadable("empty", "readable.no_rows", "readable.no_rows.hint", file=source.file)
+    checks = [
+        _passed(CheckKind.readable, "readable.read", rows=rows, file=source.file, **_how(source))
+    ]
     checks += mapping.checks(sorted(filled))
     if not mapping.fits:
         return ReadResult(checks=checks, source=source)
-    checks += failures or [
-        _passed(CheckKind.types, f"all {len(columns)} columns cast to the contract's types")
-    ]
+    checks += failures or [_passed(CheckKind.types, "types.passed", columns=len(columns))]
     return ReadResult(checks=checks, source=source, spill=reading.spill)
 
 
-def _how(source: SourceInfo) -> str:
-    parts = [source.format, *([source.encoding] if source.encoding else [])]
-    if source.delimiter:
-        parts.append(f"{DELIMITER_NAMES[source.delimiter]}-delimited")
-    return ", ".join(parts)
+def _how(source: SourceInfo) -> dict[str, Param]:
+    """How a file was read, as the `readable.read` message's values."""
+    how = ", ".join([source.format, *([source.encoding] if source.encoding else [])])
+    name = DELIMITER_KEYS.get(source.delimiter or "")
+    return {"how": how, "delimiter": Phrase(key=name) if name else ""}
 
 
-def _passed(kind: CheckKind, message: str) -> CheckResult:
-    return CheckResult(kind=kind, rule=kind.value, passed=True, message=message)
+def _passed(kind: CheckKind, key: str, **params: Param) -> CheckResult:
+    return CheckResult(kind=kind, rule=kind.value, passed=True, key=key, params=params)
 
 
 # --- text: CSV/TSV and JSON Lines -------------------------------------------------------------
@@ -212,17 +220,16 @@ def _text(reading: Reading, head: bytes) -> ReadResult:
         row = text.count("\n", 0, at) + 1
         raise Unreadable(
             "nul",
-            f"{path.name} holds {text.count(chr(0)):,} NUL byte(s) (\\0), the first on line {row} "
-            f"after {text[max(0, at - 40) : at]!r}",
-            "remove the NUL bytes (an export or copy error); text files never hold them",
+            "readable.nul",
+            "readable.nul.hint",
             samples=[Sample(row=row, values={"text": text[max(0, at - 40) : at + 40]})],
+            file=path.name,
+            nuls=text.count(chr(0)),
+            line=row,
+            before=repr(text[max(0, at - 40) : at]),
         )
     if "\x00" in text:
-        raise Unreadable(
-            "format",
-            f"{path.name} is not a CSV, TSV, XLSX, Parquet or JSON Lines file",
-            "deliver CSV (UTF-8 or CP949), XLSX, Parquet or JSON Lines",
-        )
+        raise Unreadable("format", "readable.format", "readable.format.hint", file=path.name)
     if looks_like_jsonl(text):
         source.format = "jsonl"
         return _decoded(
@@ -233,11 +240,13 @@ def _text(reading: Reading, head: bytes) -> ReadResult:
     if len(headers) > MAX_COLUMNS:
         raise Unreadable(
             "columns",
-            f"{path.name}'s first line splits into {len(headers):,} fields or more at "
-            f"{DELIMITER_NAMES.get(source.delimiter, source.delimiter)}s; a table has at most "
-            f"{MAX_COLUMNS:,} columns",
-            "make the first line the header row, one name per column, and check the delimiter",
+            "readable.columns",
+            "readable.columns.hint",
             samples=[Sample(row=1, values={"text": text[:80]})],
+            file=path.name,
+            fields=len(headers),
+            delimiter=repr(source.delimiter),
+            limit=MAX_COLUMNS,
         )
     mapping = reading.map(headers)
     if not mapping.fits and chosen is not None and not bom and chosen not in candidates[:2]:
@@ -285,15 +294,54 @@ def _undecodable(path: Path, failures: list[DecodeFailure]) -> Unreadable:
     # Report the encoding that got furthest: the file most likely is that, with a bad byte.
     worst = max(failures, key=lambda f: f.offset)
     others = ", ".join(f.label for f in failures if f is not worst)
+    where = {"file": path.name, "line": worst.line, "offset": worst.offset, "label": worst.label}
+    bad = {"offset": worst.offset, "bytes": worst.bad.hex(" ")}
+    line = _line_at(path, worst.offset)
+    other = _mixed_in(line, worst.label)
+    if other is not None:
+        text = line.decode(other, "replace").strip()[:80]
+        return Unreadable(
+            "encoding",
+            "readable.encoding.mixed",
+            "readable.encoding.mixed.hint",
+            samples=[Sample(row=worst.line, values={**bad, "text": text})],
+            **{**where, "label": worst.label.upper()},
+            other=other.upper(),
+        )
     return Unreadable(
         "encoding",
-        f"{path.name} cannot be decoded: {worst}" + (f" (also tried {others})" if others else ""),
-        "save the file as UTF-8 or CP949 (in Excel: 'CSV UTF-8'); the bytes at that position "
-        "are corrupt or in another encoding",
-        samples=[
-            Sample(row=worst.line, values={"offset": worst.offset, "bytes": worst.bad.hex(" ")})
-        ],
+        "readable.encoding",
+        "readable.encoding.hint",
+        samples=[Sample(row=worst.line, values=bad)],
+        **where,
+        bytes=worst.bad.hex(" "),
+        also=Phrase(key="readable.encoding.also", params={"others": others}) if others else "",
     )
+
+
+def _line_at(path: Path, offset: int, reach: int = 1 << 16) -> bytes:
+    """The line holding byte `offset` (up to `reach` bytes either side)."""
+    with open(path, "rb") as f:
+        f.seek(max(0, offset - reach))
+        window = f.read(2 * reach)
+    at = min(offset, reach)
+    start = window.rfind(b"\n", 0, at) + 1
+    end = window.find(b"\n", at)
+    return window[start : end if end >= 0 else len(window)]
+
+
+def _mixed_in(line: bytes, label: str) -> str | None:
+    """The other of UTF-8 and CP949 when the failing line is wholly in it: the file mixes the
+    two (rows pasted from another file), which one consistent encoding fixes."""
+    ours = "cp949" if label == "cp949" else "utf-8" if label.startswith("utf-8") else None
+    if ours is None:
+        return None
+    other = "utf-8" if ours == "cp949" else "cp949"
+    try:
+        line.decode(other)
+    except UnicodeDecodeError:
+        return None
+    return other
 
 
 def _csv(opener: Opener, reading: Reading, mapping: HeaderMap) -> Iterator[Piece]:
@@ -347,19 +395,22 @@ def _csv(opener: Opener, reading: Reading, mapping: HeaderMap) -> Iterator[Piece
     except OpenQuote:
         raise Unreadable(
             "quote",
-            f"{reading.path.name} ends inside a quoted value that starts in row {row}: the file "
-            "is cut short, or a quote is never closed",
-            'deliver the whole file; close every quoted value ("...")',
+            "readable.quote",
+            "readable.quote.hint",
             samples=[Sample(row=row)],
+            file=reading.path.name,
+            row=row,
         ) from None
     except pa.ArrowInvalid as err:
         if "straddl" in str(err):
             raise Unreadable(
                 "record-too-long",
-                f"{reading.path.name} has a record longer than {BLOCK_BYTES:,} bytes at or after "
-                f"row {row}: a line break is missing, or a quote is never closed",
-                "give each record its own line; close every quoted value",
+                "readable.record_too_long",
+                "readable.record_too_long.hint",
                 samples=[Sample(row=row)],
+                file=reading.path.name,
+                limit=BLOCK_BYTES,
+                row=row,
             ) from None
         if not invalid:
             raise
@@ -393,10 +444,12 @@ def _ragged(opener: Opener, options: dict[str, Any]) -> Unreadable:
     first = invalid[0]
     return Unreadable(
         "rows",
-        f"{len(invalid):,} row(s) do not have one field per header column: row {first.number} "
-        f"has {first.actual_columns} fields, the header {first.expected_columns}",
-        'quote values that contain the delimiter ("a, b") and give every row one field per '
-        "header column",
+        "readable.rows",
+        "readable.rows.hint",
+        rows=len(invalid),
+        row=first.number,
+        fields=first.actual_columns,
+        expected=first.expected_columns,
         samples=[
             Sample(row=r.number, values={"fields": r.actual_columns, "text": r.text[:200]})
             for r in invalid[:MAX_SAMPLES]

@@ -15,6 +15,7 @@ import pyarrow as pa
 from contracts.model import Contract
 from quality.headers import HeaderMap, map_headers
 from quality.results import MAX_SAMPLES, CheckKind, CheckResult, Sample, SourceInfo
+from quality.wording import Param
 
 BLOCK_BYTES = 1 << 22  # pyarrow parse block: several per segment, parsed in parallel
 
@@ -26,19 +27,22 @@ Opener = Callable[[], Any]
 
 
 class Unreadable(Exception):
-    """The file cannot be read; carries the failed `readable` check."""
+    """The file cannot be read; carries the failed `readable` check (message and hint by key)."""
 
-    def __init__(self, rule: str, message: str, hint: str, samples: list[Sample] | None = None):
-        super().__init__(message)
+    def __init__(
+        self, rule: str, key: str, hint: str, samples: list[Sample] | None = None, **params: Param
+    ):
         self.check = CheckResult(
             kind=CheckKind.readable,
             rule=f"readable:{rule}",
             passed=False,
             count=1,
             samples=(samples or [])[:MAX_SAMPLES],
-            message=message,
-            hint=hint,
+            key=key,
+            hint_key=hint,
+            params=params,
         )
+        super().__init__(self.check.message)
 
 
 @dataclass

@@ -1,7 +1,9 @@
 """The quarantine report: what failed, where (column, source rows) and how to fix it.
 
-`report_json` is for machines (the catalog, the HTTP API); `report_text` is for the steward
-reading it in a terminal or an e-mail. Both list blocking failures first, then warnings.
+`report_json` is for machines (the catalog, the HTTP API, the steward's page): every failure
+with its message key and values, and the `findings` a steward reads, each in Korean and English.
+`report_text` is the English text for a terminal or an e-mail. Both list blocking failures
+first, then warnings; `findings` groups many columns failing their types into one.
 """
 
 from __future__ import annotations
@@ -10,8 +12,12 @@ from typing import Any
 
 from contracts.model import Contract
 from quality.results import MAX_SAMPLES, CheckKind, CheckResult, GateResult
+from quality.wording import both, listed
 
 MAX_VALUE = 60  # characters of a cell shown in the text report
+# From this many columns failing their types, the report says so once: a shifted or foreign
+# file fails nearly every column, and ninety findings hide the one cause.
+GROUP_TYPES = 4
 RULE = "─" * 72
 FILE_LEVEL = {
     CheckKind.contract,
@@ -48,7 +54,39 @@ def _failure_json(check: CheckResult, labels: dict[str, str]) -> dict[str, Any]:
         "message": check.message,
         "hint": check.hint,
         "samples": [s.model_dump() for s in check.samples[:MAX_SAMPLES]],
+        "key": check.key,
+        "hint_key": check.hint_key,
+        "params": check.model_dump(mode="json", include={"params"})["params"],
+        "text": both(check),
     }
+
+
+def findings(gate: GateResult, contract: Contract | None = None) -> list[CheckResult]:
+    """The failures as a steward reads them: many columns failing their types become one
+    finding naming a few of them (the failures themselves stay in `report_json`)."""
+    failures = gate.failures
+    typed = [c for c in failures if c.kind == CheckKind.types and c.blocking]
+    if len(typed) < GROUP_TYPES:
+        return failures
+    names = [f"'{c.params.get('physical', c.column)}'" for c in typed]
+    grouped = CheckResult(
+        kind=CheckKind.types,
+        rule="types",
+        passed=False,
+        count=sum(c.count for c in typed),
+        samples=[c.samples[0] for c in typed if c.samples][:MAX_SAMPLES],
+        key="types.many",
+        hint_key="types.many.hint",
+        params={
+            "failed": len(typed),
+            "total": len(contract.columns) if contract else len(typed),
+            "names": listed(names),
+        },
+    )
+    grouped_ids = {id(c) for c in typed}
+    at = next(i for i, c in enumerate(failures) if id(c) in grouped_ids)
+    rest = [c for c in failures if id(c) not in grouped_ids]
+    return [*rest[:at], grouped, *rest[at:]]
 
 
 def report_json(gate: GateResult, contract: Contract | None = None) -> dict[str, Any]:
@@ -63,6 +101,7 @@ def report_json(gate: GateResult, contract: Contract | None = None) -> dict[str,
         "rows": gate.rows,
         "counts": gate.counts(),
         "failures": [_failure_json(c, labels) for c in gate.failures],
+        "findings": [_failure_json(c, labels) for c in findings(gate, contract)],
     }
 
 
@@ -119,8 +158,9 @@ def report_text(gate: GateResult, contract: Contract | None = None) -> str:
     ]
     if verdict == "QUARANTINED":
         lines.append("           Nothing was published; the last published version keeps serving.")
-    blocking = [c for c in gate.failures if c.blocking]
-    warnings = [c for c in gate.failures if not c.blocking]
+    shown = findings(gate, contract)
+    blocking = [c for c in shown if c.blocking]
+    warnings = [c for c in shown if not c.blocking]
     if gate.failures:
         lines.append("           Row numbers count the header as row 1, as a spreadsheet does.")
     for title, checks in (

@@ -6,9 +6,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from contracts.model import Severity
+from quality.wording import Param, Phrase, say
 
 ROW = "__row"
 """Column carrying each record's source row number (1 = header line, 2 = first data row)."""
@@ -52,6 +53,27 @@ class CheckResult(BaseModel):
     samples: list[Sample] = Field(default_factory=list, max_length=MAX_SAMPLES)
     message: str = ""
     hint: str = Field("", description="How the steward can fix it.")
+    key: str | None = Field(None, description="Message key in quality/messages.yaml.")
+    hint_key: str | None = Field(None, description="The hint's key; it takes `params` too.")
+    params: dict[str, Param] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _english(self) -> CheckResult:
+        # Keyed checks keep their English in `message`/`hint` for Dagster, lineage and the CLI.
+        if self.key and not self.message:
+            self.message = say(self.phrase(self.key), "en")
+        if self.hint_key and not self.hint:
+            self.hint = say(self.phrase(self.hint_key), "en")
+        return self
+
+    def phrase(self, key: str) -> Phrase:
+        """`key` with this check's values; `count` is always one of them."""
+        return Phrase(key=key, params={"count": self.count, **self.params})
+
+    def reworded(self, key: str, **params: Param) -> CheckResult:
+        """This check with another message (the hint stays): `params` are added to its own."""
+        data = self.model_dump(exclude={"message", "key", "params"})
+        return CheckResult(**data, key=key, params={**self.params, **params})
 
     @property
     def blocking(self) -> bool:

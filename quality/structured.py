@@ -40,9 +40,11 @@ def read_jsonl(reading: Reading, opener: Opener) -> tuple[HeaderMap, Iterator[Pi
         if bad:
             raise Unreadable(
                 "json",
-                f"line {bad[0][0]} is not a JSON object: {bad[0][1][:200]!r}",
-                'write one JSON object per line: {"column": value, ...}',
+                "readable.json",
+                "readable.json.hint",
                 samples=[Sample(row=n, values={"text": t[:200]}) for n, t in bad],
+                line=bad[0][0],
+                text=repr(bad[0][1][:200]),
             )
         keys = [
             k
@@ -78,14 +80,10 @@ def read_xlsx(reading: Reading) -> tuple[HeaderMap, Iterator[Piece]]:
             top = (sheet.start or (0, 0))[0]
     except Exception as err:
         raise Unreadable(
-            "format",
-            f"{path.name} looks like a spreadsheet but cannot be opened: {err}",
-            "save it again from Excel as .xlsx, or export the sheet as CSV",
+            "format", "readable.xlsx", "readable.xlsx.hint", file=path.name, error=str(err)
         ) from err
     if not cells:
-        raise Unreadable(
-            "empty", f"the first sheet of {path.name} is empty", "put the data on the first sheet"
-        )
+        raise Unreadable("empty", "readable.xlsx_empty", "readable.xlsx_empty.hint", file=path.name)
     headers = [_cell_text(v) for v in cells[0]]
     mapping = reading.map(headers)
     body = cells[1:]
@@ -126,7 +124,7 @@ def read_parquet(reading: Reading) -> tuple[HeaderMap, Iterator[Piece]]:
         names = parquet.schema_arrow.names
     except Exception as err:
         raise Unreadable(
-            "format", f"{path.name} is not a readable Parquet file: {err}", "write the file again"
+            "format", "readable.parquet", "readable.parquet.hint", file=path.name, error=str(err)
         ) from err
     mapping = reading.map(list(names))
 

@@ -10,8 +10,9 @@ import functools
 from typing import TYPE_CHECKING, Any
 
 from contracts.model import Contract, Severity
-from quality.plans import REWRITE_HINT, Plan, plan_checks
+from quality.plans import Plan, plan_checks, rewrite_hint
 from quality.results import CheckKind
+from quality.wording import Phrase, say
 
 if TYPE_CHECKING:
     import great_expectations as gx
@@ -57,7 +58,7 @@ def _meta(plan: Plan, index: int) -> dict[str, Any]:
         "rule": plan.rule,
         "column": plan.column,
         "severity": plan.severity.value,
-        "hint": plan.hint,
+        "hint": say(plan.hint, "en"),
         "check": index,
     }
     if plan.thresholds and plan.kind == CheckKind.quality:
@@ -83,8 +84,8 @@ def suite_for(contract: Contract, plans: list[Plan]) -> gx.ExpectationSuite:
             ]
         except Exception as exc:  # unknown type or bad kwargs: the author must hear of it
             why = "; ".join(str(exc).strip().splitlines()[:3]) or type(exc).__name__
-            plan.error = f"quality rule '{plan.rule}' cannot be built in GX: {why}"
-            plan.hint = REWRITE_HINT.format(rule=plan.rule)
+            plan.error = Phrase(key="rule.gx_build", params={"rule": plan.rule, "why": why})
+            plan.hint = rewrite_hint(plan.rule)
             continue
         expectations += built
     # Given to the constructor: `add_expectation` wants an active data context.

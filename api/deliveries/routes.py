@@ -8,10 +8,10 @@ import time
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, UploadFile
+from fastapi import APIRouter, Depends, File, Query, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from api.auth import AUTH_FAILURES, CurrentPrincipal
 from api.browse.audit import CatalogAudit, audit_upload
@@ -21,8 +21,10 @@ from catalog.access.policy import may_see, sees_deliveries
 from catalog.access.principal import Role
 from catalog.deliveries import Delivery, DeliveryState, DeliveryTooLarge
 from gongyu.delivery.landing import accept_upload, upload_name
+from gongyu.delivery.report import reasons
 from gongyu.ground.settings import Settings
 from quality.header_check import HeaderMismatch
+from quality.wording import Lang
 
 router = APIRouter(prefix="/api/v1", tags=["deliveries"], responses=AUTH_FAILURES)
 UPLOAD = r"/api/v1/datasets/[^/]+/deliveries"
@@ -53,7 +55,7 @@ class DeliveryView(BaseModel):
     filename: str
     state: DeliveryState
     rows: int | None
-    reasons: list[str]
+    reasons: list[str] = Field(description="Why it was quarantined, in the language asked for.")
     snapshot_id: str | None
     received_at: datetime
     updated_at: datetime
@@ -124,8 +126,10 @@ def delivery(
     principal: CurrentPrincipal,
     platform: PlatformDep,
     audit: Annotated[CatalogAudit, Depends()],
+    lang: Annotated[Lang, Query(description="Language of the reasons: ko or en.")] = "ko",
 ) -> Response:
-    """A delivery's state, rows and quarantine reasons: for its agency and operators."""
+    """A delivery's state, rows and quarantine reasons (Korean, or English with `?lang=en`):
+    for its agency and operators."""
     try:
         found: Delivery | None = platform.deliveries.get(delivery_id)
     except KeyError:
@@ -135,17 +139,18 @@ def delivery(
         audit.record(principal)
         return JSONResponse(NOT_FOUND, status_code=404)
     audit.record(principal, datasets=[contract.id])
-    return JSONResponse(_view(found).model_dump(mode="json"))
+    view = _view(found, reasons(platform, found, lang))
+    return JSONResponse(view.model_dump(mode="json"), headers={"Content-Language": lang})
 
 
-def _view(d: Delivery) -> DeliveryView:
+def _view(d: Delivery, reasons: list[str]) -> DeliveryView:
     return DeliveryView(
         delivery_id=d.delivery_id,
         dataset=d.dataset_id,
         filename=d.filename,
         state=d.state,
         rows=d.rows,
-        reasons=d.reasons,
+        reasons=reasons,
         snapshot_id=d.snapshot_id,
         received_at=d.received_at,
         updated_at=d.updated_at,

@@ -41,13 +41,14 @@ def admit(platform: Platform, delivery: Delivery) -> Admitted:
 
 def gave_up(delivery: Delivery) -> CheckResult:
     """The check that quarantines a delivery whose runs kept stopping before they finished."""
+    # The ledger's last reason is the worker's own words (an error), shown as they are.
     last = delivery.reasons[-1] if delivery.reasons else "killed (no error was recorded)"
     return CheckResult(
         kind=CheckKind.readable,
         rule="delivery:run-attempts",
         passed=False,
         count=1,
-        message=f"{RUN_ATTEMPTS} runs stopped before finishing this delivery; last: {last}",
-        hint="check that the file is what the contract describes and re-deliver it; if it is, "
-        "tell the operator (the worker logs show why each run stopped)",
+        key="delivery.run_attempts",
+        hint_key="delivery.run_attempts.hint",
+        params={"attempts": RUN_ATTEMPTS, "last": last},
     )

@@ -82,7 +82,8 @@ def audit_check(audit: Audit) -> CheckResult:
         rule="audit:staged-snapshot",
         passed=audit.passed,
         count=len(audit.problems),
-        message="; ".join(audit.problems)
-        or f"staged snapshot holds {audit.rows:,} rows as expected",
-        hint="" if audit.passed else "re-deliver; if it persists, tell the operator",
+        key="audit.passed" if audit.passed else "audit.failed",
+        hint_key=None if audit.passed else "audit.failed.hint",
+        # The lakehouse's audit says what it found in its own (English) words.
+        params={"rows": audit.rows, "problems": "; ".join(audit.problems)},
     )

@@ -11,8 +11,9 @@ from catalog.deliveries import Delivery, DeliveryState
 from gongyu.delivery.admit import Admitted
 from gongyu.platform import Platform
 from quality.gate import GateRun
-from quality.report import report_json, report_text
-from quality.results import GateResult
+from quality.report import findings, report_json, report_text
+from quality.results import GateResult, Sample
+from quality.wording import Lang
 
 
 class Outcome(BaseModel):
@@ -58,10 +59,47 @@ def report(
     delivery = platform.deliveries.set_state(
         delivery.delivery_id,
         DeliveryState.published if published else DeliveryState.quarantined,
-        reasons=[] if published else [c.message for c in gate.failures if c.blocking],
+        reasons=[] if published else [c.message for c in findings(gate, contract) if c.blocking],
         rows=gate.rows,
         snapshot_id=str(snapshot_id) if published else None,
         contract_version=contract.version,
         seconds=round(time.perf_counter() - started, 3),
     )
     return Outcome(delivery=delivery, gate=gate, report=text)
+
+
+class Finding(BaseModel):
+    """One finding of a delivery's gate report, in one language."""
+
+    kind: str
+    rule: str
+    column_label: str | None = None
+    blocking: bool
+    count: int
+    message: str
+    hint: str
+    samples: list[Sample]
+
+
+def stored_findings(platform: Platform, delivery: Delivery, lang: Lang) -> list[Finding] | None:
+    """The findings of a delivery's `report.json` in `lang`; None when it has none (the gate
+    has not run, the delivery was refused before it, or the report predates findings)."""
+    text = platform.results.read_text(results_prefix(delivery) + "report.json")
+    if text is None:
+        return None
+    stored = json.loads(text).get("findings")
+    if stored is None:
+        return None
+    # Each finding keeps its English message and hint; `text` has them in every language.
+    return [Finding.model_validate({**f, **(f.get("text") or {}).get(lang, {})}) for f in stored]
+
+
+def reasons(platform: Platform, delivery: Delivery, lang: Lang) -> list[str]:
+    """Why a delivery was quarantined, in `lang`: its report's blocking findings, else the
+    ledger's own words (e.g. a run that stopped)."""
+    if delivery.state != DeliveryState.quarantined:
+        return delivery.reasons
+    found = stored_findings(platform, delivery, lang)
+    if not found:
+        return delivery.reasons
+    return [f.message for f in found if f.blocking] or delivery.reasons

@@ -31,6 +31,7 @@ from pydantic import BaseModel, Field
 from contracts.model import Classification, Severity
 from quality.privacy import checksums
 from quality.results import MAX_SAMPLES, ROW, CheckKind, CheckResult, Sample
+from quality.wording import Phrase, say
 
 # Digits must not continue a longer number or a decimal (37.0101234567 is a coordinate).
 _LB = r"(?:^|[^0-9.]|[^0-9]\.)"
@@ -337,11 +338,19 @@ def _detection(
     )
 
 
-HINT = (
-    "declare the column as direct_identifier in the contract so it is pseudonymised, "
-    "or remove the values; an institution's own published contact (an office phone number) "
-    "may be listed in the column's allowedIdentifiers instead"
-)
+HINT_KEY = "privacy.identifier.hint"
+HINT = say(Phrase(key=HINT_KEY), "en")
+# Each detector's name in reports.
+KIND_KEYS = {
+    "resident_registration_number": "privacy.kind.resident_registration_number",
+    "foreigner_registration_number": "privacy.kind.foreigner_registration_number",
+    "business_registration_number": "privacy.kind.business_registration_number",
+    "mobile_phone": "privacy.kind.mobile_phone",
+    "landline_phone": "privacy.kind.landline_phone",
+    "email": "privacy.kind.email",
+    "payment_card": "privacy.kind.payment_card",
+    "person_name": "privacy.kind.person_name",
+}
 
 
 def detection_checks(
@@ -361,7 +370,7 @@ def detection_checks(
             continue
         if d.detector in (allowed or {}).get(d.column, ()):
             continue
-        label = d.detector.replace("_", " ")
+        kind = KIND_KEYS.get(d.detector)
         checks.append(
             CheckResult(
                 kind=CheckKind.privacy,
@@ -371,12 +380,13 @@ def detection_checks(
                 passed=False,
                 count=d.count,
                 samples=d.samples,
-                message=(
-                    f"column '{(labels or {}).get(d.column, d.column)}' holds {d.count} "
-                    f"value(s) that look like a {label} "
-                    f"({d.share:.1%} of its non-null cells) but is not declared direct_identifier"
-                ),
-                hint=HINT,
+                key="privacy.identifier",
+                hint_key=HINT_KEY,
+                params={
+                    "column": (labels or {}).get(d.column, d.column),
+                    "kind": Phrase(key=kind) if kind else d.detector.replace("_", " "),
+                    "share": f"{d.share:.1%}",
+                },
             )
         )
     return checks

@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 
 from contracts.model import GENERALISATION_LEVELS, Severity
 from quality.results import CheckKind, CheckResult
+from quality.wording import Param, Phrase
 
 RULE = "k_anonymity"
 _ROUND = re.compile(r"^round_(\d+(?:\.\d+)?)$")
@@ -97,38 +98,41 @@ def _looks_regional(values: pa.ChunkedArray) -> bool:
     return (pc.sum(first).as_py() or 0) >= len(present) / 2
 
 
-def suggestion(table: pa.Table, column: str) -> str:
+def suggestion(table: pa.Table, column: str) -> Phrase:
     """A generalisation for one quasi-identifier, from its Arrow type, name and values."""
     t = table.schema.field(column).type
     values = table[column]
     if pa.types.is_integer(t) and _AGE.search(column):
-        return f"{column}: 5- or 10-year age bands (age_band_5, age_band_10)"
+        return Phrase.of("privacy.suggest.age", column=column)
     if pa.types.is_timestamp(t):
-        finer = "hour, then day, then " if _has_minutes(values) else "day, then "
-        return f"{column}: truncate to {finer}month or year (hour, day, month, year)"
+        if _has_minutes(values):
+            return Phrase.of("privacy.suggest.timestamp_minutes", column=column)
+        return Phrase.of("privacy.suggest.timestamp", column=column)
     if pa.types.is_date(t):
-        return f"{column}: truncate to month or year (month, year)"
+        return Phrase.of("privacy.suggest.date", column=column)
     if pa.types.is_string(t) and (_REGION.search(column) or _looks_regional(values)):
-        return f"{column}: keep the first token, the 시·도 (first_token)"
+        return Phrase.of("privacy.suggest.region", column=column)
     if pa.types.is_integer(t) or pa.types.is_floating(t):
-        return f"{column}: round to a coarser multiple (round_N, e.g. round_10)"
+        return Phrase.of("privacy.suggest.number", column=column)
     distinct = pc.count_distinct(values).as_py()
     if distinct <= _FEW:
-        return f"{column}: already coarse ({distinct} values); generalise the others"
-    return f"{column}: map to a coarser category (e.g. each 경찰서 or office to its 시·도)"
+        return Phrase.of("privacy.suggest.coarse", column=column, distinct=distinct)
+    return Phrase.of("privacy.suggest.category", column=column)
 
 
-def check_k(table: pa.Table, quasi: list[str], k: int) -> CheckResult:
-    """The `k_anonymity` privacy check: blocking when the smallest class has fewer than k rows."""
+def check_k(
+    table: pa.Table, quasi: list[str], k: int, after: Param = "", limit: Param = ""
+) -> CheckResult:
+    """The `k_anonymity` privacy check: blocking when the smallest class has fewer than k rows.
+
+    `after` names the generalisation applied first, `limit` the suppression the contract allows.
+    """
     report = equivalence_classes(table, quasi, k)
-    combined = ", ".join(quasi) or "(none)"
+    said = {"k": k, "quasi": ", ".join(quasi) or "(none)", "after": after}
+    said |= {"smallest": report.smallest, "classes": report.classes}
     if report.passed:
         return CheckResult(
-            kind=CheckKind.privacy,
-            rule=RULE,
-            passed=True,
-            message=f"k={k} met over {combined}: smallest class has {report.smallest} rows "
-            f"({report.classes} classes).",
+            kind=CheckKind.privacy, rule=RULE, passed=True, key="privacy.k.met", params=said
         )
     return CheckResult(
         kind=CheckKind.privacy,
@@ -136,17 +140,17 @@ def check_k(table: pa.Table, quasi: list[str], k: int) -> CheckResult:
         severity=Severity.error,
         passed=False,
         count=report.rows_below_k,
-        message=(
-            f"k-anonymity k={k} not met over quasi-identifiers {combined}: the smallest class "
-            f"has {report.smallest} row(s); {report.classes_below_k} of {report.classes} classes "
-            f"({report.rows_below_k} of {report.rows} rows) have fewer than {k} rows. "
-            f"Class sizes below k: {report.below_k}."
-        ),
-        hint=(
-            "Generalise the quasi-identifiers before sharing: "
-            + "; ".join(suggestion(table, c) for c in quasi)
-            + ". Or drop a quasi-identifier from the shared table."
-        ),
+        key="privacy.k.failed",
+        hint_key="privacy.k.hint",
+        params={
+            **said,
+            "classes_below": report.classes_below_k,
+            "rows_below": report.rows_below_k,
+            "rows": report.rows,
+            "sizes": str(report.below_k),
+            "limit": limit,
+            "suggestions": [suggestion(table, c) for c in quasi],
+        },
     )
 
 

@@ -19,6 +19,7 @@ from quality.privacy.detectors import detect_identifiers, detection_checks
 from quality.privacy.kanonymity import RULE, check_k, equivalence_classes, generalise
 from quality.results import ROW, CheckKind, CheckResult
 from quality.spill import Typed, load
+from quality.wording import Param, Phrase
 
 
 @dataclass
@@ -62,35 +63,34 @@ def anonymity(typed: Typed, contract: Contract) -> tuple[CheckResult, np.ndarray
     table = generalise(load(typed, [*quasi, ROW]), privacy.generalise)
     report = equivalence_classes(table, quasi, privacy.k)
     levels = ", ".join(f"{c}→{lv}" for c, lv in privacy.generalise.items())
-    after = f" after generalising {levels}" if levels else ""
+    after: Param = Phrase(key="privacy.k.after", params={"levels": levels}) if levels else ""
     if report.passed:
-        check = check_k(table, quasi, privacy.k)
-        return check.model_copy(update={"message": check.message + after}), np.zeros(0, np.int64)
+        return check_k(table, quasi, privacy.k, after), np.zeros(0, np.int64)
     share = report.rows_below_k / report.rows
+    allowed = f"{privacy.max_suppressed:.2%}"
     if share <= privacy.max_suppressed:
         withheld = _suppressed(table, quasi, privacy.k)
-        message = (
-            f"k={privacy.k} met over {', '.join(quasi)}{after} by withholding "
-            f"{report.rows_below_k:,} row(s) in {report.classes_below_k:,} class(es) smaller "
-            f"than k ({share:.2%} of rows; the contract allows {privacy.max_suppressed:.2%}). "
-            "They stay in the raw delivery and are not published."
-        )
         check = CheckResult(
             kind=CheckKind.privacy,
             rule=RULE,
             passed=True,
             count=report.rows_below_k,
-            message=message,
+            key="privacy.k.suppressed",
+            params={
+                "k": privacy.k,
+                "quasi": ", ".join(quasi),
+                "after": after,
+                "withheld": report.rows_below_k,
+                "classes_below": report.classes_below_k,
+                "share": f"{share:.2%}",
+                "allowed": allowed,
+            },
         )
         return check, withheld
-    check = check_k(table, quasi, privacy.k)
-    message = check.message.rstrip(".") + (f" ({after.strip()})." if after else ".")
+    limit: Param = ""
     if privacy.max_suppressed:
-        message += (
-            f" {share:.2%} of rows are in small classes; the contract allows withholding at "
-            f"most {privacy.max_suppressed:.2%}."
-        )
-    return check.model_copy(update={"message": message}), np.zeros(0, np.int64)
+        limit = Phrase(key="privacy.k.limit", params={"share": f"{share:.2%}", "allowed": allowed})
+    return check_k(table, quasi, privacy.k, after, limit), np.zeros(0, np.int64)
 
 
 def screen(typed: Typed, contract: Contract) -> Screen:
@@ -103,7 +103,7 @@ def screen(typed: Typed, contract: Contract) -> Screen:
                 rule="privacy:undeclared-identifiers",
                 severity=Severity.error,
                 passed=True,
-                message="no undeclared personal identifiers found",
+                key="privacy.identifiers.none",
             )
         )
     withheld = np.zeros(0, np.int64)

@@ -84,10 +84,28 @@ def test_a_quarantine_report_is_shown_to_its_agency_only(served: World, steward)
     assert row.get("class") == "state-quarantined"
     report = steward.get(f"/steward/deliveries/{landed.delivery_id}")
     assert report.status_code == 200
-    shown = text(parse(report.text).find(".//pre[@id='report']"))
+    page = parse(report.text)
+    # The raw text report stays on the page, folded away under the findings.
+    shown = text(page.find(".//details/pre[@id='report']"))
     written = served.platform.results.path(f"cases_sector/{landed.delivery_id}/report.txt")
     assert shown == " ".join(written.read_text(encoding="utf-8").split())
     assert "열" in shown
+    # In Korean by default: the reason, then each finding with its fix and the rows at fault.
+    (reason,) = [text(li) for li in page.iterfind(".//ul[@id='reasons']/li")]
+    assert (
+        reason
+        == "5행 'n' 열의 값 '열'을(를) 정수로 읽을 수 없습니다. 이 값은 빈 값으로 처리했습니다."
+    )
+    finding = page.find(".//ol[@id='findings']/li")
+    assert "단위나 소수점 없이 정수로 고쳐 다시 제출하세요" in text(
+        finding.find(".//p[@class='fix']")
+    )
+    assert [text(td) for td in finding.iterfind(".//tbody/tr/td")] == ["5", "n = 열"]
+    english = parse(steward.get(f"/steward/deliveries/{landed.delivery_id}?lang=en").text)
+    (reason,) = [text(li) for li in english.iterfind(".//ul[@id='reasons']/li")]
+    assert (
+        reason == "row 5: the value '열' in column 'n' is not a whole number; it was read as null"
+    )
     with closing(sign_in(served.url, served.keys[(OTHER_SECTOR, Role.steward)])) as other:
         assert other.get(f"/steward/deliveries/{landed.delivery_id}").status_code == 404
         assert landed.delivery_id not in other.get("/steward").text

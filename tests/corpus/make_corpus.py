@@ -644,6 +644,12 @@ def verdict(case: Case, result: dict) -> str | None:
         return f"{case.rule}: sample rows {sorted(r for r in rows if r)} lack {missing}"
     if not check.get("message"):
         return f"{case.rule}: no message"
+    if not case.too_large and not check.get("key"):
+        return f"{case.rule}: no message key"
+    for found in (result["report"] or {}).get("findings", []):
+        korean = found.get("text", {}).get("ko", {})
+        if found.get("key") and not any("가" <= ch <= "힣" for ch in korean.get("message", "")):
+            return f"{found.get('rule')}: not worded in Korean: {korean}"
     return None
 
 

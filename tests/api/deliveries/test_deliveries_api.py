@@ -65,3 +65,29 @@ def test_only_the_owning_stewards_deliver(served: World) -> None:
     assert post(w, OTHER_SECTOR, Role.steward, CRIME, drunk).status_code == 403
     assert post(w, OTHER_SECTOR, Role.steward, "cases_private", drunk).status_code == 404
     assert post(w, OWNER, Role.steward, "no_such_dataset", drunk).status_code == 404
+
+
+def test_a_broken_files_reasons_are_korean_and_english_on_request(
+    served: World, tmp_path: Path
+) -> None:
+    w = served
+    # The real file as UTF-8, with one row pasted in CP949: an encoding problem on its line.
+    lines = data_file(CRIME_FILE).read_bytes().decode("cp949").splitlines(keepends=True)
+    mixed = tmp_path / "crime.csv"
+    mixed.write_bytes(
+        b"".join(t.encode("cp949" if i == 20 else "utf-8") for i, t in enumerate(lines))
+    )
+    landed = post(w, OWNER, Role.steward, CRIME, mixed)
+    assert landed.status_code == 202, landed.text
+    delivery_id = landed.json()["delivery_id"]
+    assert not process_delivery(w.platform, delivery_id).published
+    with w.client(OWNER, Role.steward) as c:
+        korean = c.get(f"/api/v1/deliveries/{delivery_id}")
+        english = c.get(f"/api/v1/deliveries/{delivery_id}", params={"lang": "en"})
+        assert c.get(f"/api/v1/deliveries/{delivery_id}", params={"lang": "fr"}).status_code == 422
+    assert korean.headers["content-language"] == "ko"
+    assert korean.json()["state"] == english.json()["state"] == "quarantined"
+    (reason,) = korean.json()["reasons"]
+    assert "두 가지 인코딩이 섞여 있습니다" in reason and "21번째 줄은 CP949" in reason
+    (reason,) = english.json()["reasons"]
+    assert "mixes two encodings: line 21 is in CP949" in reason
