@@ -39,6 +39,7 @@ from api.sql import routes as sql
 from api.sql.query import QueryService
 from api.sql.running import Limits
 from api.trino import routes as trino
+from api.web import contracts as contract_pages
 from api.web import steward
 from catalog.access.sessions import Sessions
 from gongyu.ground.settings import Settings, get_settings
@@ -100,7 +101,8 @@ def create_app(platform: Platform) -> FastAPI:
         default=settings.max_request_bytes,
         paths=steward.body_limits(settings)
         | deliveries.body_limits(settings)
-        | drafts.body_limits(settings),
+        | drafts.body_limits(settings)
+        | contract_pages.body_limits(settings),
     )
     app.add_middleware(SecurityHeaders)
     if settings.trusted_proxies:

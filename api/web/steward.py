@@ -15,6 +15,7 @@ from starlette.datastructures import FormData, UploadFile
 from api.browse.audit import audit_later, audit_upload
 from api.deps import platform_of
 from api.middleware.bodylimit import BodyTooLarge
+from api.web.i18n import requested_lang
 from api.web.render import error_page, page
 from api.web.session import PageError, SignedIn, check_csrf
 from catalog.access.audit import Outcome
@@ -23,7 +24,7 @@ from catalog.access.sessions import Session
 from catalog.deliveries import Delivery, DeliveryState, DeliveryTooLarge
 from contracts.model import Contract
 from gongyu.delivery.landing import accept_upload, upload_name
-from gongyu.delivery.report import results_prefix
+from gongyu.delivery.report import reasons, results_prefix, stored_findings
 from gongyu.ground.settings import Settings
 from gongyu.platform import Platform
 from quality.header_check import HeaderMismatch
@@ -124,7 +125,8 @@ def deliveries(
 def report(
     request: Request, session: SignedIn, background: BackgroundTasks, delivery_id: str
 ) -> Response:
-    """One delivery of my agency and its gate report (`report.txt`), if the gate has run."""
+    """One delivery of my agency and its gate report, if the gate has run: its findings in the
+    page's language, and the text report (`report.txt`) as written."""
     started = time.perf_counter()
     principal = _steward(session)
     platform = platform_of(request)
@@ -134,7 +136,18 @@ def report(
         return error_page(request, session, 404, "error.not_found")
     audit_later(background, request, principal, started, datasets=[delivery.dataset_id])
     text = platform.results.read_text(results_prefix(delivery) + "report.txt")
-    return page(request, "report.html", session=session, delivery=delivery, report=text)
+    lang = requested_lang(request)[0].value
+    contract = platform.contracts.get(delivery.dataset_id)
+    return page(
+        request,
+        "report.html",
+        session=session,
+        delivery=delivery,
+        reasons=reasons(platform, delivery, lang),
+        findings=stored_findings(platform, delivery, lang) or [],
+        labels={c.name: c.label for c in contract.columns} if contract else {},
+        report=text,
+    )
 
 
 async def _deliver_form(

@@ -13,9 +13,11 @@ from starlette.requests import Request
 
 from api.app import create_app
 from api.web import charts, pages
+from api.web import contracts as contract_pages
 from api.web.i18n import Lang, Translator, catalogue
 from api.web.render import TEMPLATES, page
 from catalog.access.principal import Role
+from catalog.contract_reviews import ReviewState
 from catalog.deliveries import DeliveryState
 from catalog.entries import (
     ColumnEntry,
@@ -32,9 +34,10 @@ from catalog.entries import (
 )
 from catalog.freshness import Freshness, FreshnessState
 from catalog.search import FIELDS
-from contracts.model import GENERALISATION_LEVELS, AccessLevel, Classification
+from contracts.model import GENERALISATION_LEVELS, AccessLevel, Classification, LogicalType
 from gongyu.ground.settings import Settings
 from gongyu.platform import Platform
+from quality.drafting import CADENCES
 from tests.api.web_session import parse, text
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -51,7 +54,7 @@ def test_every_label_is_in_both_languages() -> None:
     assert all(m.ko.strip() and m.en.strip() for m in messages.values())
     used = {k for src in template_sources().values() for k in LITERAL_KEY.findall(src)}
     code = "".join(p.read_text(encoding="utf-8") for p in TEMPLATES.parent.glob("*.py"))
-    keys = re.findall(r'"((?:error|signin|steward)\.[a-z_]+)"', code)
+    keys = re.findall(r'"((?:error|signin|steward|contracts)\.[a-z_]+)"', code)
     used |= {k for k in keys if not k.endswith(".html")}  # template names look alike
     dynamic = [
         *(f"access.{a}" for a in AccessLevel),
@@ -66,6 +69,11 @@ def test_every_label_is_in_both_languages() -> None:
         *(f"lineage.kind.{k}" for k in ("delivery", "table", "reader")),
         *(f"field.{f}" for f in FIELDS),
         *(f"error.title_{s}" for s in (400, 403, 404, 413)),
+        *(f"contract_state.{s}" for s in ReviewState),
+        *(f"contracts.done_{d}" for d in contract_pages.DONE),
+        *(f"contracts.error_{s}" for s in (400, 403, 404, 409, 422)),
+        *(f"cadence.{c}" for c in CADENCES),
+        *(f"logical_type.{x}" for x in LogicalType),
     ]
     missing = sorted(k for k in (*used, *dynamic) if k not in messages)
     assert not missing, f"add to api/web/messages.yaml: {missing}"
