@@ -67,13 +67,16 @@ def landing_zone_tick(defs: dg.Definitions, instance: dg.DagsterInstance) -> dg.
 
 
 def run_pending(
-    platform: Platform, on_start: Callable[[Delivery], None] | None = None
+    platform: Platform,
+    on_start: Callable[[Delivery], None] | None = None,
+    defs: dg.Definitions | None = None,
 ) -> Iterator[tuple[Delivery, str]]:
     """Evaluate the landing sensor, then materialize each requested delivery partition.
 
-    Yields each delivery after its run, with the Dagster run id.
+    Yields each delivery after its run, with the Dagster run id. `defs`: the platform's
+    Definitions if already built (the delivery worker keeps them between polls).
     """
-    defs = build_definitions(platform)
+    defs = defs or build_definitions(platform)
     with dagster_instance(platform.workspace) as instance:
         result = landing_zone_tick(defs, instance)
         for request in result.dynamic_partitions_requests or []:

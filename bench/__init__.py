@@ -21,5 +21,6 @@ BENCHMARKS: dict[str, str] = {
     "search": "bench.search",
     "scaleout": "bench.scaleout",
     "load": "bench.load",
+    "steward_loop": "bench.steward_loop",
 }
 """Benchmark name → module exposing `main(argv: list[str]) -> int`."""

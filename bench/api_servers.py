@@ -78,7 +78,10 @@ def gongyu(workspace: Path, contracts: Path, workers: int, log: Path) -> Iterato
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "GONGYU_HOME": str(workspace), "GONGYU_CONTRACTS_DIR": str(contracts)}
     cmd = [str(BIN / "gongyu"), "serve", "--workspace", str(workspace), "--port", str(port)]
-    with serving([*cmd, "--workers", str(workers)], env, f"{url}/healthz", log):
+    # The API alone: its group's memory is the server's, and the load benchmark gates its
+    # delivery itself (a delivery worker would race it for the lease).
+    cmd += ["--workers", str(workers), "--no-worker"]
+    with serving(cmd, env, f"{url}/healthz", log):
         yield url
 
 

@@ -21,6 +21,7 @@ from gongyu.cli import (
     run,
     serve,
     status,
+    worker,
 )
 
 app = typer.Typer(
@@ -35,6 +36,7 @@ app.command("deliver")(deliver.deliver)
 app.command("run")(run.run)
 app.command("status")(status.status)
 app.command("serve")(serve.serve)
+app.command("worker")(worker.worker)
 app.command("dagster-home")(dagster.dagster_home_command)
 app.add_typer(contracts.app, name="contracts")
 app.add_typer(privacy.app, name="privacy")

@@ -1,5 +1,6 @@
-"""Run the demo's servers as one: when one stops on its own the others are stopped and the
-demo exits non-zero; Ctrl-C or SIGTERM stops them all within seconds."""
+"""Run servers as one (the demo's, `gongyu serve`'s API and worker): when one stops on its own
+the others are stopped and the command exits non-zero; Ctrl-C or SIGTERM stops them all within
+seconds."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ from gongyu.cli.common import err
 GRACE_SECONDS = 8.0
 
 
-def supervise(children: dict[str, subprocess.Popen[bytes]], poll: float = 0.5) -> int:
-    """Wait until a child exits (report it, return 1) or the demo is interrupted (return 0);
+def supervise(
+    children: dict[str, subprocess.Popen[bytes]], poll: float = 0.5, whole: str = "the demo"
+) -> int:
+    """Wait until a child exits (report it, return 1) or `whole` is interrupted (return 0);
     either way stop every child (SIGTERM, then SIGKILL after the grace period)."""
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
@@ -22,7 +25,7 @@ def supervise(children: dict[str, subprocess.Popen[bytes]], poll: float = 0.5) -
             for name, child in children.items():
                 code = child.poll()
                 if code is not None:
-                    err.print(f"{name} stopped by itself (exit code {code}); stopping the demo")
+                    err.print(f"{name} stopped by itself (exit code {code}); stopping {whole}")
                     return 1
             time.sleep(poll)
     except KeyboardInterrupt:

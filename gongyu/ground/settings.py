@@ -59,6 +59,13 @@ class Settings(BaseSettings):
         "renews it every third of that while it works, so a delivery whose worker died "
         "(`validating`, lease lapsed) is run again after at most this long.",
     )
+    worker_poll_seconds: float = Field(
+        1.0,
+        gt=0,
+        description="How often the delivery worker (`gongyu worker`, which `gongyu serve` "
+        "starts) asks the catalog database for pending deliveries, in seconds: an upload waits "
+        "at most this long before its run starts.",
+    )
     sample_rows: int = Field(
         10, ge=1, le=10, description="Sample rows kept per failing rule in quarantine reports."
     )

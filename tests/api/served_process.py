@@ -50,9 +50,12 @@ class Process(World):
 
 
 @contextmanager
-def served_process(root: Path, **settings: Any) -> Iterator[Process]:
+def served_process(root: Path, worker: bool = False, **settings: Any) -> Iterator[Process]:
     """The test platform (`tests.api.world`) served by `gongyu serve` with `settings` (passed
-    as `GONGYU_*` variables), a key for every caller; stopped with SIGTERM at the end."""
+    as `GONGYU_*` variables), a key for every caller; stopped with SIGTERM at the end.
+
+    Without `worker` it is `gongyu serve --no-worker`: the process is the API server itself, so
+    its memory and threads are the server's."""
     platform = build_platform(root, **settings)
     keys = {
         (agency, role): platform.keys.create(agency, role, f"{agency}-{role.value}")[1]
@@ -69,7 +72,8 @@ def served_process(root: Path, **settings: Any) -> Iterator[Process]:
     workspace = str(platform.workspace.root)
     log = (root / "server.log").open("wb")
     proc = subprocess.Popen(
-        [GONGYU, "serve", "--workspace", workspace, "--port", str(port)],
+        [GONGYU, "serve", "--workspace", workspace, "--port", str(port)]
+        + ([] if worker else ["--no-worker"]),
         env=env,
         cwd=REPO,
         stdout=log,
