@@ -38,7 +38,14 @@ def landing_sensor(contracts: list[Contract]) -> dg.SensorDefinition:
         new_partitions: dict[str, list[str]] = {}
         requests = []
         for delivery in platform.deliveries.pending():
-            contract = platform.contract(delivery.dataset_id)
+            contract = platform.contracts.get(delivery.dataset_id)
+            if contract is None:
+                # Its contract was withdrawn (a file that stopped loading): it waits for it,
+                # and the others go on.
+                context.log.warning(
+                    f"{delivery.delivery_id} waits: no contract {delivery.dataset_id} is live"
+                )
+                continue
             name = partitions_name(contract)
             if not context.instance.has_dynamic_partition(name, delivery.delivery_id):
                 new_partitions.setdefault(name, []).append(delivery.delivery_id)

@@ -135,6 +135,8 @@ def serve(platform: Platform, port: int, api_port: int) -> None:
     env = {
         **os.environ,
         "GONGYU_HOME": str(platform.workspace.root),
+        # The worker (in `gongyu serve`) reloads the UI when a contract is approved.
+        "GONGYU_DAGSTER_URL": f"http://127.0.0.1:{port}",
         "DAGSTER_HOME": str(dagster_home(platform.workspace)),
     }
     bin_dir = Path(sys.executable).parent

@@ -66,6 +66,13 @@ class Settings(BaseSettings):
         "starts) asks the catalog database for pending deliveries, in seconds: an upload waits "
         "at most this long before its run starts.",
     )
+    dagster_url: HttpUrl | None = Field(
+        None,
+        description="The Dagster webserver (`dagster dev`, as the demo starts it) that the "
+        "delivery worker asks to reload Gongyu's code location when a contract is approved or "
+        "changed, so the UI shows the new dataset's asset at once. Unset: the UI shows it after "
+        "its next reload.",
+    )
     sample_rows: int = Field(
         10, ge=1, le=10, description="Sample rows kept per failing rule in quarantine reports."
     )

@@ -14,9 +14,12 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from pydantic import HttpUrl
 
 from assets.freshness import FRESHNESS_JOB
 from assets.runner import dagster_home
+from assets.worker import DeliveryWorker
+from catalog.access.principal import Principal, Role
 from catalog.deliveries import DeliveryState
 from gongyu.platform import Platform
 from tests.conftest import REPO, data_file
@@ -59,6 +62,27 @@ def wait_for(predicate, seconds: float, what: str, server: subprocess.Popen) -> 
         assert server.poll() is None, f"dagster dev exited while waiting for {what}"
         assert time.monotonic() < deadline, f"no {what} within {seconds:.0f} s"
         time.sleep(1)
+
+
+def approved_contract_reaches_the_ui(platform: Platform, port: int) -> None:
+    """A contract approved in the catalog: the worker's next look reloads the UI, which shows
+    its asset (no restart of `dagster dev`)."""
+    settings = platform.settings.model_copy(
+        update={"dagster_url": HttpUrl(f"http://127.0.0.1:{port}")}
+    )
+    worker = DeliveryWorker(Platform(settings))
+    worker.definitions()
+    text = platform.contract("kotsa_car_inspection_centers").text.replace(
+        "id: kotsa_car_inspection_centers", "id: kotsa_centers_approved"
+    )
+    steward = Principal(subject="t", agency="kotsa", role=Role.steward, via="api_key")
+    operator = Principal(subject="o", agency="kotsa", role=Role.operator, via="api_key")
+    reviews = worker.platform.contract_reviews
+    reviews.submit(steward, text)
+    reviews.approve(operator, "kotsa_centers_approved", "1.0.0")
+    worker.definitions()
+    keys = {tuple(n["assetKey"]["path"]) for n in graphql(port)["assetNodes"]}
+    assert ("transport_logistics", "kotsa", "kotsa_centers_approved") in keys
 
 
 @pytest.mark.slow
@@ -115,6 +139,7 @@ def test_dagster_dev_runs_dropped_files_and_shows_assets_checks_runs(platform: P
             return bool(runs and checked) and {runs[0]["status"], checked[-1]["status"]} <= done
 
         wait_for(run_finished, 120, "finished run in the webserver", server)
+        approved_contract_reaches_the_ui(platform, port)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         try:

@@ -114,12 +114,30 @@ def test_a_failing_poll_is_logged_and_retried(
     platform: Platform, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="assets.worker")
-    delivery, _ = platform.deliver(CRIME, data_file(CRIME_FILE))
-    path = contract_file(platform, CRIME)
-    moved = path.rename(path.with_suffix(".withdrawn"))  # its contract is gone: the sensor fails
+    home = platform.workspace.dagster_home
     worker = DeliveryWorker(platform, poll_seconds=0.05, retry_seconds=0.1)
     with running(worker) as thread:
+        wait_for(lambda: any("ready" in r.getMessage() for r in caplog.records), "warm-up")
+        aside = home.rename(home.with_name("dagster.aside"))
+        home.write_text("not a folder")  # Dagster's instance cannot open: the poll fails
+        delivery, _ = platform.deliver(CRIME, data_file(CRIME_FILE))
         wait_for(lambda: any("poll failed" in r.getMessage() for r in caplog.records), "a log")
         assert thread.is_alive()
-        moved.rename(path)  # back: the Definitions are rebuilt and the delivery runs
+        home.unlink()
+        aside.rename(home)  # back: the next poll runs the delivery
         ends(platform, delivery.delivery_id, DeliveryState.published)
+
+
+def test_a_delivery_whose_contract_is_withdrawn_waits_and_the_others_run(
+    platform: Platform,
+) -> None:
+    waiting, _ = platform.deliver(CRIME, data_file(CRIME_FILE))
+    other, _ = platform.deliver(KOICA, data_file(KOICA_FILE))
+    path = contract_file(platform, CRIME)
+    moved = path.rename(path.with_suffix(".withdrawn"))
+    worker = DeliveryWorker(platform, poll_seconds=0.05, retry_seconds=0.1)
+    with running(worker):
+        ends(platform, other.delivery_id, DeliveryState.published)
+        assert platform.deliveries.get(waiting.delivery_id).state == DeliveryState.received
+        moved.rename(path)  # back: the Definitions are rebuilt and the delivery runs
+        ends(platform, waiting.delivery_id, DeliveryState.published)
