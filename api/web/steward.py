@@ -32,6 +32,7 @@ from quality.header_check import HeaderMismatch
 router = APIRouter(prefix="/steward", include_in_schema=False)
 UPLOAD = "/upload"
 MAX_LISTED = 500
+WORDED = 50  # deliveries whose reasons the list shows in the page's language
 REFRESH_SECONDS = 5
 UNDER_WAY = (DeliveryState.received, DeliveryState.validating)
 # Multipart framing and the form's small fields around the file.
@@ -72,6 +73,10 @@ def _deliveries_page(
     agency = session.principal.agency
     mine = [d for d in platform.deliveries.list() if d.agency == agency]
     mine.sort(key=lambda d: d.received_at, reverse=True)
+    lang = requested_lang(request)[0].value
+    # In the page's language, from each report (one read each): the newest are worded, older
+    # ones point to their report.
+    worded = [d for d in mine if d.reasons][:WORDED]
     return page(
         request,
         "steward.html",
@@ -79,6 +84,7 @@ def _deliveries_page(
         status=status,
         datasets=_own_contracts(platform, agency),
         deliveries=mine[:MAX_LISTED],
+        reasons={d.delivery_id: reasons(platform, d, lang) for d in worded},
         landed=landed,
         landed_new=landed_new,
         problem=problem,

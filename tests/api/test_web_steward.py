@@ -82,6 +82,12 @@ def test_a_quarantine_report_is_shown_to_its_agency_only(served: World, steward)
     listing = parse(steward.get("/steward").text)
     row = listing.find(f".//tr[@id='delivery-{landed.delivery_id}']")
     assert row.get("class") == "state-quarantined"
+    # The list words the reason in the page's language too.
+    assert "정수로 읽을 수 없습니다" in text(row.find(".//td[@class='prose reasons']"))
+    english_list = parse(steward.get("/steward?lang=en").text)
+    row = english_list.find(f".//tr[@id='delivery-{landed.delivery_id}']")
+    assert "is not a whole number" in text(row.find(".//td[@class='prose reasons']"))
+    steward.get("/steward?lang=ko")
     report = steward.get(f"/steward/deliveries/{landed.delivery_id}")
     assert report.status_code == 200
     page = parse(report.text)
