@@ -21,6 +21,7 @@ from contracts.diff import Change, diff_contracts, semver_key
 from contracts.loader import parse_contract
 from contracts.model import Contract
 from quality.results import CheckKind, CheckResult
+from quality.wording import Param, Phrase
 from sectors.registry import Registry
 
 RULE = "contract:version"
@@ -88,10 +89,11 @@ class ContractVersions:
         sha = _digest(text)
         history = self.history(contract.id)
         if not history:
-            return self._record(contract, text, sha, "first version of the dataset")
+            return self._record(contract, text, sha)
         latest = history[-1]
         if (latest.version, latest.sha256) == (contract.version, sha):
-            return Admission(check=_passed(f"contract {contract.version} as recorded"), sha256=sha)
+            check = _checked("contract.as_recorded", version=contract.version)
+            return Admission(check=check, sha256=sha)
         return Admission(check=self._follows(latest, contract, sha, text), sha256=sha)
 
     def _follows(
@@ -100,7 +102,8 @@ class ContractVersions:
         """Whether `contract` may follow the latest recorded version; records it if so."""
         previous = self.contract(latest)
         diff = diff_contracts(previous, contract)  # both semver: the loader saw to it
-        reasons, listed = list(diff.reasons), diff.breaking
+        why = [Phrase.of(f"contract.{code}", **values) for code, values in diff.refusals]
+        listed = diff.breaking
         old_major, new_major = semver_key(latest.version)[0], semver_key(contract.version)[0]
         kept = (
             unpromotable(iceberg_schema(previous), iceberg_schema(contract))
@@ -118,32 +121,38 @@ class ContractVersions:
                 )
                 for name, old, new in kept
             ]
-            reasons.append(
-                f"{len(kept)} column type change(s) need a new table version: "
-                f"bump {latest.version} to {old_major + 1}.0.0"
+            why.append(
+                Phrase.of(
+                    "contract.unpromotable",
+                    count=len(kept),
+                    old=latest.version,
+                    major=old_major + 1,
+                )
             )
         if contract.version == latest.version and not diff.changes:
-            reasons.append(
-                f"the text of version {latest.version} changed (sha256 {latest.sha256[:12]} "
-                f"recorded, {sha[:12]} now)"
+            why.append(
+                Phrase.of(
+                    "contract.text_changed",
+                    version=latest.version,
+                    recorded=latest.sha256[:12],
+                    now=sha[:12],
+                )
             )
-        if not reasons:
-            summary = f"{len(diff.changes)} compatible change(s) from {latest.version}"
-            return self._record(contract, text, sha, summary).check
+        if not why:
+            return self._record(contract, text, sha, len(diff.changes), latest.version).check
         needs_major = bool(kept) or (bool(diff.breaking) and new_major <= old_major)
-        fix = (
-            f"bump the major version to {old_major + 1}.0.0 (a new table version starts)"
-            if needs_major
-            else f"give the changed contract a version above {latest.version}"
-        )
         return _refused(
-            f"contract {latest.version} -> {contract.version} refused: {'; '.join(reasons)}",
+            latest.version,
+            contract,
+            why,
             listed,
-            f"{fix}, or revert the contract to {latest.version} as recorded "
-            f"(gongyu contracts history {contract.id})",
+            "contract.refused.major" if needs_major else "contract.refused.bump",
+            major=old_major + 1,
         )
 
-    def _record(self, contract: Contract, text: str, sha: str, why: str) -> Admission:
+    def _record(
+        self, contract: Contract, text: str, sha: str, changes: int = 0, follows: str | None = None
+    ) -> Admission:
         row = {
             "dataset_id": contract.id,
             "version": contract.version,
@@ -160,22 +169,37 @@ class ContractVersions:
         except IntegrityError:
             # Another delivery recorded this version first: check against what it recorded.
             return self.admit(contract)
-        message = f"contract {contract.version} recorded: {why} (table {contract.table})"
-        return Admission(check=_passed(message), sha256=sha)
+        key = "contract.recorded.first" if follows is None else "contract.recorded.compatible"
+        return Admission(
+            check=_checked(
+                key, version=contract.version, table=contract.table, count=changes, old=follows
+            ),
+            sha256=sha,
+        )
 
 
-def _passed(message: str) -> CheckResult:
-    return CheckResult(kind=CheckKind.contract, rule=RULE, passed=True, message=message)
+def _checked(key: str, **params: Param) -> CheckResult:
+    return CheckResult(kind=CheckKind.contract, rule=RULE, passed=True, key=key, params=params)
 
 
-def _refused(message: str, changes: list[Change], hint: str) -> CheckResult:
-    """A blocking failure whose message lists each change with its field path."""
-    listed = "".join(f"; {c.path}: {c.message}" for c in changes)
+def _refused(
+    old: str, contract: Contract, why: list[Phrase], changes: list[Change], hint: str, major: int
+) -> CheckResult:
+    """A blocking failure whose message says why and lists each change with its field path."""
+    listed = [Phrase.of("contract.change", path=c.path, message=c.message) for c in changes]
     return CheckResult(
         kind=CheckKind.contract,
         rule=RULE,
         passed=False,
         count=max(len(changes), 1),
-        message=message + listed,
-        hint=hint,
+        key="contract.refused",
+        params={
+            "old": old,
+            "new": contract.version,
+            "why": why,
+            "changes": listed,
+            "major": major,
+            "dataset": contract.id,
+        },
+        hint_key=hint,
     )

@@ -27,6 +27,13 @@ _WIDENINGS = {(LogicalType.integer, LogicalType.number), (LogicalType.date, Logi
 _ACCESS_ORDER = list(AccessLevel)  # declared from least to most protected
 
 
+REASONS = {
+    "breaking": "{count} breaking change(s) need a new major version: bump {old} to {major}.0.0",
+    "not_increased": "the contract changed but its version {new} did not increase",
+    "lower": "version {new} is lower than {old}",
+}
+
+
 class Change(BaseModel):
     """One difference between the two contracts."""
 
@@ -47,24 +54,30 @@ class ContractDiff(BaseModel):
         """The changes that need a new major version."""
         return [c for c in self.changes if c.kind == "breaking"]
 
+    @property
+    def refusals(self) -> list[tuple[str, dict[str, Any]]]:
+        """Why the new version is refused, as (code, values): `reasons` words them in English,
+        a delivery's report in Korean and English (`contract.<code>` message keys)."""
+        old, new = semver_key(self.old_version), semver_key(self.new_version)
+        found: list[tuple[str, dict[str, Any]]] = []
+        if self.breaking and new[0] <= old[0]:
+            found.append(
+                (
+                    "breaking",
+                    {"count": len(self.breaking), "old": self.old_version, "major": old[0] + 1},
+                )
+            )
+        if new <= old and self.changes:
+            found.append(("not_increased", {"new": self.new_version}))
+        elif new < old:
+            found.append(("lower", {"new": self.new_version, "old": self.old_version}))
+        return found
+
     @computed_field  # type: ignore[prop-decorator]
     @property
     def reasons(self) -> list[str]:
         """Why the new version is refused (empty when it is accepted)."""
-        old, new = semver_key(self.old_version), semver_key(self.new_version)
-        reasons = []
-        if self.breaking and new[0] <= old[0]:
-            reasons.append(
-                f"{len(self.breaking)} breaking change(s) need a new major version: "
-                f"bump {self.old_version} to {old[0] + 1}.0.0"
-            )
-        if new <= old and self.changes:
-            reasons.append(
-                f"the contract changed but its version {self.new_version} did not increase"
-            )
-        elif new < old:
-            reasons.append(f"version {self.new_version} is lower than {self.old_version}")
-        return reasons
+        return [REASONS[code].format(**values) for code, values in self.refusals]
 
     @computed_field  # type: ignore[prop-decorator]
     @property

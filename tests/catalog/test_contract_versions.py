@@ -73,6 +73,6 @@ def test_a_version_recorded_meanwhile_is_checked_against(
     assert versions.admit(contract).check.passed
     # Another delivery recorded the same version first: this one finds it, nothing twice.
     sha = hashlib.sha256(text.encode()).hexdigest()
-    late = versions._record(contract, text, sha, "first version of the dataset")
+    late = versions._record(contract, text, sha)
     assert late.check.passed and "as recorded" in late.check.message
     assert len(versions.history(contract.id)) == 1
