@@ -28,7 +28,8 @@ def deliver(
     if new:
         console.print(
             f"received {delivery.delivery_id} ({delivery.size_bytes:,} bytes) for "
-            f"{dataset_id}; run `gongyu run` to process it"
+            f"{dataset_id}; a running `gongyu serve` (its worker) processes it within seconds, "
+            "else run `gongyu run`"
         )
     else:
         console.print(
