@@ -31,7 +31,7 @@ from catalog.access.principal import Principal, Role
 from catalog.db import contract_reviews
 from contracts.diff import Change, diff_contracts, semver_key
 from contracts.lint import LintIssue, lint
-from contracts.loader import ContractError, parse_contract
+from contracts.loader import ContractError, parse_contract, refuse_aliases
 from contracts.model import Contract
 from sectors.registry import Registry
 
@@ -266,6 +266,12 @@ class ContractReviews:
     def preview(self, principal: Principal, text: str) -> Preview:
         """Lint the text and diff it with the dataset's current contract, as a submission by
         the principal would meet them."""
+        try:
+            refuse_aliases(text, Path("contract.yaml"))
+        except ContractError as exc:  # checked before anything walks the document
+            return Preview(
+                issues=[LintIssue(file="contract.yaml", path=w, message=m) for w, m in exc.problems]
+            )
         claimed = _raw_custom(text)
         parts = [claimed.get(k) for k in ("sector", "agency", "id")]
         name = f"{parts[2] if isinstance(parts[2], str) else 'contract'}.yaml"

@@ -237,9 +237,25 @@ def load_contract(path: Path, registry: Registry | None = None) -> Contract:
     return parse_contract(text, path, registry)
 
 
+def refuse_aliases(text: str, path: Path) -> None:
+    """Raise ContractError when the YAML uses anchors and aliases: contracts come from callers
+    now, and a few nested aliases expand to billions of nodes in whatever walks the result."""
+    try:
+        for event in yaml.parse(text, Loader=SAFE_LOADER):
+            if isinstance(event, yaml.AliasEvent):
+                mark = event.start_mark
+                where = f"line {mark.line + 1}" if mark else "(file)"
+                raise ContractError(
+                    path, [(where, "YAML aliases (*name) are not accepted; write the value out")]
+                )
+    except yaml.YAMLError as exc:
+        raise ContractError(path, [("(file)", str(exc).replace("\n", " "))]) from exc
+
+
 def parse_contract(text: str, path: Path, registry: Registry | None = None) -> Contract:
     """A contract from its YAML text (`path` names it in errors and in `Contract.path`)."""
     registry = registry or default_registry()
+    refuse_aliases(text, path)
     try:
         raw = yaml.load(text, Loader=SAFE_LOADER)
     except yaml.YAMLError as exc:

@@ -12,11 +12,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 import yaml
 
 from catalog.contract_reviews import LintFailed, ReviewError
+from contracts.loader import ContractError, refuse_aliases
 from contracts.model import AccessLevel, Classification, LogicalType
 
 TYPES = tuple(t.value for t in LogicalType)
@@ -98,10 +100,12 @@ def normalised(text: object) -> str:
 
 
 def load(text: str) -> dict[str, Any] | None:
-    """The YAML as a mapping, or None when it is not one."""
+    """The YAML as a mapping, or None when it is not one (or uses aliases, which the preview
+    reports)."""
     try:
+        refuse_aliases(text, Path("contract.yaml"))
         doc = yaml.safe_load(text)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, ContractError):
         return None
     return doc if isinstance(doc, dict) else None
 

@@ -225,3 +225,17 @@ def test_export_round_trips(served: World, tmp_path: Path) -> None:
     assert "drunk_driving_monthly" in back  # approved in the catalog, not a file
     assert sorted(back) == sorted(live)
     assert all(back[i].odcs == live[i].odcs for i in live)
+
+
+def test_yaml_aliases_are_refused_before_anything_walks_them(served: World) -> None:
+    """Nested aliases expand to billions of nodes: refused with the line, nothing stored."""
+    laughs = ["a: &a ['lol', 'lol', 'lol', 'lol', 'lol', 'lol', 'lol', 'lol', 'lol']"]
+    laughs += [
+        f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 9)}]" for i in range(8)
+    ]
+    bomb = "\n".join(laughs) + "\nid: bomb\n"
+    for path in ("/preview", ""):
+        answer = call(served, OWNER, Role.steward, "POST", path, json={"yaml": bomb})
+        assert answer.status_code in (200, 422), answer.text
+        assert "aliases" in answer.text and "line 2" in answer.text
+    assert served.platform.contract_reviews.versions("bomb") == []
