@@ -11,9 +11,6 @@ is audited (`catalog`), refusals and unreadable files included.
 
 from __future__ import annotations
 
-import re
-import tempfile
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -27,15 +24,15 @@ from api.browse.audit import CatalogAudit, audit_later
 from api.deps import PlatformDep
 from catalog.access.audit import Outcome
 from catalog.access.principal import Principal, Role
+from catalog.deliveries import DeliveryTooLarge
+from gongyu.delivery.landing import draft_upload, upload_name
 from gongyu.ground.settings import Settings
-from quality.drafting import CADENCES, draft_contract
-from sectors.registry import Registry
+from gongyu.platform import Platform
+from quality.drafting import CADENCES
 
 router = APIRouter(prefix="/api/v1/contracts", tags=["contracts"], responses=AUTH_FAILURES)
 DRAFTS = "/drafts"
 FORM_OVERHEAD = 64 * 1024  # multipart framing and the small fields around the file
-CHUNK = 1024 * 1024
-UNSAFE = re.compile(r"[^\w.\- ]+")
 FIELDS = ("agency", "dataset", "sector", "cadence")
 MAX_FIELD_CHARS = 200
 YAML = "application/yaml"
@@ -82,12 +79,6 @@ def body_limits(settings: Settings) -> dict[str, int]:
     return {router.prefix + DRAFTS: settings.max_delivery_bytes + FORM_OVERHEAD}
 
 
-def _file_name(name: str | None) -> str:
-    """The upload's own base name, made safe (the draft's messages name the file by it)."""
-    base = UNSAFE.sub("_", Path((name or "").replace("\\", "/")).name).strip(" .")
-    return base[:200] or "sample"
-
-
 class _Refused(Exception):
     """A request answered with `status` and `detail` instead of a draft."""
 
@@ -124,35 +115,22 @@ def _may_draft(principal: Principal, agency: str) -> None:
         )  # fmt: skip
 
 
-def _draft(
-    upload: UploadFile, limit: int, registry: Registry, fields: dict[str, str | None]
-) -> str:
-    """Copy the upload to a file of its own name, draft from it; the copy is removed after."""
-    name = _file_name(upload.filename)
-    with tempfile.TemporaryDirectory(prefix="gongyu-draft-upload-") as folder:
-        target = Path(folder) / name
-        with target.open("wb") as out:
-            written = 0
-            while block := upload.file.read(CHUNK):
-                written += len(block)
-                if written > limit:  # no Content-Length, or it lied: stop copying at the limit
-                    raise _Refused(
-                        413,
-                        f"{name}: over the sample limit of {limit:,} bytes "
-                        "(GONGYU_MAX_DELIVERY_BYTES); send the first rows only",
-                    )
-                out.write(block)
-        try:
-            return draft_contract(
-                target,
-                agency=fields["agency"] or "",
-                dataset=fields["dataset"] or "",
-                registry=registry,
-                sector=fields["sector"],
-                cadence=fields["cadence"],
-            )
-        except ValueError as exc:
-            raise _Refused(422, str(exc)) from None
+def _draft(platform: Platform, upload: UploadFile, fields: dict[str, str | None]) -> str:
+    """The draft of the uploaded sample; a refusal for a file over the limit or not draftable."""
+    try:
+        return draft_upload(
+            platform,
+            upload_name(upload.filename),
+            upload.file,
+            agency=fields["agency"] or "",
+            dataset=fields["dataset"] or "",
+            sector=fields["sector"],
+            cadence=fields["cadence"],
+        )
+    except DeliveryTooLarge as exc:
+        raise _Refused(413, str(exc)) from None
+    except ValueError as exc:
+        raise _Refused(422, str(exc)) from None
 
 
 @router.post(
@@ -197,9 +175,8 @@ async def draft(
             _may_draft(principal, fields["agency"] or "")
             if not isinstance(upload, UploadFile) or not upload.filename:
                 raise _Refused(422, "the form needs a file field holding the sample file")
-            what += f" from {_file_name(upload.filename)}"
-            limit = platform.settings.max_delivery_bytes
-            text = await run_in_threadpool(_draft, upload, limit, platform.registry, fields)
+            what += f" from {upload_name(upload.filename)}"
+            text = await run_in_threadpool(_draft, platform, upload, fields)
         finally:
             await form.close()
     except _Refused as refused:

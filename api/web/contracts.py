@@ -10,9 +10,7 @@ works without JavaScript: the editor is a server round-trip.
 from __future__ import annotations
 
 import re
-import tempfile
 from collections.abc import Callable
-from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
@@ -50,16 +48,16 @@ from catalog.contract_reviews import (
     Submission,
     UnknownSubmission,
 )
+from catalog.deliveries import DeliveryTooLarge
+from gongyu.delivery.landing import draft_upload, upload_name
 from gongyu.ground.settings import Settings
 from gongyu.platform import Platform
-from quality.drafting import CADENCES, draft_contract
+from quality.drafting import CADENCES
 
 router = APIRouter(prefix="/contracts", include_in_schema=False)
 Audit = Annotated[CatalogAudit, Depends()]
 NEW = "/new"
 FORM_OVERHEAD = 64 * 1024  # multipart framing and the small fields around the sample
-CHUNK = 1024 * 1024
-UNSAFE = re.compile(r"[^\w.\- ]+")
 UPLOAD_FIELDS = ("agency", "dataset", "sector", "cadence")
 MAX_FIELD_CHARS = 200
 MAX_LISTED = 200
@@ -194,36 +192,22 @@ def _upload_fields(form: FormData, principal: Principal) -> dict[str, str | None
     return found
 
 
-def _file_name(name: str | None) -> str:
-    """The upload's own base name, made safe (the draft's comments name the file by it)."""
-    base = UNSAFE.sub("_", Path((name or "").replace("\\", "/")).name).strip(" .")
-    return base[:200] or "sample"
-
-
 def _draft(upload: UploadFile, platform: Platform, fields: dict[str, str | None]) -> str:
-    """Copy the upload to a file of its own name, draft from it; the copy is removed after."""
-    limit = platform.settings.max_delivery_bytes
-    name = _file_name(upload.filename)
-    with tempfile.TemporaryDirectory(prefix="gongyu-draft-page-") as folder:
-        target = Path(folder) / name
-        with target.open("wb") as out:
-            written = 0
-            while block := upload.file.read(CHUNK):
-                written += len(block)
-                if written > limit:  # no Content-Length, or it lied: stop at the limit
-                    raise _Refused(413, "error.too_large")
-                out.write(block)
-        try:
-            return draft_contract(
-                target,
-                agency=fields["agency"] or "",
-                dataset=fields["dataset"] or "",
-                registry=platform.registry,
-                sector=fields["sector"],
-                cadence=fields["cadence"],
-            )
-        except ValueError as exc:
-            raise _Refused(422, "contracts.not_drafted", str(exc)) from None
+    """The draft of the uploaded sample; a refusal for a file over the limit or not draftable."""
+    try:
+        return draft_upload(
+            platform,
+            upload_name(upload.filename),
+            upload.file,
+            agency=fields["agency"] or "",
+            dataset=fields["dataset"] or "",
+            sector=fields["sector"],
+            cadence=fields["cadence"],
+        )
+    except DeliveryTooLarge:
+        raise _Refused(413, "error.too_large") from None
+    except ValueError as exc:
+        raise _Refused(422, "contracts.not_drafted", str(exc)) from None
 
 
 @router.post(NEW, response_class=HTMLResponse)
@@ -245,7 +229,7 @@ async def drafted(request: Request, session: SignedIn, audit: Audit) -> HTMLResp
         what = f"draft {values['agency']}/{values['dataset']}"
         if not isinstance(upload, UploadFile) or not upload.filename:
             raise _Refused(400, "contracts.no_file")
-        what += f" from {_file_name(upload.filename)}"
+        what += f" from {upload_name(upload.filename)}"
         text = await run_in_threadpool(_draft, upload, platform, values)
     except PageError as refused:
         return _refused(request, session, audit, refused.status, refused.key)

@@ -1,15 +1,19 @@
-"""Landing: a file accepted for a dataset (its header checked first), and reconciliation of
-files dropped straight into the landing zone or lost by the ledger."""
+"""Landing: a file accepted for a dataset (its header checked first), a sample drafted into a
+contract, and reconciliation of files dropped straight into the landing zone or lost by the
+ledger."""
 
 from __future__ import annotations
 
 import re
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
 from catalog.deliveries import Delivery, DeliveryTooLarge, landing_prefix
 from gongyu.platform import Platform
+from quality.drafting import draft_contract
 from quality.header_check import check_header
 
 
@@ -33,12 +37,16 @@ def upload_name(name: str | None) -> str:
     return base[:200] or "upload"
 
 
-def accept_upload(
-    platform: Platform, dataset_id: str, name: str, stream: BinaryIO
-) -> tuple[Delivery, bool]:
-    """Copy an uploaded stream to a file of its own name, stopping at the delivery limit (no
-    Content-Length, or a lying one), and `accept` it; the copy is removed after."""
-    limit = platform.settings.max_delivery_bytes
+@contextmanager
+def uploaded(
+    name: str,
+    stream: BinaryIO,
+    limit: int,
+    what: str = "delivery",
+    fix: str = "split the file or ask the operator to raise it",
+) -> Iterator[Path]:
+    """An uploaded stream copied to a temporary file of its own name, stopping at `limit` (no
+    Content-Length, or a lying one: DeliveryTooLarge); the copy is removed after."""
     with tempfile.TemporaryDirectory(prefix="gongyu-upload-") as folder:
         target = Path(folder) / name
         with target.open("wb") as out:
@@ -47,12 +55,43 @@ def accept_upload(
                 written += len(block)
                 if written > limit:
                     raise DeliveryTooLarge(
-                        f"{name}: over the delivery limit of {limit:,} bytes "
-                        "(GONGYU_MAX_DELIVERY_BYTES); split the file or ask the operator "
-                        "to raise it"
+                        f"{name}: over the {what} limit of {limit:,} bytes "
+                        f"(GONGYU_MAX_DELIVERY_BYTES); {fix}"
                     )
                 out.write(block)
-        return accept(platform, dataset_id, target)
+        yield target
+
+
+def accept_upload(
+    platform: Platform, dataset_id: str, name: str, stream: BinaryIO
+) -> tuple[Delivery, bool]:
+    """`accept` an uploaded stream, copied under the delivery limit."""
+    with uploaded(name, stream, platform.settings.max_delivery_bytes) as file:
+        return accept(platform, dataset_id, file)
+
+
+def draft_upload(
+    platform: Platform,
+    name: str,
+    stream: BinaryIO,
+    *,
+    agency: str,
+    dataset: str,
+    sector: str | None = None,
+    cadence: str | None = None,
+) -> str:
+    """The draft contract (ODCS YAML) of an uploaded sample, copied under the delivery limit
+    (a sample is never larger than a delivery); ValueError when it cannot be drafted."""
+    limit = platform.settings.max_delivery_bytes
+    with uploaded(name, stream, limit, "sample", "send the first rows only") as file:
+        return draft_contract(
+            file,
+            agency=agency,
+            dataset=dataset,
+            registry=platform.registry,
+            sector=sector,
+            cadence=cadence,
+        )
 
 
 def receive_dropped(platform: Platform) -> list[Delivery]:
