@@ -15,9 +15,10 @@ from open_data_contract_standard.model import (
     SchemaProperty,
     Team,
 )
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from contracts.diff import semver_key
+from contracts.licences import Licence
 from contracts.model import (
     GENERALISATION_LEVELS,
     AccessLevel,
@@ -26,6 +27,8 @@ from contracts.model import (
     Classification,
     Column,
     Contract,
+    Coverage,
+    English,
     IdentifierKind,
     LogicalType,
     Privacy,
@@ -218,14 +221,21 @@ def _privacy(raw: Any, columns: list[Column], problems: list[tuple[str, str]]) -
     return privacy
 
 
-def _approval(raw: Any, problems: list[tuple[str, str]]) -> Approval:
+M = TypeVar("M", bound=BaseModel)
+
+
+def _custom_model(kind: type[M], raw: Any, where: str, problems: list[tuple[str, str]]) -> M:
+    """A custom property's object as `kind`, or its default with each problem's field path."""
     try:
-        return Approval.model_validate(raw or {})
+        return kind.model_validate(raw or {})
     except ValidationError as exc:
         for e in exc.errors(include_url=False):
-            where = "customProperties.approval" + (f".{_loc(e['loc'])}" if e["loc"] else "")
-            problems.append((where, e["msg"]))
-        return Approval()
+            problems.append((where + (f".{_loc(e['loc'])}" if e["loc"] else ""), e["msg"]))
+        return kind()
+
+
+def _approval(raw: Any, problems: list[tuple[str, str]]) -> Approval:
+    return _custom_model(Approval, raw, "customProperties.approval", problems)
 
 
 def load_contract(path: Path, registry: Registry | None = None) -> Contract:
@@ -336,6 +346,17 @@ def parse_contract(text: str, path: Path, registry: Registry | None = None) -> C
     privacy = _privacy(custom.get("privacy"), columns, problems)
     sla = _sla(odcs, problems)
     approval = _approval(custom.get("approval"), problems)
+    licence = (
+        _choice(Licence, custom["licence"], "customProperties.licence", "licence", problems)
+        if custom.get("licence") is not None
+        else None
+    )
+    coverage = _custom_model(
+        Coverage, custom.get("temporalCoverage"), "customProperties.temporalCoverage", problems
+    )
+    if coverage.start and coverage.end and coverage.end < coverage.start:
+        problems.append(("customProperties.temporalCoverage.end", "ends before it starts"))
+    english = _custom_model(English, custom.get("english"), "customProperties.english", problems)
     if problems:
         raise ContractError(path, problems)
     assert sector and agency and access and mode  # narrowed by the checks above
@@ -355,6 +376,9 @@ def parse_contract(text: str, path: Path, registry: Registry | None = None) -> C
         privacy=privacy,
         sla=sla,
         approval=approval,
+        licence=licence,
+        coverage=coverage,
+        english=english,
         path=path,
         odcs=odcs,
         text=text,

@@ -17,6 +17,8 @@ import pyarrow as pa
 from open_data_contract_standard.model import OpenDataContractStandard
 from pydantic import BaseModel, ConfigDict, Field
 
+from contracts.licences import Licence
+
 
 class AccessLevel(StrEnum):
     """Who may read a published dataset."""
@@ -213,6 +215,25 @@ class Approval(BaseModel):
     max_days: int = Field(365, alias="maxDays", ge=1, le=3650)
 
 
+class Coverage(BaseModel):
+    """The period the data covers (`customProperties.temporalCoverage`); an open end is ongoing."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    start: dt.date | None = None
+    end: dt.date | None = None
+
+
+class English(BaseModel):
+    """The dataset's title and description in English (`customProperties.english`): the ODCS
+    `name` and `description.purpose` are Korean."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    title: str | None = None
+    description: str | None = None
+
+
 class Contract(BaseModel):
     """A dataset's contract as Gongyu uses it; `odcs` keeps the full standard document."""
 
@@ -233,6 +254,9 @@ class Contract(BaseModel):
     privacy: Privacy = Privacy()
     sla: Sla = Sla()
     approval: Approval = Approval()
+    licence: Licence | None = Field(None, description="`customProperties.licence`; None: unstated.")
+    coverage: Coverage = Coverage()
+    english: English = English()
     path: Path
     odcs: OpenDataContractStandard
     text: str = Field("", repr=False, description="The YAML text the contract was read from.")
