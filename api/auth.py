@@ -190,8 +190,9 @@ def authenticate(
     platform: Platform, bearer: str | None, api_key: str | None
 ) -> Authenticated | None:
     """Whom one request's credentials stand for; None when missing or invalid."""
-    if bearer and api_key:
+    if bearer and api_key and bearer != api_key:
         return None  # one credential per request: never guess which one was meant
+    # The same key in both headers is one credential (as CKAN's routes take it).
     credential = bearer or api_key
     if not credential:
         return None

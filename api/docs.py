@@ -1,6 +1,7 @@
-"""`/docs`: the API's Swagger UI, from the files `fastapi-offline` ships (no CDN), under the
-app's content security policy plus exactly one exception: the page's own inline script (Swagger
-UI's configuration, written by FastAPI from the app's settings), admitted by its hash.
+"""`/docs` and `/redoc`: the API's Swagger UI and ReDoc, from the files `fastapi-offline` ships
+(no CDN, no web fonts), under the app's content security policy plus exactly one exception: a
+page's own inline script (Swagger UI's configuration, written by FastAPI from the app's
+settings), admitted by its hash.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import hashlib
 import re
 
 from fastapi import FastAPI, Request
-from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 
 from api.middleware.headers import POLICY
@@ -30,7 +31,8 @@ def policy_for(html: bytes) -> str:
 
 
 def mount(app: FastAPI) -> None:
-    """Add `/docs` to the app (made with `FastAPIOffline(docs_url=None, redoc_url=None)`)."""
+    """Add `/docs` and `/redoc` to the app (made with `FastAPIOffline(docs_url=None,
+    redoc_url=None)`)."""
 
     @app.get("/docs", include_in_schema=False)
     def docs(request: Request) -> HTMLResponse:
@@ -42,6 +44,19 @@ def mount(app: FastAPI) -> None:
             swagger_css_url=f"{root}{ASSETS}/swagger-ui.css",
             swagger_favicon_url=f"{root}{ASSETS}/favicon.png",
             oauth2_redirect_url=None,  # the API's schemes are keys and tokens, no OAuth2 flow
+        )
+        page.headers["Content-Security-Policy"] = policy_for(bytes(page.body))
+        return page
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        page = get_redoc_html(
+            openapi_url=f"{root}{app.openapi_url}",
+            title=f"{app.title} - ReDoc",
+            redoc_js_url=f"{root}{ASSETS}/redoc.standalone.js",
+            redoc_favicon_url=f"{root}{ASSETS}/favicon.png",
+            with_google_fonts=False,
         )
         page.headers["Content-Security-Policy"] = policy_for(bytes(page.body))
         return page

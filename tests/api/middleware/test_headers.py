@@ -24,8 +24,13 @@ from tests.api.world import serve
 
 DATASET = "kotsa_car_inspection_centers"
 PARAMETERS = {"dataset_id": DATASET, "action": "package_list", "token": "0"}
-OTHERS = [("GET", "/docs"), ("GET", "/openapi.json"), ("GET", "/healthz")]
-STATIC = ("/static/style.css", "/static/console.js", "/static-offline-docs/swagger-ui.css")
+OTHERS = [("GET", "/docs"), ("GET", "/redoc"), ("GET", "/openapi.json"), ("GET", "/healthz")]
+STATIC = (
+    "/static/style.css",
+    "/static/console.js",
+    "/static-offline-docs/swagger-ui.css",
+    "/static-offline-docs/redoc.standalone.js",
+)
 
 
 @dataclass
@@ -104,3 +109,13 @@ def test_the_api_docs_admit_only_their_own_inline_script(served: Served) -> None
     (script_src,) = [p.strip() for p in policy.split(";") if p.strip().startswith("script-src")]
     assert re.fullmatch(r"script-src 'self' 'sha256-[A-Za-z0-9+/]+={0,2}'", script_src)
     assert len(re.findall(r"<script>", docs.text)) == 1
+
+
+def test_redoc_loads_nothing_from_elsewhere(served: Served) -> None:
+    page = httpx.get(f"{served.url}/redoc")
+    assert page.status_code == 200
+    assert_secured(page)
+    sources = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert sources and all(s.startswith("/") for s in sources), sources
+    assert "fonts.googleapis" not in page.text and "cdn" not in page.text.lower()
+    assert httpx.get(f"{served.url}/static-offline-docs/redoc.standalone.js").status_code == 200
