@@ -10,6 +10,7 @@ from enum import StrEnum
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from fastapi import Request
@@ -161,13 +162,33 @@ def internal(record: AuditRecord) -> QueryError:
     return QueryError("internal", f"internal error, recorded as audit record {record.seq}")
 
 
+def iso_timestamps(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """Timestamps as ISO 8601 text without trailing zeros (`2020-01-01T09:30:00`, `…:00.5`,
+    `+09:00` where the type has a zone): Arrow writes `2020-01-01 09:30:00.000000`."""
+    columns = [
+        _iso(column) if pa.types.is_timestamp(column.type) else column for column in batch.columns
+    ]
+    return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
+
+
+def _iso(column: pa.Array) -> pa.Array:
+    text = pc.strftime(column, format="%Y-%m-%dT%H:%M:%S")
+    text = pc.replace_substring_regex(text, pattern=r"(\.\d*?)0+$", replacement=r"\1")
+    text = pc.replace_substring_regex(text, pattern=r"\.$", replacement="")
+    if not column.type.tz:
+        return text
+    offset = pc.strftime(column, format="%z")  # +0900
+    offset = pc.replace_substring_regex(offset, pattern=r"(\d\d)$", replacement=r":\1")
+    return pc.binary_join_element_wise(text, offset, "")
+
+
 def write_csv(schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> Iterator[bytes]:
     """CSV, the header with the first batch (alone when there are no rows)."""
     first = True
     for batch in batches:
         out = io.BytesIO()
         options = pacsv.WriteOptions(include_header=first)
-        pacsv.write_csv(pa.Table.from_batches([batch]), out, write_options=options)
+        pacsv.write_csv(pa.Table.from_batches([iso_timestamps(batch)]), out, write_options=options)
         first = False
         yield out.getvalue()
     if first:  # no rows: still the header
@@ -212,6 +233,7 @@ def streamed(
     started: float,
     kind: AuditKind = AuditKind.sql,
     headers: dict[str, str] | None = None,
+    prefix: bytes = b"",
 ) -> Response:
     """The whole answer in `fmt` (CSV, Arrow or Parquet), batch by batch, between its opening
     and completing audit records. The first chunk is written before the status is sent, so a
@@ -219,7 +241,7 @@ def streamed(
     opened = open_query(request, principal, statement, answer, started, kind)
     chunks = WRITERS[fmt](answer.schema, answer.stream())
     try:
-        first = next(chunks, b"")
+        first = prefix + next(chunks, b"")
     except Exception as exc:
         answer.close()
         error = exc if isinstance(exc, QueryError) else unwritable(fmt, exc)

@@ -37,6 +37,7 @@ router = APIRouter(prefix="/api/v1", tags=["sql"], responses=AUTH_FAILURES)
 # Every answer format but JSON, whose answers are built whole and cut at the row limit.
 DownloadFormat = Literal["csv", "parquet", "arrow"]
 NOT_FOUND = {"detail": "not found"}
+BOM = "\ufeff".encode()
 
 
 @router.get(
@@ -55,6 +56,10 @@ def download(
     principal: CurrentPrincipal,
     queries: Queries,
     format: Annotated[DownloadFormat, Query(description="The file's format.")] = "csv",
+    bom: Annotated[
+        bool,
+        Query(description="CSV only: begin with a UTF-8 byte order mark, so Excel reads Korean."),
+    ] = False,
 ) -> Response:
     """The whole published table as the caller reads it (masked, row-filtered), as a file."""
     started = time.perf_counter()
@@ -77,4 +82,7 @@ def download(
         return JSONResponse(NOT_FOUND, status_code=404) if exc.unknown_table else error_answer(exc)
     fmt = Format(format)
     headers = {"Content-Disposition": f'attachment; filename="{dataset_id}.{EXTENSIONS[fmt]}"'}
-    return streamed(request, principal, asked, answer, fmt, started, AuditKind.download, headers)
+    prefix = BOM if bom and fmt == Format.csv else b""
+    return streamed(
+        request, principal, asked, answer, fmt, started, AuditKind.download, headers, prefix
+    )

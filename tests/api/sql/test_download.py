@@ -192,3 +192,29 @@ def test_the_dataset_page_links_the_downloads_for_a_signed_in_browser(served: Wo
         got = browser.get(links[0])  # the session cookie authenticates it
     assert got.status_code == 200
     assert got.content == download(served, GRANTEE, "cases_restricted", "csv").content
+
+
+def test_a_csv_for_excel_starts_with_a_byte_order_mark(served: World) -> None:
+    plain = download(served, OWNER, "cases_public", "csv").content
+    with served.client(OWNER) as client:
+        marked = client.get(
+            "/api/v1/datasets/cases_public/download", params={"format": "csv", "bom": "true"}
+        ).content
+        parquet = client.get(
+            "/api/v1/datasets/cases_public/download", params={"format": "parquet", "bom": "true"}
+        ).content
+    assert marked == "\ufeff".encode() + plain
+    assert "서울".encode() in plain and parquet.startswith(b"PAR1")  # the mark is for CSV only
+
+
+def test_csv_timestamps_are_iso_without_trailing_zeros(served: World) -> None:
+    sql = (
+        "SELECT TIMESTAMP '2020-01-01 09:30:00' AS whole, TIMESTAMP '2020-01-01 09:30:00.5' AS "
+        "half, TIMESTAMPTZ '2020-01-01 00:30:00+00' AS zoned"
+    )
+    answer = served.sql(OWNER, sql, format="csv")
+    assert answer.status_code == 200, answer.text
+    _, row = answer.text.splitlines()
+    whole, half, zoned = (cell.strip('"') for cell in row.split(","))
+    assert (whole, half) == ("2020-01-01T09:30:00", "2020-01-01T09:30:00.5")
+    assert zoned.startswith("2020-01-01T") and zoned[-6] in "+-" and zoned[-3] == ":"
