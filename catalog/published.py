@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel, Field
 from pyiceberg.catalog import Catalog
@@ -19,6 +19,9 @@ AsOf = int | datetime | None
 TABLE_VERSION = "gongyu.table-version"
 SUPERSEDES = "gongyu.supersedes"
 CONTRACT_VERSION = "gongyu.contract-version"
+# The snapshot summary property naming the delivery it was written for (`catalog.lakehouse`).
+DELIVERY = "gongyu.delivery"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class TableVersion(BaseModel):
@@ -61,12 +64,54 @@ def table_versions(catalog: Catalog, sector: str, dataset_id: str) -> list[Table
     return found
 
 
+def delivery_of(snapshot: Snapshot) -> str | None:
+    """The delivery a snapshot was written for (None: none's, e.g. the table's creation)."""
+    return snapshot.summary.get(DELIVERY) if snapshot.summary else None
+
+
+def publications(table: Table) -> list[tuple[int, Snapshot]]:
+    """Each publication on `main`, oldest first: when (ms since the epoch) `main` moved to the
+    snapshot a delivery published, and that snapshot.
+
+    From the snapshot log (each move of `main`, at the time it moved), less every snapshot no
+    delivery published: the empty one marking the table's creation, and a delivery's
+    intermediate ones. A replace or upsert writes two snapshots, one deleting every row and one
+    adding the delivered rows, and only the last a delivery wrote is its publication. Gongyu
+    moves `main` once, to that last one; a writer committing such a pair to `main` directly logs
+    the empty one as well, so the log alone is not trusted with it.
+    """
+    by_id = {s.snapshot_id: s for s in table.metadata.snapshots}
+    # Snapshots another snapshot of the same delivery builds on: not the delivery's last.
+    continued = {
+        s.parent_snapshot_id
+        for s in by_id.values()
+        if s.parent_snapshot_id in by_id
+        and delivery_of(s) is not None
+        and delivery_of(by_id[s.parent_snapshot_id]) == delivery_of(s)
+    }
+    return [
+        (entry.timestamp_ms, snapshot)
+        for entry in table.metadata.snapshot_log
+        if (snapshot := by_id.get(entry.snapshot_id)) is not None  # None: expired
+        and delivery_of(snapshot) is not None
+        and snapshot.snapshot_id not in continued
+    ]
+
+
+def published_at(table: Table, moment: datetime) -> Snapshot | None:
+    """The latest publication at or before `moment` (None: nothing was published by then)."""
+    # Whole milliseconds, exactly: float seconds can land a log entry's own time a ms early.
+    at = (moment.astimezone(UTC) - EPOCH) // timedelta(milliseconds=1)
+    return next((s for ms, s in reversed(publications(table)) if ms <= at), None)
+
+
 def snapshot_at(table: Table, as_of: AsOf) -> Snapshot | None:
-    """The snapshot of `main` to read: current, by id, or the one current at a time."""
+    """The snapshot of `main` to read: current, by id, or the publication current at a time
+    (never a replace's empty intermediate snapshot; None before the first publication)."""
     if as_of is None:
         return table.current_snapshot()
     if isinstance(as_of, datetime):
-        return table.snapshot_as_of_timestamp(int(as_of.timestamp() * 1000))
+        return published_at(table, as_of)
     snapshot = table.snapshot_by_id(as_of)
     if snapshot is None:
         raise LookupError(f"{table.name()}: no snapshot {as_of}")

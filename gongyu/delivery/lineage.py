@@ -1,5 +1,9 @@
 """OpenLineage events of delivery runs, for Marquez or DataHub: START when a delivery is claimed,
-COMPLETE when it is published, FAIL when it is quarantined or the run breaks."""
+COMPLETE when it is published, FAIL when it is quarantined or the run breaks.
+
+Datasets are named as the OpenLineage naming convention names files and objects: the delivered
+file by where it lies in the landing zone, the Iceberg table by its location (as Spark's
+OpenLineage integration names Iceberg tables), with its catalog identifier as a symlink."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
 from openlineage.client.facet_v2 import (
@@ -25,8 +30,12 @@ from openlineage.client.facet_v2 import (
     processing_engine_run,
     schema_dataset,
     storage_dataset,
+    symlinks_dataset,
 )
+from openlineage.client.naming.dataset import S3, DatasetNaming, LocalFileSystem, RemoteFileSystem
 from openlineage.client.uuid import generate_static_uuid
+from pyiceberg.catalog import Catalog
+from pyiceberg.exceptions import NoSuchNamespaceError, NoSuchTableError
 from sqlalchemy import make_url
 
 from catalog.deliveries import Delivery
@@ -42,7 +51,68 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 JOB_NAMESPACE = "gongyu"
-TABLE_NAMESPACE = "iceberg"
+# Schemes that name the same S3 objects (Hadoop's connectors): all are `s3://` in lineage.
+S3_SCHEMES = {"s3", "s3a", "s3n"}
+
+
+def _split(uri: str) -> tuple[str, str, str]:
+    """A location's scheme (lower case), authority and path (`/`-led; a local path decoded)."""
+    scheme, separator, rest = uri.partition("://")
+    if not separator:
+        raise ValueError(f"not a location URI: {uri!r}")
+    authority, _, path = rest.partition("/")
+    scheme = scheme.lower()
+    path = "/" + path
+    # `Path.as_uri()` percent-encodes a local path; object keys are written as they are.
+    return scheme, authority, unquote(path) if scheme == "file" else path
+
+
+def located(uri: str, key: str = "") -> tuple[str, str]:
+    """The OpenLineage namespace and name of the file or object at `uri` (or at `key` below
+    it): `file` and the absolute path on this machine's file system, `s3://<bucket>` and the
+    object key, or `<scheme>://<authority>` and the path for another store."""
+    scheme, authority, path = _split(uri)
+    path = f"{path.rstrip('/')}/{key.lstrip('/')}" if key else path.rstrip("/") or "/"
+    naming: DatasetNaming
+    if scheme == "file" and authority in ("", "localhost"):
+        naming = LocalFileSystem(path=path)
+    elif scheme == "file":
+        naming = RemoteFileSystem(host=authority, path=path)
+    elif scheme in S3_SCHEMES:
+        naming = S3(bucket_name=authority, object_key=path.lstrip("/"))
+    else:
+        return f"{scheme}://{authority}", path.lstrip("/") or "/"
+    return naming.get_namespace(), naming.get_name()
+
+
+def warehouse_namespace(warehouse: str) -> str:
+    """The namespace of table identifiers in a catalog whose warehouse is at `warehouse`, as
+    Spark's OpenLineage integration writes it for a warehouse-rooted Iceberg catalog:
+    `file:<absolute path>` for a local warehouse, `s3://<bucket>/<prefix>` in a bucket."""
+    scheme, authority, path = _split(warehouse)
+    path = path.rstrip("/")
+    if scheme == "file" and authority in ("", "localhost"):
+        return f"file:{path}" if path else "file"
+    scheme = "s3" if scheme in S3_SCHEMES else scheme
+    return f"{scheme}://{authority}{path}"
+
+
+def table_location(catalog: Catalog, identifier: str, warehouse: str) -> str:
+    """The Iceberg table's location; for a table not created yet (a dataset's first delivery
+    is claimed before its table is made), where the catalog will create it: pyiceberg's
+    default, `<namespace location>/<table>` or `<warehouse>/<namespace>/<table>`."""
+    try:
+        return catalog.load_table(identifier).location().rstrip("/")
+    except NoSuchTableError:
+        pass
+    namespace, table = identifier.rsplit(".", 1)
+    try:
+        base = catalog.load_namespace_properties(namespace).get("location")
+    except NoSuchNamespaceError:
+        base = None
+    if base:
+        return f"{base.rstrip('/')}/{table}"
+    return f"{warehouse.rstrip('/')}/{namespace}/{table}"
 
 
 def run_id(delivery: Delivery) -> str:
@@ -107,8 +177,9 @@ def blocking_reasons(checks: list[CheckResult], contract: Contract) -> str:
 def column_lineage(
     contract: Contract, namespace: str, name: str
 ) -> column_lineage_dataset.ColumnLineageDatasetFacet:
-    """Each published column from its column in the delivered file `namespace`/`name`: as is,
-    pseudonymised or generalised; a suppressed column (all null) comes from nothing."""
+    """Each published column from its column in the delivered file, the input dataset
+    `namespace`/`name`: as is, pseudonymised or generalised; a suppressed column (all null)
+    comes from nothing."""
     fields = {}
     for column in contract.columns:
         level = contract.privacy.generalise.get(column.name)
@@ -213,6 +284,7 @@ class DeliveryLineage:
     ) -> InputDataset:
         """The raw delivery in the landing zone, described by the contract's file schema."""
         landing = self.platform.landing.uri
+        namespace, name = self._file()
         fields = [
             schema_dataset.SchemaDatasetFacetFields(
                 name=c.physical_name,
@@ -233,8 +305,8 @@ class DeliveryLineage:
                 data_quality_assertions_dataset.DataQualityAssertionsDatasetFacet(assertions=checks)
             )
         return InputDataset(
-            namespace=landing,
-            name=self.delivery.landing_key,
+            namespace=namespace,
+            name=name,
             facets={
                 "schema": schema_dataset.SchemaDatasetFacet(fields=fields),
                 "dataSource": datasource_dataset.DatasourceDatasetFacet(
@@ -250,9 +322,17 @@ class DeliveryLineage:
             inputFacets=input_facets,
         )
 
+    def _file(self) -> tuple[str, str]:
+        """The delivered file's namespace and name: where it lies in the landing zone."""
+        return located(self.platform.landing.uri, self.delivery.landing_key)
+
     def _output(self, contract: Contract, **facets: object) -> OutputDataset:
-        """The contract's Iceberg table, by its identifier."""
+        """The contract's Iceberg table: named by its location, its catalog identifier
+        (`<sector>.<dataset>`) a symlink in the catalog's namespace."""
         workspace = self.platform.workspace
+        warehouse = self.platform.store.warehouse
+        catalog = self.platform.lakehouse.catalog
+        namespace, name = located(table_location(catalog, contract.table, warehouse))
         fields = [
             schema_dataset.SchemaDatasetFacetFields(
                 name=f.name, type=str(f.field_type), description=f.doc, ordinal_position=i
@@ -260,12 +340,21 @@ class DeliveryLineage:
             for i, f in enumerate(iceberg_schema(contract).fields, start=1)
         ]
         return OutputDataset(
-            namespace=TABLE_NAMESPACE,
-            name=contract.table,
+            namespace=namespace,
+            name=name,
             facets={
                 "schema": schema_dataset.SchemaDatasetFacet(fields=fields),
+                "symlinks": symlinks_dataset.SymlinksDatasetFacet(
+                    identifiers=[
+                        symlinks_dataset.Identifier(
+                            namespace=warehouse_namespace(warehouse),
+                            name=contract.table,
+                            type="TABLE",
+                        )
+                    ]
+                ),
                 "dataSource": datasource_dataset.DatasourceDatasetFacet(
-                    name=f"{JOB_NAMESPACE}-lakehouse", uri=self.platform.store.warehouse
+                    name=f"{JOB_NAMESPACE}-lakehouse", uri=warehouse
                 ),
                 "storage": storage_dataset.StorageDatasetFacet(
                     storageLayer="iceberg", fileFormat="parquet"
@@ -276,12 +365,10 @@ class DeliveryLineage:
                     name="default",
                     # Never a password: a catalog URL may carry one.
                     metadataUri=make_url(workspace.catalog_url).render_as_string(),
-                    warehouseUri=self.platform.store.warehouse,
+                    warehouseUri=warehouse,
                     source="gongyu",
                 ),
-                "columnLineage": column_lineage(
-                    contract, self.platform.landing.uri, self.delivery.landing_key
-                ),
+                "columnLineage": column_lineage(contract, *self._file()),
                 **facets,
             },
         )

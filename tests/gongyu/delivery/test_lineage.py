@@ -129,8 +129,9 @@ def test_published_delivery_starts_and_completes_with_its_snapshot(runs: Runs) -
     assert complete["run"]["runId"] == run_id(delivery)
 
     (source,) = complete["inputs"]
-    assert source["namespace"] == runs.platform.workspace.landing.as_uri()
-    assert source["name"] == delivery.landing_key
+    # Named as the OpenLineage naming convention names a local file (test_lineage_naming.py).
+    landed = runs.platform.workspace.landing.resolve() / delivery.landing_key
+    assert (source["namespace"], source["name"]) == ("file", str(landed))
     assert source["facets"]["version"]["datasetVersion"] == delivery.content_hash
     headers = [f["name"] for f in source["facets"]["schema"]["fields"]]
     assert headers[:2] == ["자동차검사소명", "자동차검사소유형"]
@@ -140,7 +141,8 @@ def test_published_delivery_starts_and_completes_with_its_snapshot(runs: Runs) -
     assert all(a["success"] for a in checks if a["severity"] == "error")
 
     (table,) = complete["outputs"]
-    assert (table["namespace"], table["name"]) == ("iceberg", f"transport_logistics.{KOTSA}")
+    (symlink,) = table["facets"]["symlinks"]["identifiers"]
+    assert (symlink["name"], symlink["type"]) == (f"transport_logistics.{KOTSA}", "TABLE")
     assert table["facets"]["version"]["datasetVersion"] == delivery.snapshot_id
     assert table["outputFacets"]["outputStatistics"]["rowCount"] == delivery.rows == 59
     assert table["outputFacets"]["outputStatistics"]["size"] > 0
@@ -151,7 +153,7 @@ def test_published_delivery_starts_and_completes_with_its_snapshot(runs: Runs) -
         "double",
     )
     lanes = table["facets"]["columnLineage"]["fields"]["inspection_lanes"]["inputFields"]
-    assert [(f["name"], f["field"]) for f in lanes] == [(delivery.landing_key, "검사진로수")]
+    assert [(f["name"], f["field"]) for f in lanes] == [(source["name"], "검사진로수")]
     assert lanes[0]["transformations"][0]["subtype"] == "IDENTITY"
     assert start["outputs"][0]["name"] == table["name"]
     assert "version" not in start["outputs"][0]["facets"]
