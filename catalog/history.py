@@ -29,7 +29,7 @@ from catalog.entries import (
     Usage,
 )
 from catalog.lakehouse import SUMMARY_PREFIX
-from catalog.published import TableVersion, table_versions
+from catalog.published import TableVersion, publications, table_versions
 from contracts.diff import diff_contracts, semver_key
 from contracts.model import Contract
 from gongyu.ground.storage import Storage
@@ -151,12 +151,14 @@ class History:
             if version.snapshot_id is None:
                 continue
             table = self.catalog.load_table(version.identifier)
+            # A replace's first (empty) snapshot names its delivery too: only publications count.
+            published = {s.snapshot_id for _, s in publications(table)}
             snapshot = table.snapshot_by_id(version.snapshot_id)
             listed = 0
             while snapshot is not None and listed < SNAPSHOTS:
                 summary = snapshot.summary
                 delivery = summary.get(f"{SUMMARY_PREFIX}delivery") if summary else None
-                if summary and delivery:
+                if summary and delivery and snapshot.snapshot_id in published:
                     total = summary.get("total-records")
                     withheld = summary.get(f"{SUMMARY_PREFIX}rows-withheld")
                     found.append(

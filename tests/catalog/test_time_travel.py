@@ -14,6 +14,7 @@ from pyiceberg.table.snapshots import Operation
 from api.sql.query import QueryError, QueryService
 from api.sql.running import Limits
 from catalog.access.principal import Principal, Role
+from catalog.history import History
 from catalog.lakehouse import Lakehouse, main_history, sql_catalog
 from catalog.published import DELIVERY, publications, snapshot_at
 from contracts.model import ApplyMode
@@ -85,6 +86,15 @@ def test_as_of_a_time_reads_the_publication_current_then(
     ]
     assert [s.parent_snapshot_id for s in empty] == [first]
     assert [s.snapshot_id for _, s in publications(table)] == [first, second]
+    # The dataset page's history lists the publications only (its "as of" links read them).
+    history = History(
+        platform.deliveries,
+        platform.results,
+        platform.contract_versions,
+        platform.lakehouse.catalog,
+    )
+    listed = history.snapshots(history.tables(platform.contract(KOTSA)))
+    assert [(s.snapshot_id, s.rows) for s in listed] == [(second, 59), (first, 59)]
 
     service = QueryService(platform, Limits())
     assert ask(service, between) == (59, 0)
