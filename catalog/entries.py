@@ -12,8 +12,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from catalog.freshness import Freshness
-from contracts.model import AccessLevel, Classification
+from catalog.freshness import Freshness, UpdateCycle
+from contracts.licences import LICENCES, Licence
+from contracts.model import AccessLevel, Classification, Contract, Coverage, English
 
 
 class AgencyCard(BaseModel):
@@ -50,7 +51,7 @@ class DatasetSummary(BaseModel):
     agency_name: str
     access: AccessLevel
     tags: list[str] = Field(default_factory=list)
-    freshness: str = Field(description="fresh, stale, never_published or no_sla")
+    freshness: str = Field(description="fresh, stale, never_published, no_sla or closed")
     last_published_at: datetime | None = None
     readable: bool = Field(description="Whether the viewer may query its rows.")
 
@@ -207,6 +208,39 @@ class Sample(BaseModel):
     note: str | None = Field(None, description="Why there are no rows (e.g. no access).")
 
 
+class LicenceEntry(BaseModel):
+    """The licence a contract states (`customProperties.licence`), named and linked."""
+
+    id: Licence
+    title_ko: str
+    title_en: str
+    url: str | None = None
+    isopen: bool = Field(description="Open by the Open Definition (as CKAN's `isopen`).")
+
+    @classmethod
+    def of(cls, contract: Contract) -> LicenceEntry | None:
+        """The contract's licence, or None when it states none."""
+        if contract.licence is None:
+            return None
+        info = LICENCES[contract.licence]
+        url = str(info.url) if info.url else None
+        return cls(
+            id=contract.licence,
+            title_ko=info.title_ko,
+            title_en=info.title_en,
+            url=url,
+            isopen=info.isopen,
+        )
+
+
+class CoverageEntry(Coverage):
+    """The period the data covers (`customProperties.temporalCoverage`) and how pages write it."""
+
+    period: str | None = Field(
+        None, description="e.g. 2020, 2018–2022, 2021-09-27; None when the contract states none."
+    )
+
+
 class DatasetEntry(BaseModel):
     """Everything the dataset page shows."""
 
@@ -236,6 +270,16 @@ class DatasetEntry(BaseModel):
         "sector's secretariat and operators see them)."
     )
     sample: Sample
+    licence: LicenceEntry | None = Field(
+        None, description="The contract's licence; None when it states none."
+    )
+    coverage: CoverageEntry = Field(default_factory=CoverageEntry)
+    update_cycle: UpdateCycle | None = Field(
+        None, description="How often it is updated (the SLA's frequency); None: no SLA."
+    )
+    english: English = Field(
+        default_factory=English, description="The English title and description, if given."
+    )
 
 
 class SearchFilters(BaseModel):

@@ -1,4 +1,5 @@
-"""The dataset page for one viewer: schema, history, lineage, usage and masked sample rows."""
+"""The dataset page for one viewer: schema, history, lineage, usage and masked sample rows, and
+the contract's licence, the period its data covers, its update cycle and English title."""
 
 from __future__ import annotations
 
@@ -16,13 +17,15 @@ from catalog.access.principal import Principal, Role
 from catalog.access.usage import usage
 from catalog.entries import (
     ColumnEntry,
+    CoverageEntry,
     DatasetEntry,
     DatasetSummary,
+    LicenceEntry,
     PublishedAs,
     Sample,
     SnapshotEntry,
 )
-from catalog.freshness import assess
+from catalog.freshness import assess, period, update_cycle
 from catalog.history import History
 from contracts.model import AccessLevel, ApprovalPolicy, Classification, Column, Contract
 from gongyu.platform import Platform
@@ -248,4 +251,12 @@ class DatasetPages:
             usage=readers,
             usage_shown=shown,
             sample=self.sample(viewer, contract, policy, published),
+            licence=LicenceEntry.of(contract),
+            coverage=CoverageEntry(
+                start=contract.coverage.start,
+                end=contract.coverage.end,
+                period=period(contract.coverage),
+            ),
+            update_cycle=update_cycle(contract),
+            english=contract.english,
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from api.browse.dataset import DatasetPages
 from api.sql.query import QueryService
@@ -299,14 +299,15 @@ class CatalogService:
         published = last_published(self.platform.deliveries.engine)
         now = datetime.now(UTC)
         if filters.freshness:
-            # A verdict depends on the SLA's length and the last publication only: the thousands
-            # of datasets a broad query matches share a handful of those pairs.
-            verdicts: dict[tuple[timedelta | None, datetime | None], str] = {}
+            # A verdict depends on the SLA's length, the end of the period the data covers and
+            # the last publication only: the thousands of datasets a broad query matches share a
+            # handful of those.
+            verdicts: dict[tuple[timedelta | None, date | None, datetime | None], str] = {}
 
             def verdict(contract: Contract) -> str:
-                key = (contract.sla.max_age, published.get(contract.id))
+                key = (contract.sla.max_age, contract.coverage.end, published.get(contract.id))
                 if key not in verdicts:
-                    verdicts[key] = assess(contract, key[1], now).state.value
+                    verdicts[key] = assess(contract, key[2], now).state.value
                 return verdicts[key]
 
             matches = [m for m in matches if verdict(contracts[m.dataset_id]) == filters.freshness]

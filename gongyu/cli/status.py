@@ -27,7 +27,13 @@ FIELDS = (
     "lease_until",
 )
 # By `FreshnessState` value (a StrEnum: its members look up as their strings).
-STATE_STYLES = {"fresh": "green", "stale": "red", "never_published": "yellow", "no_sla": "dim"}
+STATE_STYLES = {
+    "fresh": "green",
+    "stale": "red",
+    "never_published": "yellow",
+    "no_sla": "dim",
+    "closed": "dim",
+}
 
 
 def status(
@@ -43,7 +49,7 @@ def status(
     ] = False,
 ) -> None:
     """List deliveries (state, reasons, rows, published snapshot), then each dataset's
-    freshness against its contract's SLA: fresh, stale, never published or no SLA.
+    freshness against its contract's SLA: fresh, stale, never published, no SLA or closed.
 
     Exit code: with --stale, 1 when a dataset's last publication is older than its SLA allows.
     Example: gongyu status --stale --json

@@ -508,22 +508,22 @@ def new_version(tmp_path: Path, version: str, edit: Edit) -> Path:
 
 
 def test_cli_accepts_compatible_change(tmp_path: Path) -> None:
-    done = gongyu(KOTSA, new_version(tmp_path, "1.1.0", COMPATIBLE))
+    done = gongyu(KOTSA, new_version(tmp_path, "1.2.0", COMPATIBLE))
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [
         f"compatible {P}.22: new optional column fax",
-        "1.0.0 -> 1.1.0: accepted",
+        "1.1.0 -> 1.2.0: accepted",
     ]
 
 
 def test_cli_refuses_breaking_change_without_major_bump(tmp_path: Path) -> None:
-    done = gongyu(KOTSA, new_version(tmp_path, "1.1.0", BREAKING))
+    done = gongyu(KOTSA, new_version(tmp_path, "1.2.0", BREAKING))
     assert done.returncode == 1
     assert done.stdout.splitlines() == [
         f"BREAKING {P}.4.logicalType: latitude: type narrowed from number to integer",
-        "1.0.0 -> 1.1.0: refused",
+        "1.1.0 -> 1.2.0: refused",
     ]
-    assert "bump 1.0.0 to 2.0.0" in done.stderr
+    assert "bump 1.1.0 to 2.0.0" in done.stderr
     assert f"  {P}.4.logicalType: latitude: type narrowed" in done.stderr
     assert "Traceback" not in done.stderr
 
@@ -534,7 +534,7 @@ def test_cli_json(tmp_path: Path) -> None:
     result = json.loads(done.stdout)
     assert result["verdict"] == "accepted"
     assert result["refused"] is False
-    assert (result["old_version"], result["new_version"]) == ("1.0.0", "2.0.0")
+    assert (result["old_version"], result["new_version"]) == ("1.1.0", "2.0.0")
     assert result["changes"] == [
         {
             "kind": "breaking",

@@ -22,13 +22,14 @@ def test_demo_runs_every_delivery_as_expected(tmp_path: Path) -> None:
     assert "Gongyu demo" in done.stdout
     shown = json.loads(gongyu("status", "--json", "--workspace", str(ws)).stdout)
     status = shown["deliveries"]
-    # Everything was just published: datasets with an SLA are fresh, the two closed ones have none.
+    # Everything was just published: datasets with an SLA are fresh; the two closed ones have
+    # none and cover a period that has ended (2017, 2015).
     freshness = {f["dataset_id"]: f["state"] for f in shown["freshness"]}
-    assert {d for d, s in freshness.items() if s == "no_sla"} == {
+    assert {d for d, s in freshness.items() if s == "closed"} == {
         "seoul_daily_air_quality_2017",
         "police_crime_by_region_2015",
     }
-    assert {s for s in freshness.values() if s != "no_sla"} == {"fresh"}
+    assert {s for s in freshness.values() if s != "closed"} == {"fresh"}
     planned = plan(ws / "demo-inputs")
     assert [s["dataset_id"] for s in status] == [p.dataset_id for p in planned]
     assert [s["state"] for s in status] == [p.expect.value for p in planned]

@@ -206,7 +206,7 @@ def test_a_demo_dataset_page_has_everything(served: World) -> None:
     pm10 = next(c for c in page["columns"] if c["name"] == "pm10_ugm3")
     assert pm10["physical_name"] == "미세먼지농도(㎍/㎥)" and pm10["type"] == "integer"
     assert pm10["examples"] == [28]
-    assert [v["version"] for v in page["versions"]] == ["1.0.0"]
+    assert [v["version"] for v in page["versions"]] == ["1.1.0"]
     [point] = page["quality"]
     assert point["state"] == "published" and point["passed"] > 0 and point["failed"] == 0
     [snapshot] = page["snapshots"]
