@@ -1,15 +1,33 @@
 """Gongyu's catalog in CKAN's shapes: a dataset is a package, an agency an organization, a
-sector a group; its downloads (CSV, Parquet, Arrow) and the SQL API (JSON) are its resources."""
+sector a group; its downloads (CSV, Parquet, Arrow) and the SQL API (JSON) are its resources.
+
+Resource ids are UUIDs (CKAN 2.10 allows only letters, digits, `_` and `-` in them, CKAN 2.11
+only UUIDs), the same for a dataset and format every time: UUID 5 of `RESOURCE_NAMESPACE` and
+`<dataset>/<format key>`. A package's licence comes from its contract (`contracts.licences`).
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from api.sql.answers import EXTENSIONS, Format, download_url
 from catalog.entries import DatasetSummary
+from catalog.freshness import update_cycle
+from contracts.licences import LICENCES, Licence
 from contracts.model import AccessLevel, Contract
 from sectors.registry import Agency, Registry, Sector
+
+# Fixed for good: harvesters keep the resource ids they saw.
+RESOURCE_NAMESPACE = uuid.UUID("e189eb92-fbcf-4120-ace5-cfc089c18f5c")
+# CKAN's own id for a package that names no licence.
+NOT_SPECIFIED = {
+    "id": "notspecified",
+    "title": "라이선스 미기재 (License not specified)",
+    "url": "",
+    "isopen": False,
+}
 
 # A package's resources: (key, format, media type).
 RESOURCES = (
@@ -22,7 +40,23 @@ RESOURCES = (
 
 def _stamp(moment: datetime | None) -> str | None:
     """A time as CKAN writes it: ISO 8601, UTC, no zone suffix."""
-    return moment.replace(tzinfo=None).isoformat() if moment else None
+    if moment is None:
+        return None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.replace(tzinfo=None).isoformat()
+
+
+def tag(name: str) -> dict[str, Any]:
+    """A free tag (no vocabulary) in CKAN's shape; its id is UUID 5 of its name."""
+    tag_id = str(uuid.uuid5(RESOURCE_NAMESPACE, f"tag/{name}"))
+    return {
+        "id": tag_id,
+        "name": name,
+        "display_name": name,
+        "vocabulary_id": None,
+        "state": "active",
+    }
 
 
 def _group(
@@ -82,19 +116,76 @@ def group(sector: Sector, base: str, count: int | None = None) -> dict[str, Any]
     )
 
 
+def resource_id(dataset_id: str, key: str) -> str:
+    """A resource's id: UUID 5 of the dataset and format key, stable for good."""
+    return str(uuid.uuid5(RESOURCE_NAMESPACE, f"{dataset_id}/{key}"))
+
+
+def licence_fields(licence: Licence | None) -> dict[str, Any]:
+    """A package's `license_id`, `license_title`, `license_url` and `isopen`."""
+    if licence is None:
+        found = NOT_SPECIFIED
+        return {f"license_{k}": v for k, v in found.items() if k != "isopen"} | {"isopen": False}
+    info = LICENCES[licence]
+    return {
+        "license_id": licence.value,
+        "license_title": info.title_ko,
+        "license_url": str(info.url) if info.url else "",
+        "isopen": info.isopen,
+    }
+
+
+def licence_entry(licence: Licence | None) -> dict[str, Any]:
+    """A licence in `license_list`'s shape (CKAN's `License.license_dictize`)."""
+    if licence is None:
+        isopen, title, url, title_en = False, NOT_SPECIFIED["title"], "", "License not specified"
+        licence_id = NOT_SPECIFIED["id"]
+    else:
+        info = LICENCES[licence]
+        isopen, title, title_en = info.isopen, info.title_ko, info.title_en
+        url, licence_id = (str(info.url) if info.url else ""), licence.value
+    return {
+        "id": licence_id,
+        "title": title,
+        "title_en": title_en,
+        "url": url,
+        "status": "active",
+        "maintainer": "",
+        "family": "",
+        "domain_content": False,
+        "domain_data": True,
+        "domain_software": False,
+        "is_generic": licence is None,
+        "is_okd_compliant": isopen,
+        "is_osi_compliant": False,
+        "od_conformance": "approved" if isopen else "not reviewed",
+        "osd_conformance": "not reviewed",
+    }
+
+
 def resource(
-    contract: Contract, base: str, position: int, key: str, fmt: str, media: str
+    contract: Contract,
+    base: str,
+    position: int,
+    key: str,
+    fmt: str,
+    media: str,
+    created: str | None = None,
+    modified: str | None = None,
 ) -> dict[str, Any]:
     """One format as a CKAN resource: the whole table's download, or the SQL API for JSON
     (whose answers stop at a row limit)."""
     sql = f"SELECT * FROM {contract.table}"
     found = {
-        "id": f"{contract.id}.{key}",
+        "id": resource_id(contract.id, key),
         "package_id": contract.id,
         "format": fmt,
         "mimetype": media,
         "position": position,
         "state": "active",
+        "created": created,
+        "last_modified": modified,
+        "metadata_modified": modified,
     }
     if key in EXTENSIONS:
         # CKAN's `url` is the file itself; a link rather than an upload has no `url_type`.
@@ -112,15 +203,50 @@ def resource(
     }
 
 
+def _extras(contract: Contract, summary: DatasetSummary) -> list[dict[str, str]]:
+    described = contract.odcs.description
+    found = {
+        "access_level": contract.access.value,
+        "sql_table": contract.table,
+        "freshness": summary.freshness,
+        "readable": str(summary.readable).lower(),
+        "usage": (described.usage if described else None) or "",
+        "limitations": (described.limitations if described else None) or "",
+    }
+    cycle = update_cycle(contract)
+    optional = {
+        # ckanext-dcat's names for the period covered.
+        "temporal_start": contract.coverage.start and contract.coverage.start.isoformat(),
+        "temporal_end": contract.coverage.end and contract.coverage.end.isoformat(),
+        "update_cycle": cycle and f"{cycle.every} {cycle.unit}",
+        "title_en": contract.english.title,
+        "notes_en": contract.english.description,
+    }
+    found |= {k: v for k, v in optional.items() if v}
+    return [{"key": k, "value": v} for k, v in found.items()]
+
+
 def package(
-    contract: Contract, summary: DatasetSummary, registry: Registry, base: str
+    contract: Contract,
+    summary: DatasetSummary,
+    registry: Registry,
+    base: str,
+    created: datetime | None = None,
+    modified: datetime | None = None,
 ) -> dict[str, Any]:
-    """A dataset as a CKAN package; its resources are its downloads and the SQL API."""
+    """A dataset as a CKAN package; its resources are its downloads and the SQL API.
+
+    `created` is when it was first published (fixed from then on), `modified` when its package
+    last changed (a publication or a contract change); both default to the last publication."""
     agency, sector = registry.agency(contract.agency), registry.sector(contract.sector)
     described = contract.odcs.description
     tags = list(contract.odcs.tags or [])
-    resources = [resource(contract, base, i, *r) for i, r in enumerate(RESOURCES)]
-    modified = _stamp(summary.last_published_at)
+    modified_at = _stamp(modified or summary.last_published_at)
+    created_at = _stamp(created or modified or summary.last_published_at)
+    resources = [
+        resource(contract, base, i, *r, created=created_at, modified=modified_at)
+        for i, r in enumerate(RESOURCES)
+    ]
     return {
         "id": contract.id,
         "name": contract.id,
@@ -136,22 +262,15 @@ def package(
         "author_email": agency.contact if agency else None,
         "maintainer": contract.steward,
         "maintainer_email": contract.steward,
-        "license_id": None,
-        "metadata_created": modified,
-        "metadata_modified": modified,
+        **licence_fields(contract.licence),
+        "metadata_created": created_at,
+        "metadata_modified": modified_at,
         "owner_org": contract.agency,
         "organization": organization(agency, base) if agency else None,
         "groups": [group(sector, base)] if sector else [],
-        "tags": [{"name": t, "display_name": t, "state": "active"} for t in tags],
+        "tags": [tag(t) for t in tags],
         "num_tags": len(tags),
         "resources": resources,
         "num_resources": len(resources),
-        "extras": [
-            {"key": "access_level", "value": contract.access.value},
-            {"key": "sql_table", "value": contract.table},
-            {"key": "freshness", "value": summary.freshness},
-            {"key": "readable", "value": str(summary.readable).lower()},
-            {"key": "usage", "value": (described.usage if described else None) or ""},
-            {"key": "limitations", "value": (described.limitations if described else None) or ""},
-        ],
+        "extras": _extras(contract, summary),
     }
