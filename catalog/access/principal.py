@@ -25,5 +25,15 @@ class Principal(BaseModel):
     subject: str = Field(description="API key id or the token's `sub`.")
     agency: str = Field(description="Agency id from sectors.yaml.")
     role: Role
-    via: Literal["api_key", "token"]
+    via: Literal["api_key", "token", "anonymous"] = Field(
+        description="How the caller proved who it is; `anonymous` only for what operators open "
+        "to everyone (`GONGYU_DCAT_ANONYMOUS`), recorded so the audit log names every reader."
+    )
     purpose: str | None = Field(None, description="Declared purpose (X-Gongyu-Purpose header).")
+
+
+def anonymous(client: str | None) -> Principal:
+    """An unauthenticated caller, for the audit record of a route operators opened to all."""
+    return Principal(
+        subject=f"anonymous:{client or '?'}"[:256], agency="-", role=Role.analyst, via="anonymous"
+    )

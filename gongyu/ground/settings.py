@@ -169,6 +169,14 @@ class Settings(BaseSettings):
         "limit). A valid credential is always accepted. Counted in memory per worker process "
         "(`api/ratelimit.py`): with N workers a key gets up to N times the limit.",
     )
+    dcat_anonymous: bool = Field(
+        False,
+        description="Let a request with no credential at all (no key, token or session "
+        "cookie) read the DCAT-AP catalogue, `GET /catalog.jsonld`: the metadata of the "
+        "`public` datasets only, for portals that harvest without a key. Nothing else opens; "
+        "these reads are logged, not written to the audit log (they have no principal), and a "
+        "wrong credential is still refused.",
+    )
     trusted_proxies: list[IPvAnyNetwork] = Field(
         [],
         description='Addresses or networks (JSON list, e.g. `["10.0.0.0/8"]`) of the reverse '
