@@ -1,9 +1,10 @@
 """The HTTP face of a platform: SQL API, Trino protocol, audit, the catalog (JSON, DCAT, CKAN)
 and its web pages; OpenAPI at `/docs`.
 
-`/docs` and the pages' assets are served from files shipped in the package (`fastapi-offline`,
-`api/web/static/`): air-gapped networks have no CDN. Documentation, `/healthz`, the sign-in page
-and the static assets are the only routes open without credentials.
+`/docs`, `/redoc` and the pages' assets are served from files shipped in the package
+(`fastapi-offline`, `api/web/static/`): air-gapped networks have no CDN. Documentation,
+`/healthz`, the sign-in page and the static assets are the only routes open without credentials,
+and the DCAT catalogue when the operators set `GONGYU_DCAT_ANONYMOUS` (audited as anonymous).
 
 Around every route: the security headers (`api.middleware.headers`), a size limit on request bodies
 counted as they stream (`api.middleware.bodylimit`) and, only from `GONGYU_TRUSTED_PROXIES`, the
