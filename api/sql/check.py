@@ -94,6 +94,8 @@ ALLOWED_NODES: tuple[type[exp.Expression], ...] = (
     exp.Var,
     exp.Window,
     exp.WindowSpec,
+    exp.IgnoreNulls,  # a modifier of the function it wraps (sqlglot reads ANY_VALUE(x) so)
+    exp.RespectNulls,
     exp.Filter,
     exp.WithinGroup,
     exp.Lambda,

@@ -6,6 +6,7 @@ import io
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from unittest.mock import ANY
 
 import httpx
 import pyarrow as pa
@@ -110,6 +111,14 @@ def test_row_filter_and_masks_survive_every_query_shape(served: World, shape: st
     # A sector-level caller without a grant sees the sensitive column as NULL, wherever it goes.
     masked = served.sql(SAME_SECTOR, f"SELECT sum(amount), count(*) FROM {table('sector')}")
     assert masked.json()["rows"] == [[None, ROWS]]
+
+
+def test_any_value_is_an_aggregate_like_the_others(served: World) -> None:
+    """sqlglot reads DuckDB's ANY_VALUE(x) as a null-ignoring modifier around it: allowed, and
+    still masked and filtered."""
+    sql = f"SELECT any_value(sido), any_value(amount) FROM {table('restricted')}"
+    assert served.sql(GRANTEE, sql).json()["rows"] == [["부산", ANY]]
+    assert served.sql(SAME_SECTOR, sql.replace("restricted", "sector")).json()["rows"][0][1] is None
 
 
 def test_pseudonyms_stay_pseudonyms(served: World) -> None:
