@@ -2,15 +2,18 @@
 
 A query is parsed as Trino SQL (sqlglot); each table is resolved against the session's catalog
 and schema and the tables the caller reads (`information_schema` and `system` tables become
-literal tables, see `api.trino.metadata`); Trino's session functions are answered; the tree is
-written as DuckDB SQL for the query service, which checks it again. A table the caller may not
-read fails exactly as one that does not exist.
+literal tables, see `api.trino.metadata`); Trino's session functions are answered; Trino's
+semantics (types, time zones in the session's zone, errors) are written into it
+(`api.trino.semantics`); the tree is written as DuckDB SQL for the query service, which checks it
+again, carrying the Trino types of its result columns. A table the caller may not read fails
+exactly as one that does not exist.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from urllib.parse import unquote_plus
 
 import sqlglot
 from sqlglot import exp
@@ -27,10 +30,15 @@ from api.trino.metadata import (
     Catalog,
     metadata_table,
 )
+from api.trino.semantics import METADATA, analyze, require_zone, zone_id
+from api.trino.types import Translated
 
 VERSION = "476"
 """The Trino release whose protocol and SQL Gongyu answers (`SELECT version()`, `/v1/info`)."""
 SYSTEM = "system"
+DEFAULT_TIME_ZONE = "Asia/Seoul"
+"""The session's time zone when the client names none (a Trino coordinator's own zone)."""
+TIME_ZONE_PROPERTY = "time_zone_id"  # the session property `SET TIME ZONE` sets
 _DIVISION = "gongyu_division"  # marks a division across the copy sqlglot types
 
 
@@ -42,6 +50,53 @@ class Session:
     catalog: str | None = None
     schema: str | None = None
     prepared: Mapping[str, str] = field(default_factory=dict)
+    time_zone: str = DEFAULT_TIME_ZONE  # as the client named it (`check_session` checks it)
+
+
+def session_time_zone(header: str | None, properties: Iterable[str] = ()) -> str:
+    """The session's time zone from the client's headers: the `time_zone_id` session property
+    (`X-Trino-Session`, which `SET TIME ZONE` sets) over `X-Trino-Time-Zone`, else the default."""
+    for value in properties:
+        for entry in value.split(","):
+            name, _, zone = entry.strip().partition("=")
+            if name.strip() == TIME_ZONE_PROPERTY and zone.strip():
+                return unquote_plus(zone.strip())
+    return header.strip() if header and header.strip() else DEFAULT_TIME_ZONE
+
+
+def set_time_zone(text: str) -> str:
+    """The zone `SET TIME ZONE <text>` sets: `LOCAL` (the server's), a string naming a zone or
+    an offset, or an interval `HOUR TO MINUTE` offset."""
+    if text.strip().upper() == "LOCAL":
+        return DEFAULT_TIME_ZONE
+    try:
+        select = sqlglot.parse_one(f"SELECT {text}", read="trino")
+    except (ParseError, TokenError):
+        raise TrinoError(
+            "SYNTAX_ERROR", f"mismatched input '{text.strip()}'. Expecting: 'LOCAL', <expression>"
+        ) from None
+    values = select.expressions if isinstance(select, exp.Select) else []
+    value = values[0] if len(values) == 1 else None
+    if isinstance(value, exp.Literal) and value.is_string:
+        return require_zone(value.name)
+    if isinstance(value, exp.Interval) and isinstance(value.this, exp.Literal):
+        sign = "-" if value.this.name.strip().startswith("-") else "+"
+        hours, _, minutes = value.this.name.strip().lstrip("+-").partition(":")
+        zone = (
+            zone_id(f"{sign}{hours.zfill(2)}:{(minutes or '0').zfill(2)}")
+            if hours.isdigit()
+            else None
+        )
+        if zone is None:
+            raise TrinoError(
+                "INVALID_LITERAL", f"Invalid time zone offset interval: {value.this.name}"
+            )
+        return zone
+    shown = value.sql("trino") if value is not None else text.strip()
+    raise TrinoError(
+        "TYPE_MISMATCH",
+        f"Expected expression of varchar or interval day-time type, but '{shown}' has another type",
+    )
 
 
 def header_safe(text: str) -> bool:
@@ -59,6 +114,7 @@ def check_session(session: Session) -> None:
             raise TrinoError(
                 "GENERIC_USER_ERROR", f"Invalid {kind} name: control characters are not allowed"
             )
+    require_zone(session.time_zone)
 
 
 def parse_query(text: str) -> exp.Query:
@@ -101,10 +157,16 @@ def translate(tree: exp.Query, session: Session, catalog: Catalog, text: str = "
     for table in list(tree.find_all(exp.Table)):
         if isinstance(table.this, exp.Identifier):
             _resolve(table, session, catalog, ctes, named, text)
-    _type_integer_divisions(tree, catalog)
     _answer_session_functions(tree, session)
     _name_unnamed_columns(tree)
-    return tree.sql(dialect="duckdb")
+    # Trino's semantics are written into a copy: `tree` stays the Trino query, tables resolved.
+    duckdb_tree = tree.copy()
+    try:
+        hints = analyze(duckdb_tree, require_zone(session.time_zone), catalog, text)
+    except RecursionError:
+        raise TrinoError("SYNTAX_ERROR", "statement is too deeply nested") from None
+    _type_integer_divisions(duckdb_tree, catalog)
+    return Translated.of(duckdb_tree.sql(dialect="duckdb"), hints)
 
 
 def _name_unnamed_columns(tree: exp.Query) -> None:
@@ -186,6 +248,11 @@ def _resolve(
         if select is None:
             shown = f"{catalog_name}.{schema}.{name}"
             raise TrinoError("TABLE_NOT_FOUND", f"Table '{shown}' does not exist", where)
+        fields = INFORMATION_TABLES.get(name) if catalog_name != SYSTEM else None
+        types = {f.name: f.type for f in fields or SYSTEM_TABLES.get((schema, name), ())}
+        select.meta[METADATA] = [
+            (e.alias_or_name, types.get(e.alias_or_name)) for e in select.expressions
+        ]
         alias = table.args.get("alias") or exp.TableAlias(this=exp.to_identifier(name))
         table.replace(exp.Subquery(this=select, alias=alias))
         return

@@ -19,7 +19,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from api.auth import AUTH_FAILURES, CurrentPrincipal
 from api.deps import trino_of
-from api.trino.dialect import VERSION, Session
+from api.trino.dialect import VERSION, Session, session_time_zone
 from api.trino.statements import Statements
 from catalog.access.audit import Outcome
 from catalog.access.principal import Principal
@@ -41,6 +41,9 @@ def _session(request: Request, principal: Principal) -> Session:
         catalog=(headers.get("X-Trino-Catalog") or "").lower() or None,
         schema=(headers.get("X-Trino-Schema") or "").lower() or None,
         prepared=prepared,
+        time_zone=session_time_zone(
+            headers.get("X-Trino-Time-Zone"), headers.getlist("X-Trino-Session")
+        ),
     )
 
 
@@ -90,7 +93,8 @@ def cancel_statement(
     query_id: str, slug: str, token: int, principal: CurrentPrincipal, live: Live
 ) -> Response:
     """Cancel the statement; its audit record says so."""
-    live.finish(live.get(query_id, principal, slug), Outcome.cancelled, "cancelled by the client")
+    statement = live.get(query_id, principal, slug)
+    live.finish(statement, Outcome.cancelled, "cancelled by the client", "USER_CANCELED")
     return Response(status_code=204)
 
 

@@ -7,8 +7,13 @@ A query runs on a thread of its own that turns the answer's Arrow batches into p
 past either, a statement fails at once with Trino's QUERY_QUEUE_FULL. A statement whose client
 asks for nothing for `trino_client_timeout_seconds` (Trino's `query.client.timeout`) is
 abandoned. A statement is audited as a query is: an opening record before its first rows
-leave, a completing record when it finishes, fails, is cancelled, abandoned, or the server
-shuts down; one that returns no rows leaves the completing record alone.
+leave, a completing record when it finishes, fails, is cancelled, abandoned, killed, or the
+server shuts down; one that returns no rows leaves the completing record alone.
+
+`system.runtime.queries` lists the caller's own statements: the live ones and the last
+`HISTORY` of the process (each caller sees only theirs). `CALL system.runtime.kill_query` fails
+one of the caller's live statements with Trino's ADMINISTRATIVELY_KILLED; anyone else's is
+"not found", exactly as an id that never existed.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,10 +37,10 @@ from pydantic.alias_generators import to_camel
 from api.sql.query import Answer, QueryError, QueryService, caller
 from api.trino.buffer import PageBuffer
 from api.trino.dialect import Session
-from api.trino.errors import TrinoError, from_query_error
+from api.trino.errors import CODES, TrinoError, from_query_error
 from api.trino.metadata import Catalogs
-from api.trino.plan import Done, plan
-from api.trino.types import BOOLEAN, column, rows_json, trino_type
+from api.trino.plan import Done, Kill, plan
+from api.trino.types import BOOLEAN, TrinoType, column, hints_of, result_types, rows_json
 from catalog.access.audit import AuditKind, AuditLog, AuditRecord, Outcome
 from catalog.access.principal import Principal
 
@@ -44,6 +49,7 @@ log = logging.getLogger(__name__)
 PAGE_BYTES = 1 << 20  # Arrow bytes per page: about the 1 MB Trino itself aims for
 PAGES_AHEAD = 2  # pages produced before the client asks for them
 WAIT_SECONDS = 1.0  # how long a page request waits for rows before answering "running"
+HISTORY = 1000  # finished statements system.runtime.queries remembers, for the whole process
 MEDIA = "application/json"
 _serial = itertools.count(1)
 # Refusals and not-found are "denied" (a hidden table fails as a missing one: both are
@@ -55,6 +61,7 @@ _OUTCOMES = {
     "TABLE_NOT_FOUND": Outcome.denied,
     "EXCEEDED_TIME_LIMIT": Outcome.cancelled,
     "EXCEEDED_GLOBAL_MEMORY_LIMIT": Outcome.cancelled,
+    "ADMINISTRATIVELY_KILLED": Outcome.cancelled,
 }
 
 
@@ -152,11 +159,20 @@ def _pages(batch: pa.RecordBatch) -> list[pa.RecordBatch]:
 class Statement:
     """One running query of one caller: pages produced ahead on a thread, read by token."""
 
-    def __init__(self, principal: Principal, sql: str, started: float, timeout: float) -> None:
+    def __init__(
+        self,
+        principal: Principal,
+        sql: str,
+        started: float,
+        timeout: float,
+        source: str | None = None,
+    ) -> None:
         self.id = _query_id()
         self.slug = secrets.token_urlsafe(18)  # the page URIs are capabilities
         self.principal = principal
         self.sql = sql
+        self.source = source
+        self.created = datetime.now(UTC)
         self.started = started
         self.timeout = timeout
         self.touched = time.monotonic()
@@ -170,6 +186,7 @@ class Statement:
         self.request_lock = threading.Lock()  # one page request at a time
         self.opened: AuditRecord | None = None  # written before the first rows leave
         self.cancelled = False
+        self.killed: TrinoError | None = None  # by CALL system.runtime.kill_query
         self._stop_query: Callable[[], None] | None = None
         self._items: deque[_Item] = deque()
         self._ready = threading.Condition()
@@ -191,19 +208,43 @@ class Statement:
         if stop is not None:
             stop()
 
-    def produce(self, start: Callable[[], Answer], buffer: PageBuffer) -> None:
+    def kill(self, error: TrinoError, buffer: PageBuffer) -> None:
+        """Stop the query and drop its pages: the client's next page request gets `error`."""
+        with self._ready:
+            if self.killed is not None or self.cancelled:
+                return
+            self.killed = error
+            dropped = [item for item in self._items if isinstance(item, _Page)]
+            self._items.clear()
+            stop = self._stop_query
+            self._ready.notify_all()
+        for page in dropped:
+            buffer.release(page.size)
+        if stop is not None:
+            stop()
+
+    def owned_by(self, principal: Principal) -> bool:
+        """Whether `principal` is the caller who started the statement."""
+        return (self.principal.subject, self.principal.via) == (principal.subject, principal.via)
+
+    def produce(
+        self,
+        start: Callable[[], Answer],
+        buffer: PageBuffer,
+        hints: tuple[TrinoType | None, ...] = (),
+    ) -> None:
         """Run on the statement's thread: start the query, page its batches, then the end."""
         answer: Answer | None = None
         try:
             answer = start()
-            types = [trino_type(f.type) for f in answer.schema]
+            types = result_types(answer.schema, hints)  # the translation's, where it knows
             with self._ready:
                 self.columns = [
                     column(f.name, t) for f, t in zip(answer.schema, types, strict=True)
                 ]
                 self.datasets = answer.datasets
                 self._stop_query = answer.close
-                if self.cancelled:
+                if self.cancelled or self.killed is not None:
                     return
             for batch in answer.stream():
                 for page in _pages(batch):
@@ -228,9 +269,9 @@ class Statement:
                 return False
             item = _Failed(too_large(self.id, buffer))
         with self._ready:
-            while not self.cancelled and len(self._items) >= PAGES_AHEAD:
+            while not self.cancelled and not self.killed and len(self._items) >= PAGES_AHEAD:
                 self._ready.wait(WAIT_SECONDS)
-            if self.cancelled:
+            if self.cancelled or self.killed:
                 if isinstance(item, _Page):
                     buffer.release(item.size)
                 return False
@@ -244,7 +285,9 @@ class Statement:
         page: _Page | None = None
         end: _End | _Failed | None = None
         with self._ready:
-            self._ready.wait_for(lambda: bool(self._items), WAIT_SECONDS)
+            self._ready.wait_for(lambda: bool(self._items) or bool(self.killed), WAIT_SECONDS)
+            if self.killed is not None:
+                return None, _Failed(self.killed)
             if self._items and isinstance(self._items[0], _Page):
                 page = self._items.popleft()
             if self._items and isinstance(self._items[0], _End | _Failed):
@@ -277,6 +320,7 @@ class Statements:
         self.buffer = PageBuffer(settings.trino_buffer_bytes)
         self.catalogs = Catalogs(queries)
         self._live: dict[str, Statement] = {}
+        self._history: deque[dict[str, Any]] = deque(maxlen=HISTORY)
         self._lock = threading.Lock()
         self._reaper: threading.Thread | None = None
 
@@ -287,8 +331,7 @@ class Statements:
         if (
             statement is None
             or (slug is not None and not secrets.compare_digest(statement.slug, slug))
-            or (statement.principal.subject, statement.principal.via)
-            != (principal.subject, principal.via)
+            or not statement.owned_by(principal)
         ):
             raise HTTPException(404, "Query not found")
         return statement
@@ -297,14 +340,19 @@ class Statements:
         """Plan a statement; answer a session statement or an error at once, else start the
         query and answer with its first `nextUri`."""
         started = time.perf_counter()
-        statement = Statement(principal, sql, started, self.client_timeout)
+        source = request.headers.get("X-Trino-Source")
+        statement = Statement(principal, sql, started, self.client_timeout, source)
         try:
-            planned = plan(sql, session, self.catalogs.for_principal(principal))
+            catalog = self.catalogs.for_principal(principal)
+            catalog = replace(catalog, queries=tuple(self._queries_of(statement)))
+            planned = plan(sql, session, catalog)
         except TrinoError as error:
             return self._refuse(statement, request, error)
         except Exception:
             log.exception("trino statement %s could not be planned", statement.id)
             return self._refuse(statement, request, internal_error(statement.id))
+        if isinstance(planned, Kill):
+            return self._kill(statement, planned, request)
         if isinstance(planned, Done):
             return self._done(statement, planned, request)
         if full := self._admit(statement):
@@ -321,7 +369,11 @@ class Statements:
         duckdb_sql = planned.sql
         thread = threading.Thread(
             target=statement.produce,
-            args=(lambda: self.queries.run(principal, duckdb_sql), self.buffer),
+            args=(
+                lambda: self.queries.run(principal, duckdb_sql),
+                self.buffer,
+                hints_of(duckdb_sql),
+            ),
             name=f"trino-{statement.id}",
             daemon=True,
         )
@@ -360,7 +412,42 @@ class Statements:
             with self._lock:
                 idle = [s for s in self._live.values() if s.idle()]
             for statement in idle:
-                self.finish(statement, Outcome.cancelled, "abandoned by the client")
+                if statement.killed is not None:
+                    killed = statement.killed
+                    self.finish(statement, Outcome.cancelled, killed.message, killed.name)
+                else:
+                    self.finish(
+                        statement, Outcome.cancelled, "abandoned by the client", "ABANDONED_QUERY"
+                    )
+
+    def _kill(self, statement: Statement, kill: Kill, request: Request) -> Response:
+        """`CALL system.runtime.kill_query`: only the caller's own live statement is killed;
+        anyone else's is not found, as an id that never was."""
+        key = caller(statement.principal)
+        with self._lock:
+            target = self._live.get(kill.query_id)
+            ended = any(
+                r["query_id"] == kill.query_id and r["caller"] == key for r in self._history
+            )
+        if target is None or not target.owned_by(statement.principal):
+            if ended:
+                error = TrinoError("NOT_SUPPORTED", f"Target query is not running: {kill.query_id}")
+            else:
+                error = TrinoError("NOT_FOUND", f"Target query not found: {kill.query_id}")
+            return self._refuse(statement, request, error)
+        said = f"Message: {kill.message}" if kill.message else "No message provided."
+        target.kill(TrinoError("ADMINISTRATIVELY_KILLED", f"Query killed. {said}"), self.buffer)
+        return self._done(statement, Done("CALL"), request)
+
+    def _queries_of(self, statement: Statement) -> list[dict[str, Any]]:
+        """`system.runtime.queries` for the statement's caller: their live statements (this one
+        included, running), then the finished ones the process remembers."""
+        key = caller(statement.principal)
+        with self._lock:
+            live = [s for s in self._live.values() if caller(s.principal) == key]
+            finished = [r for r in self._history if r["caller"] == key]
+        rows = [_query_row(s, "FAILED" if s.killed else "RUNNING") for s in [*live, statement]]
+        return rows + finished
 
     def _refuse(self, statement: Statement, request: Request, error: TrinoError) -> Response:
         results = QueryResults(
@@ -371,6 +458,7 @@ class Statements:
         )
         body = _body(results)
         self._record(statement, _OUTCOMES.get(error.name, Outcome.error), error.message, body)
+        self._remember(statement, error.name)
         return Response(body, media_type=MEDIA)
 
     def _done(self, statement: Statement, done: Done, request: Request) -> Response:
@@ -383,6 +471,7 @@ class Statements:
         )
         body = _body(results, "[[true]]")
         self._record(statement, Outcome.ok, None, body)
+        self._remember(statement, None)
         return Response(body, media_type=MEDIA, headers=done.headers)
 
     def page(self, statement: Statement, token: int, request: Request) -> Response:
@@ -421,25 +510,39 @@ class Statements:
             statement.bytes_sent += len(body)
         if isinstance(end, _Failed):
             error = end.error
-            self.finish(statement, _OUTCOMES.get(error.name, Outcome.error), error.message)
+            outcome = _OUTCOMES.get(error.name, Outcome.error)
+            self.finish(statement, outcome, error.message, error.name)
         elif end:
             self.finish(statement, Outcome.ok, None)
         return Response(body, media_type=MEDIA)
 
-    def finish(self, statement: Statement, outcome: Outcome, error: str | None) -> None:
-        """End a statement once: stop its query, forget it, write its completing record."""
+    def finish(
+        self, statement: Statement, outcome: Outcome, error: str | None, code: str | None = None
+    ) -> None:
+        """End a statement once: stop its query, forget it, write its completing record;
+        `code` is the Trino error it ended with (for system.runtime.queries)."""
         with self._lock:
             if self._live.pop(statement.id, None) is None:
                 return  # already finished, cancelled or abandoned
         statement.cancel(self.buffer)
         self._record(statement, outcome, error)
+        self._remember(statement, code)
 
     def close(self) -> None:
         """The server shuts down: end every live statement, each with its record."""
         with self._lock:
             live = list(self._live.values())
         for statement in live:
-            self.finish(statement, Outcome.cancelled, "the server shut down")
+            self.finish(
+                statement, Outcome.cancelled, "the server shut down", "SERVER_SHUTTING_DOWN"
+            )
+
+    def _remember(self, statement: Statement, code: str | None) -> None:
+        """Keep the finished statement for its caller's system.runtime.queries."""
+        row = _query_row(statement, "FAILED" if code else "FINISHED", code)
+        row["end"] = _timestamp(datetime.now(UTC))
+        with self._lock:
+            self._history.append(row)
 
     def _open(self, statement: Statement) -> AuditRecord:
         return self.audit.append(
@@ -466,6 +569,35 @@ class Statements:
             error=error,
             completes=statement.opened.seq if statement.opened else None,
         )
+
+
+def _timestamp(moment: datetime) -> str:
+    return moment.isoformat(sep=" ", timespec="milliseconds")
+
+
+def _query_row(statement: Statement, state: str, code: str | None = None) -> dict[str, Any]:
+    """A row of system.runtime.queries (and whose it is, in `caller`, never shown)."""
+    created = _timestamp(statement.created)
+    code = code or (statement.killed.name if statement.killed else None)
+    kind = CODES[code][1] if code in CODES else ("INTERNAL_ERROR" if code else None)
+    return {
+        "caller": caller(statement.principal),
+        "query_id": statement.id,
+        "state": state,
+        "user": statement.principal.subject,
+        "source": statement.source,
+        "query": statement.sql,
+        "resource_group_id": ["global"],
+        "queued_time_ms": 0,
+        "analysis_time_ms": 0,
+        "planning_time_ms": 0,
+        "created": created,
+        "started": created,
+        "last_heartbeat": _timestamp(datetime.now(UTC)),
+        "end": None,
+        "error_type": kind,
+        "error_code": code,
+    }
 
 
 def _next_uri(request: Request, statement: Statement, token: int) -> str:

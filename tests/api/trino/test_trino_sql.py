@@ -153,15 +153,15 @@ def test_execute_binds_parameters_in_order() -> None:
 def test_integers_divide_as_in_trino() -> None:
     assert duckdb_rows("SELECT 7 / 2, -7 / 2, CAST(7 AS double) / 2") == [(3, -3, 3.5)]
     planned = plan("SELECT sum(n) / count(*), n / 2.5 FROM cases_public", SESSION, CATALOG)
-    assert planned == Run(
-        "SELECT CAST(TRUNC(SUM(n) / COUNT(*)) AS BIGINT) AS _col0, n / 2.5 AS _col1 "
-        "FROM welfare_safety.cases_public"
+    assert planned == Run(  # Trino's sum of integers is a bigint; dividing by zero fails
+        "SELECT CAST(SUM(n) AS BIGINT) // CASE WHEN COUNT(*) = 0 THEN ERROR('Division by zero') "
+        "ELSE COUNT(*) END AS _col0, n / 2.5 AS _col1 FROM welfare_safety.cases_public"
     )
 
 
 def test_statements_that_are_not_queries_are_refused() -> None:
     assert error("SELECT * FORM cases_public").name == "SYNTAX_ERROR"
-    assert error("SHOW FUNCTIONS").name == "SYNTAX_ERROR"
+    assert error("SHOW GRANTS").name == "SYNTAX_ERROR"
     assert error("").name == "SYNTAX_ERROR"
     for sql in ("INSERT INTO cases_public VALUES ('x', 1)", "DROP TABLE cases_public"):
         assert error(sql).name == "PERMISSION_DENIED"
