@@ -998,13 +998,32 @@ async def _params(request: Request) -> dict[str, Any]:
     return params
 
 
+# Declared as the other operations' are: keys or tokens, and CKAN's own failure statuses.
+ACTION_DOC: dict[str, Any] = {
+    "responses": {
+        400: {"description": "Bad request: a body that is not a JSON object (CKAN envelope)."},
+        403: {"description": "Authorization Error: a credential CKAN's way refused."},
+        404: {
+            "description": "Not found: an unknown action, or a dataset, organisation, tag "
+            "or resource the caller may not see (CKAN envelope)."
+        },
+        409: {"description": "Validation Error: a parameter CKAN would refuse (CKAN envelope)."},
+    },
+    "openapi_extra": {"security": [{"bearer": []}, {"apiKey": []}]},
+}
+
+
 @router.get(
     "/api/3/action/{action}",
     summary="CKAN action (query parameters)",
     operation_id="ckan_action_get",
+    **ACTION_DOC,
 )
 @router.post(
-    "/api/3/action/{action}", summary="CKAN action (JSON body)", operation_id="ckan_action_post"
+    "/api/3/action/{action}",
+    summary="CKAN action (JSON body)",
+    operation_id="ckan_action_post",
+    **ACTION_DOC,
 )
 @router.api_route("/api/action/{action}", methods=["GET", "POST"], include_in_schema=False)
 async def ckan_action(action: str, request: Request) -> Response:

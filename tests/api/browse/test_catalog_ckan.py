@@ -182,3 +182,16 @@ def test_ckan_requests_are_audited(served: World) -> None:
     assert record.kind == "catalog" and list(record.datasets) == [DRUNK]
     assert record.statement == f'POST /api/action/package_show {{"id": "{DRUNK}"}}'
     assert audit.verify().ok
+
+
+def test_the_openapi_document_declares_ckans_security_and_statuses(served: World) -> None:
+    spec = httpx.get(f"{served.url}/openapi.json").json()
+    operations = spec["paths"]["/api/3/action/{action}"]
+    assert set(operations) == {"get", "post"}
+    for operation in operations.values():
+        assert operation["security"] == [{"bearer": []}, {"apiKey": []}]
+        assert {"200", "400", "401", "403", "404", "409", "429"} <= set(operation["responses"])
+    # A status the action answers with is one the document declares.
+    with served.client(OWNER) as client:
+        missing = client.get("/api/3/action/package_show", params={"id": "nowhere"})
+    assert str(missing.status_code) in operations["get"]["responses"]
