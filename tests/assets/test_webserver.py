@@ -79,7 +79,11 @@ def approved_contract_reaches_the_ui(platform: Platform, port: int) -> None:
     operator = Principal(subject="o", agency="kotsa", role=Role.operator, via="api_key")
     reviews = worker.platform.contract_reviews
     reviews.submit(steward, text)
-    reviews.approve(operator, "kotsa_centers_approved", "1.0.0")
+    reviews.approve(
+        operator,
+        "kotsa_centers_approved",
+        platform.contract("kotsa_car_inspection_centers").version,
+    )
     worker.definitions()
     keys = {tuple(n["assetKey"]["path"]) for n in graphql(port)["assetNodes"]}
     assert ("transport_logistics", "kotsa", "kotsa_centers_approved") in keys

@@ -122,6 +122,10 @@ BOMBS = {
 }
 
 
+# Trino's `format` is Java's (`%d`), not DuckDB's (`{}`): the same bomb in its own words.
+IN_TRINO = {"SELECT length(format('{:>300000000}', 1))": "SELECT length(format('%300000000d', 1))"}
+
+
 @pytest.mark.parametrize("sql", BOMBS.values(), ids=BOMBS)
 def test_bombs_are_refused_naming_the_cap(served: World, sql: str) -> None:
     started = time.monotonic()
@@ -131,7 +135,7 @@ def test_bombs_are_refused_naming_the_cap(served: World, sql: str) -> None:
     assert "value cap" in message and "GONGYU_SQL_MAX_VALUE_BYTES" in message, message
     assert time.monotonic() - started < 10  # refused before it was built
     assert served.sql(OTHER_SECTOR, "SELECT 1").json()["rows"] == [[1]]
-    trino = served.trino(OTHER_SECTOR, sql)
+    trino = served.trino(OTHER_SECTOR, IN_TRINO.get(sql, sql))
     assert "value cap" in trino["error"]["message"]
 
 
