@@ -1337,8 +1337,9 @@ def _joda_runs(pattern: str) -> list[tuple[str, int | str]]:
     return runs
 
 
-def _joda_format_piece(letter: str, count: int, zoned: bool = False) -> _Piece:
-    simple = {
+def _joda_common(count: int) -> dict[str, str]:
+    """The strftime directive of each Joda letter that formats and parses alike."""
+    return {
         "M": {1: "%-m", 2: "%m", 3: "%b"}.get(count, "%B"),
         "d": "%-d" if count == 1 else "%d",
         "H": "%-H" if count == 1 else "%H",
@@ -1349,6 +1350,11 @@ def _joda_format_piece(letter: str, count: int, zoned: bool = False) -> _Piece:
         "E": "%a" if count <= 3 else "%A",
         "y": "%y" if count == 2 else "%Y",
         "Y": "%y" if count == 2 else "%Y",
+    }
+
+
+def _joda_format_piece(letter: str, count: int, zoned: bool = False) -> _Piece:
+    simple = _joda_common(count) | {
         "x": "%G",
         "e": "%u" if count == 1 else "0%u",
         "D": {1: "%-j", 3: "%j"}.get(count, "%j"),
@@ -1399,17 +1405,7 @@ def _format_datetime(node: exp.Func, kind: exp.DataType | None) -> exp.Expressio
 
 
 def _joda_parse_piece(letter: str, count: int) -> str:
-    simple = {
-        "M": {1: "%-m", 2: "%m", 3: "%b"}.get(count, "%B"),
-        "d": "%-d" if count == 1 else "%d",
-        "H": "%-H" if count == 1 else "%H",
-        "h": "%-I" if count == 1 else "%I",
-        "m": "%-M" if count == 1 else "%M",
-        "s": "%-S" if count == 1 else "%S",
-        "a": "%p",
-        "E": "%a" if count <= 3 else "%A",
-        "y": "%y" if count == 2 else "%Y",
-        "Y": "%y" if count == 2 else "%Y",
+    simple = _joda_common(count) | {
         "D": "%j",
         "S": "%g" if count == 3 else "%f",
     }

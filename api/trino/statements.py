@@ -197,23 +197,21 @@ class Statement:
 
     def cancel(self, buffer: PageBuffer) -> None:
         """Stop producing pages, stop the query, drop the pages nobody will fetch."""
-        with self._ready:
-            self.cancelled = True
-            dropped = [item for item in self._items if isinstance(item, _Page)]
-            self._items.clear()
-            stop = self._stop_query
-            self._ready.notify_all()
-        for page in dropped:
-            buffer.release(page.size)
-        if stop is not None:
-            stop()
+        self._halt(buffer, None)
 
     def kill(self, error: TrinoError, buffer: PageBuffer) -> None:
         """Stop the query and drop its pages: the client's next page request gets `error`."""
+        self._halt(buffer, error)
+
+    def _halt(self, buffer: PageBuffer, error: TrinoError | None) -> None:
+        """Cancelled (no error) or killed with `error`: pages dropped, the query stopped."""
         with self._ready:
-            if self.killed is not None or self.cancelled:
-                return
-            self.killed = error
+            if error is not None:
+                if self.killed is not None or self.cancelled:
+                    return
+                self.killed = error
+            else:
+                self.cancelled = True
             dropped = [item for item in self._items if isinstance(item, _Page)]
             self._items.clear()
             stop = self._stop_query
