@@ -192,9 +192,7 @@ class ContractReviews:
 
     def contracts(self) -> list[Contract]:
         """The active versions as contracts (parsed once per version and text)."""
-        query = select(contract_reviews).where(contract_reviews.c.state == ReviewState.active)
-        with self.engine.connect() as conn:
-            rows = [Submission.model_validate(r._mapping) for r in conn.execute(query)]
+        rows = self._where(contract_reviews.c.state == ReviewState.active)
         found = []
         for row in rows:
             key = (row.dataset_id, row.sha256)
@@ -213,11 +211,15 @@ class ContractReviews:
 
     # Reading.
 
+    def _where(self, condition: Any) -> list[Submission]:
+        """The submissions that meet `condition`."""
+        with self.engine.connect() as conn:
+            found = conn.execute(select(contract_reviews).where(condition))
+            return [Submission.model_validate(r._mapping) for r in found]
+
     def versions(self, dataset_id: str) -> list[Submission]:
         """Every submitted version of a dataset, oldest first."""
-        query = select(contract_reviews).where(contract_reviews.c.dataset_id == dataset_id)
-        with self.engine.connect() as conn:
-            found = [Submission.model_validate(r._mapping) for r in conn.execute(query)]
+        found = self._where(contract_reviews.c.dataset_id == dataset_id)
         return sorted(found, key=lambda s: semver_key(s.version))
 
     def get(self, dataset_id: str, version: str) -> Submission:
@@ -229,17 +231,13 @@ class ContractReviews:
 
     def waiting(self, principal: Principal) -> list[Submission]:
         """Versions in review that the principal decides, oldest first."""
-        query = select(contract_reviews).where(contract_reviews.c.state == ReviewState.in_review)
-        with self.engine.connect() as conn:
-            found = [Submission.model_validate(r._mapping) for r in conn.execute(query)]
+        found = self._where(contract_reviews.c.state == ReviewState.in_review)
         mine = [s for s in found if self.decides(principal, s)]
         return sorted(mine, key=lambda s: s.submitted_at)
 
     def of_agency(self, agency: str) -> list[Submission]:
         """An agency's submissions, newest first."""
-        query = select(contract_reviews).where(contract_reviews.c.agency == agency)
-        with self.engine.connect() as conn:
-            found = [Submission.model_validate(r._mapping) for r in conn.execute(query)]
+        found = self._where(contract_reviews.c.agency == agency)
         return sorted(found, key=lambda s: s.updated_at, reverse=True)
 
     def may_see(self, principal: Principal, submission: Submission) -> bool:
