@@ -37,14 +37,14 @@ from api.middleware.headers import SecurityHeaders
 from api.ratelimit import Limiter
 from api.sql import download
 from api.sql import routes as sql
-from api.sql.query import QueryService
-from api.sql.running import Limits
 from api.trino import routes as trino
 from api.web import contracts as contract_pages
 from api.web import steward
 from catalog.access.sessions import Sessions
 from gongyu.ground.settings import Settings, get_settings
 from gongyu.platform import Platform
+from gongyu.query.query import QueryService
+from gongyu.query.running import Limits
 
 # What every uvicorn serving this app is told (see the module's docstring).
 SERVER_OPTIONS: dict[str, Any] = {"proxy_headers": False}
@@ -66,12 +66,7 @@ def create_app(platform: Platform) -> FastAPI:
     app.state.auth_failures = Limiter(settings.auth_failures_per_minute)
     lifetime = timedelta(hours=settings.session_hours)
     app.state.sessions = Sessions(platform.engine, platform.registry, lifetime)
-    limits = Limits(
-        memory=settings.sql_memory_limit,
-        threads=settings.sql_threads,
-        seconds=settings.sql_timeout_seconds,
-    )
-    app.state.queries = QueryService(platform, limits)
+    app.state.queries = QueryService(platform, Limits.of(settings))
     app.include_router(sql.router)
     app.include_router(download.router)
     app.include_router(audit.router)

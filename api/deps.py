@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Annotated
 from fastapi import Depends, Request
 
 from api.browse.service import CatalogService
-from api.sql.query import QueryService
 from gongyu.platform import Platform
+from gongyu.query.query import QueryService
 
 if TYPE_CHECKING:
     from api.ratelimit import Limiter

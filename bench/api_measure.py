@@ -29,7 +29,7 @@ SMALL_AGGREGATE = (
     "FROM {table} WHERE id BETWEEN {lo} AND {hi} GROUP BY sido ORDER BY sido"
 )
 ARROW = "SELECT * FROM {table} WHERE id <= {n}"
-ARROW_BATCH_ROWS = 65_536  # what the sandbox fetches per batch (api.sql.sandbox.BATCH_ROWS)
+ARROW_BATCH_ROWS = 65_536  # what the sandbox fetches per batch (gongyu.query.sandbox.BATCH_ROWS)
 MIX = {"point (small table)": 0.4, "point (large table)": 0.4, "small aggregate": 0.2}
 """The concurrent run's requests; the small aggregates group 10,000 consecutive ids."""
 SMALL_SPAN = 10_000

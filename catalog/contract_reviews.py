@@ -27,8 +27,10 @@ import yaml
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine, func, insert, select, update
 
+from catalog.access.grants import Grant
 from catalog.access.principal import Principal, Role
 from catalog.db import contract_reviews
+from catalog.products import definition_refusals
 from contracts.diff import Change, diff_contracts, semver_key
 from contracts.lint import LintIssue, lint
 from contracts.loader import ContractError, parse_contract, refuse_aliases
@@ -84,11 +86,15 @@ class Preview(BaseModel):
     refusals: list[str] = Field(
         default_factory=list, description="Why it may not follow the current version."
     )
+    product_refusals: list[str] = Field(
+        default_factory=list, description="Why a joint product may not be defined as it is."
+    )
 
     @property
     def errors(self) -> list[str]:
         """Every reason it cannot be submitted, as `file:field: message` lines."""
         found = [str(i) for i in self.issues if i.severity == "error"]
+        found += [f"contract.yaml:customProperties.product: {r}" for r in self.product_refusals]
         return found + [f"contract.yaml:version: {r}" for r in self.refusals]
 
 
@@ -140,7 +146,8 @@ def _now() -> datetime:
 
 
 def _raw_custom(text: str) -> dict[str, Any]:
-    """The id, sector and agency the text claims, before it is known to load."""
+    """The id, sector and agency the text claims (and whether it is a product), before it is
+    known to load."""
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError:
@@ -152,7 +159,12 @@ def _raw_custom(text: str) -> dict[str, Any]:
         for e in raw.get("customProperties") or []
         if isinstance(e, dict)
     }
-    return {"id": raw.get("id"), "sector": custom.get("sector"), "agency": custom.get("agency")}
+    return {
+        "id": raw.get("id"),
+        "sector": custom.get("sector"),
+        "agency": custom.get("agency"),
+        "product": "product" in custom,
+    }
 
 
 def _submitter(agency: str) -> Principal:
@@ -164,11 +176,16 @@ class ContractReviews:
     """Submitted contract versions in the catalog database, and their review."""
 
     def __init__(
-        self, engine: Engine, registry: Registry, current: Callable[[], dict[str, Contract]]
+        self,
+        engine: Engine,
+        registry: Registry,
+        current: Callable[[], dict[str, Contract]],
+        grants: Callable[[str, str], list[Grant]],
     ) -> None:
         self.engine = engine
         self.registry = registry
         self.current = current
+        self.grants = grants  # (agency, dataset id) -> working grants: what a product may read
         self._lock = threading.Lock()
         self._seen: tuple[Any, ...] | None = None
         self._checked = 0.0
@@ -289,10 +306,15 @@ class ContractReviews:
         except ContractError:
             return Preview(issues=issues)
         preview = Preview(contract=contract, issues=issues)
+        if contract.product is not None:
+            preview.product_refusals = definition_refusals(
+                contract, self.current().values(), self.registry, self.grants
+            )
         before = self.current().get(contract.id)
         if before is None:
             return preview
-        if before.agency != contract.agency or not self._edits(principal, before.agency):
+        product = contract.product is not None
+        if before.agency != contract.agency or not self._edits(principal, before.agency, product):
             # Another agency's dataset: its contract is not shown, not even as a diff.
             preview.refusals.append(f"dataset id {contract.id!r} is taken; choose another id")
             return preview
@@ -307,21 +329,25 @@ class ContractReviews:
         return preview
 
     @staticmethod
-    def _edits(principal: Principal, agency: str) -> bool:
-        """Stewards of the agency, and operators, write its contracts."""
+    def _edits(principal: Principal, agency: str, product: bool = False) -> bool:
+        """Stewards of the agency, and operators, write its contracts; a secretariat also
+        writes its own agency's joint products."""
+        writers = (Role.steward, Role.secretariat) if product else (Role.steward,)
         return principal.role == Role.operator or (
-            principal.role == Role.steward and principal.agency == agency
+            principal.role in writers and principal.agency == agency
         )
 
     def submit(self, principal: Principal, text: str, *, for_review: bool = True) -> Submission:
         """Record a contract version as a draft or in review; LintFailed lists what to fix."""
-        if principal.role not in (Role.steward, Role.operator):
-            raise ReviewRefused("only stewards (and operators) submit contracts")
+        if principal.role not in (Role.steward, Role.secretariat, Role.operator):
+            raise ReviewRefused("only stewards, secretariats (products) and operators submit")
         preview = self.preview(principal, text)
         contract = preview.contract
-        if contract is not None and not self._edits(principal, contract.agency):
+        product = contract is not None and contract.product is not None
+        if contract is not None and not self._edits(principal, contract.agency, product):
             raise ReviewRefused(
-                f"only a steward of {contract.agency} (or an operator) submits its contracts"
+                f"only a steward of {contract.agency} (or an operator) submits its contracts; "
+                "a secretariat submits its own agency's joint products"
             )
         if contract is None or preview.errors:
             raise LintFailed(preview.errors or ["contract.yaml:(file): the contract does not load"])
@@ -368,7 +394,8 @@ class ContractReviews:
     def send_for_review(self, principal: Principal, dataset_id: str, version: str) -> Submission:
         """Move the agency's draft into review."""
         found = self._visible(principal, dataset_id, version)
-        if not self._edits(principal, found.agency):
+        product = bool(_raw_custom(found.yaml)["product"])
+        if not self._edits(principal, found.agency, product):
             raise ReviewRefused(f"only a steward of {found.agency} sends its drafts for review")
         return self.submit(principal, found.yaml)
 

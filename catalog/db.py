@@ -47,6 +47,8 @@ deliveries = Table(
     Column("attempts", Integer, nullable=False, default=0, server_default="0"),
     Column("lease_owner", String(128)),
     Column("lease_until", DateTime(timezone=True)),
+    # A joint product's build: the snapshot of each table its query read, `<sector>.<table>`.
+    Column("inputs", JSON),
     UniqueConstraint("dataset_id", "content_hash", name="uq_delivery_content"),
 )
 

@@ -55,6 +55,7 @@ class Delivery(BaseModel):
     attempts: int = 0
     lease_owner: str | None = None
     lease_until: datetime | None = None
+    inputs: dict[str, int] | None = None
 
 
 class DeliveryTooLarge(ValueError):
@@ -86,13 +87,16 @@ class Deliveries:
         self.max_bytes = max_bytes
         self.lease = timedelta(seconds=lease_seconds)
 
-    def receive(self, contract: Contract, file: Path) -> tuple[Delivery, bool]:
+    def receive(
+        self, contract: Contract, file: Path, inputs: dict[str, int] | None = None
+    ) -> tuple[Delivery, bool]:
         """Land a copy of `file` for the contract's dataset; returns the delivery and whether it
         is new. The same bytes delivered again for the same dataset return the earlier delivery.
+        `inputs`: a product build's input snapshots, recorded with it.
         """
         size = self._size(file, file.stat().st_size)
         with self.storage.incoming(file) as incoming:
-            return self._register(contract, incoming, file.name, size)
+            return self._register(contract, incoming, file.name, size, inputs)
 
     def receive_in_place(self, contract: Contract, key: str) -> tuple[Delivery, bool]:
         """Register a file dropped into the landing zone; a new one moves into its delivery
@@ -124,7 +128,12 @@ class Deliveries:
             return set(conn.scalars(select(deliveries.c.delivery_id)))
 
     def _register(
-        self, contract: Contract, incoming: Incoming, filename: str, size: int
+        self,
+        contract: Contract,
+        incoming: Incoming,
+        filename: str,
+        size: int,
+        inputs: dict[str, int] | None = None,
     ) -> tuple[Delivery, bool]:
         digest = incoming.digest
         existing = self._same_bytes(contract, digest)
@@ -134,7 +143,7 @@ class Deliveries:
         key = f"{landing_prefix(contract)}{delivery_id}/{filename}"
         # Landed before it is recorded: a crash in between leaves a file `adopt` finds.
         incoming.keep(key)
-        return self._record(contract, delivery_id, key, filename, digest, size)
+        return self._record(contract, delivery_id, key, filename, digest, size, inputs)
 
     def _same_bytes(self, contract: Contract, digest: str) -> Delivery | None:
         return self._one(
@@ -142,7 +151,14 @@ class Deliveries:
         )
 
     def _record(
-        self, contract: Contract, delivery_id: str, key: str, filename: str, digest: str, size: int
+        self,
+        contract: Contract,
+        delivery_id: str,
+        key: str,
+        filename: str,
+        digest: str,
+        size: int,
+        inputs: dict[str, int] | None = None,
     ) -> tuple[Delivery, bool]:
         """Insert a received delivery; when another process recorded this file or these bytes
         first (a lost-file scan racing an upload, two uploads of one file), theirs stands."""
@@ -158,6 +174,7 @@ class Deliveries:
             "landing_key": key,
             "state": DeliveryState.received.value,
             "reasons": [],
+            "inputs": inputs,
             "received_at": now,
             "updated_at": now,
         }

@@ -14,6 +14,8 @@ from pyiceberg.table.snapshots import Snapshot
 
 AsOf = int | datetime | None
 """A snapshot id, a point in time, or None for the current `main`."""
+Pins = dict[str, int]
+"""The snapshot to read of each table, by `<sector>.<table>` (a product build's inputs)."""
 
 # Table properties a table version carries (written by `catalog.lakehouse`).
 TABLE_VERSION = "gongyu.table-version"

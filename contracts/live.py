@@ -47,6 +47,12 @@ def _stamp(path: str) -> Stamp | None:
     return (st.st_mtime_ns, st.st_size, st.st_ino)
 
 
+def _contract_stamp(path: str) -> tuple[Stamp | None, Stamp | None]:
+    """A contract file's stamp and its product SQL's (`<stem>.sql` beside it), so an edited
+    query is read again as an edited contract is."""
+    return _stamp(path), _stamp(path[: -len(".yaml")] + ".sql")
+
+
 class LiveContracts:
     """Every contract under `root` by dataset id, re-read when its file changes."""
 
@@ -58,8 +64,8 @@ class LiveContracts:
         self.source = source
         self._lock = threading.Lock()
         loaded = load_contracts(root, registry)  # the first read raises, as a start-up must
-        self._parsed: dict[str, tuple[Stamp | None, Contract | None]] = {
-            str(c.path): (_stamp(str(c.path)), c) for c in loaded
+        self._parsed: dict[str, tuple[tuple[Stamp | None, Stamp | None], Contract | None]] = {
+            str(c.path): (_contract_stamp(str(c.path)), c) for c in loaded
         }
         self._folders = self._scan_folders()
         self._files: dict[str, Contract] = {c.id: c for c in loaded}
@@ -86,9 +92,9 @@ class LiveContracts:
             else:
                 paths = list(self._parsed)
             changed = moved | self._source_changed()
-            parsed: dict[str, tuple[Stamp | None, Contract | None]] = {}
+            parsed: dict[str, tuple[tuple[Stamp | None, Stamp | None], Contract | None]] = {}
             for path in paths:
-                stamp = _stamp(path)
+                stamp = _contract_stamp(path)
                 old = self._parsed.get(path)
                 if old is not None and old[0] == stamp:
                     parsed[path] = old

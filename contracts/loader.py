@@ -32,10 +32,12 @@ from contracts.model import (
     IdentifierKind,
     LogicalType,
     Privacy,
+    Product,
     QualityRule,
     Severity,
     Sla,
 )
+from contracts.product_sql import ProductSqlError, dataset_of, input_tables
 from sectors.registry import Registry, default_registry
 
 DEFAULT_DIR = Path(__file__).parent
@@ -238,6 +240,58 @@ def _approval(raw: Any, problems: list[tuple[str, str]]) -> Approval:
     return _custom_model(Approval, raw, "customProperties.approval", problems)
 
 
+def _product(
+    raw: Any,
+    path: Path,
+    contract_id: str,
+    columns: list[Column],
+    mode: ApplyMode | None,
+    problems: list[tuple[str, str]],
+) -> Product | None:
+    """`customProperties.product` with its SQL read (from `sqlFile` beside a contract file) and
+    its inputs taken from the SQL."""
+    where = "customProperties.product"
+    if raw is None:
+        return None
+    if isinstance(raw, dict) and "inputs" in raw:
+        problems.append((f"{where}.inputs", "inputs are read from the SQL; remove the list"))
+        return None
+    spec = _custom_model(Product, raw, where, problems)
+    sql = spec.sql
+    if spec.sql_file:
+        target = path.parent / spec.sql_file
+        if spec.sql_file != f"{path.stem}.sql":
+            problems.append((f"{where}.sqlFile", f"the query lives beside it as {path.stem}.sql"))
+            return None
+        try:
+            sql = target.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(
+                (f"{where}.sqlFile", f"cannot read {target.name}: {exc.strerror or exc}")
+            )
+            return None
+    elif not sql.strip():
+        problems.append((f"{where}.sql", "a product needs its SQL (sql, or sqlFile beside it)"))
+        return None
+    try:
+        tables = input_tables(sql)
+    except ProductSqlError as exc:
+        problems.append((f"{where}.sql", str(exc)))
+        return None
+    inputs = tuple(dict.fromkeys(dataset_of(name) for _, name in tables))
+    if not inputs:
+        problems.append((f"{where}.sql", "a product reads at least one published dataset"))
+    if contract_id in inputs:
+        problems.append((f"{where}.sql", "a product cannot read its own table"))
+    if mode is not None and mode != ApplyMode.replace:
+        problems.append(
+            ("customProperties.applyMode", "a product replaces its table at each build: replace")
+        )
+    if spec.aggregate and spec.aggregate.count_column not in {c.name for c in columns}:
+        problems.append((f"{where}.aggregate.countColumn", "no such property"))
+    return spec.model_copy(update={"sql": sql, "inputs": inputs})
+
+
 def load_contract(path: Path, registry: Registry | None = None) -> Contract:
     """Load one contract file; raises ContractError listing every problem with its field path."""
     try:
@@ -357,6 +411,7 @@ def parse_contract(text: str, path: Path, registry: Registry | None = None) -> C
     if coverage.start and coverage.end and coverage.end < coverage.start:
         problems.append(("customProperties.temporalCoverage.end", "ends before it starts"))
     english = _custom_model(English, custom.get("english"), "customProperties.english", problems)
+    product = _product(custom.get("product"), path, odcs.id, columns, mode, problems)
     if problems:
         raise ContractError(path, problems)
     assert sector and agency and access and mode  # narrowed by the checks above
@@ -379,6 +434,7 @@ def parse_contract(text: str, path: Path, registry: Registry | None = None) -> C
         licence=licence,
         coverage=coverage,
         english=english,
+        product=product,
         path=path,
         odcs=odcs,
         text=text,
@@ -398,6 +454,10 @@ def write_contracts(contracts: list[Contract], root: Path) -> list[Path]:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(contract.text, encoding="utf-8")
         written.append(path)
+        if contract.product and contract.product.sql_file:
+            sql = path.parent / contract.product.sql_file
+            sql.write_text(contract.product.sql, encoding="utf-8")
+            written.append(sql)
     return written
 
 

@@ -234,6 +234,35 @@ class English(BaseModel):
     description: str | None = None
 
 
+class Aggregate(BaseModel):
+    """A product that publishes counts of people, not their rows (`product.aggregate`): every
+    output row's `countColumn` is 0 or at least `k` (small cells are the disclosure risk)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    count_column: str = Field(alias="countColumn")
+    k: int = Field(ge=2, le=1000)
+
+
+class Product(BaseModel):
+    """A joint data product (`customProperties.product`): SQL over published datasets, built by
+    Dagster downstream of them, its output held to the contract like any delivery."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    sql: str = Field("", description="The query (DuckDB dialect); read from `sqlFile` if set.")
+    sql_file: str | None = Field(
+        None, alias="sqlFile", description="A `.sql` file beside the contract holding the query."
+    )
+    schedule: str | None = Field(
+        None, description="Cron expression (Korean time) of rebuilds besides its inputs' news."
+    )
+    aggregate: Aggregate | None = None
+    inputs: tuple[str, ...] = Field(
+        (), description="Dataset ids the query reads (from its SQL, never written by hand)."
+    )
+
+
 class Contract(BaseModel):
     """A dataset's contract as Gongyu uses it; `odcs` keeps the full standard document."""
 
@@ -257,6 +286,7 @@ class Contract(BaseModel):
     licence: Licence | None = Field(None, description="`customProperties.licence`; None: unstated.")
     coverage: Coverage = Coverage()
     english: English = English()
+    product: Product | None = Field(None, description="Set when the dataset is a joint product.")
     path: Path
     odcs: OpenDataContractStandard
     text: str = Field("", repr=False, description="The YAML text the contract was read from.")
@@ -268,6 +298,11 @@ class Contract(BaseModel):
         """
         major = int(self.version.split(".", 1)[0])
         return f"{self.sector}.{self.id}" + ("" if major == 1 else f"_v{major}")
+
+    @property
+    def kind(self) -> str:
+        """`product` for a joint data product, `dataset` for an agency's deliveries."""
+        return "product" if self.product is not None else "dataset"
 
     @property
     def primary_key(self) -> list[str]:

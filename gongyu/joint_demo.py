@@ -14,13 +14,13 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 
-from api.sql.query import QueryService
-from api.sql.running import Limits
 from catalog.access.audit import AuditKind
 from catalog.access.grants import korean_today
 from catalog.access.principal import Principal, Role
 from catalog.access.requests import AccessRequest, LegalBasis
 from gongyu.platform import Platform
+from gongyu.query.query import QueryService
+from gongyu.query.running import Limits
 
 DRUNK = "police_drunk_driving_detections"
 ACCIDENTS = "koroad_fatal_traffic_accidents"
@@ -86,11 +86,7 @@ def run_joint_use(platform: Platform) -> list[JointStep]:
 def query(platform: Platform, principal: Principal, sql: str) -> int:
     """Run `sql` as the principal through the SQL API's sandbox, audited as the API audits a
     query; the rows it read."""
-    limits = Limits(
-        memory=platform.settings.sql_memory_limit,
-        threads=platform.settings.sql_threads,
-        seconds=platform.settings.sql_timeout_seconds,
-    )
+    limits = Limits.of(platform.settings)
     started = time.perf_counter()
     answer = QueryService(platform, limits).run(principal, sql)
     try:

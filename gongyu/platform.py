@@ -91,7 +91,12 @@ class Platform:
         """Contracts submitted through the product and their review (approved ones are live)."""
         from catalog.contract_reviews import ContractReviews
 
-        return ContractReviews(self.engine, self.registry, lambda: self.contracts)
+        return ContractReviews(
+            self.engine,
+            self.registry,
+            lambda: self.contracts,
+            lambda agency, dataset_id: self.grants.active(agency, dataset_id),
+        )
 
     @property
     def contracts(self) -> dict[str, Contract]:

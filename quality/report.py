@@ -99,6 +99,7 @@ def report_json(gate: GateResult, contract: Contract | None = None) -> dict[str,
         "passed": gate.passed,
         "source": gate.source.model_dump(),
         "rows": gate.rows,
+        "inputs": gate.inputs,
         "counts": gate.counts(),
         "failures": [_failure_json(c, labels) for c in gate.failures],
         "findings": [_failure_json(c, labels) for c in findings(gate, contract)],
@@ -151,6 +152,11 @@ def report_text(gate: GateResult, contract: Contract | None = None) -> str:
         RULE,
         f"Dataset    {gate.dataset_id} (contract version {gate.contract_version})",
         f"File       {src.file}" + (f" ({read})" if read else ""),
+        *(
+            [f"Inputs     {', '.join(f'{t} @ snapshot {s}' for t, s in gate.inputs.items())}"]
+            if gate.inputs
+            else []
+        ),
         f"Rows       {gate.rows:,}",
         f"Checks     {counts['passed']} passed, {counts['failed']} blocking, "
         f"{counts['warnings']} warning{'s' if counts['warnings'] != 1 else ''}",

@@ -99,6 +99,10 @@ class GateResult(BaseModel):
     source: SourceInfo
     checks: list[CheckResult]
     rows: int = 0
+    inputs: dict[str, int] = Field(
+        default_factory=dict,
+        description="A joint product's build: the snapshot read of each input, `<sector>.<table>`.",
+    )
 
     @property
     def passed(self) -> bool:

@@ -10,8 +10,6 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from api.sql.query import QueryError, QueryService
-from api.sql.sandbox import quote
 from catalog.access.policy import TablePolicy, sees_deliveries, sees_usage, table_policy
 from catalog.access.principal import Principal, Role
 from catalog.access.usage import usage
@@ -29,6 +27,8 @@ from catalog.freshness import assess, period, update_cycle
 from catalog.history import History
 from contracts.model import AccessLevel, ApprovalPolicy, Classification, Column, Contract
 from gongyu.platform import Platform
+from gongyu.query.query import QueryError, QueryService
+from gongyu.query.sandbox import quote
 from quality.casting import Caster
 from quality.privacy.kanonymity import generalise
 from quality.privacy.pseudonyms import HEX_CHARS

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from api.browse.dataset import DatasetPages
-from api.sql.query import QueryService
 from catalog.access.grants import Grant
 from catalog.access.policy import may_read, may_see, sees_deliveries
 from catalog.access.principal import Principal, Role
@@ -36,6 +35,7 @@ from catalog.history import recent_deliveries, utc
 from catalog.search import SearchIndex
 from contracts.model import AccessLevel, Contract
 from gongyu.platform import Platform
+from gongyu.query.query import QueryService
 from sectors.registry import Agency, Sector
 
 RECENT = 10  # publications and quarantines on the home page

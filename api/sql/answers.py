@@ -19,10 +19,10 @@ from pydantic import BaseModel, Field
 
 from api.auth import Refusal
 from api.deps import platform_of
-from api.sql.query import Answer, QueryError
 from api.sql.scrub import scrubbed
 from catalog.access.audit import AuditKind, AuditRecord, Outcome
 from catalog.access.principal import Principal
+from gongyu.query.query import Answer, QueryError
 
 
 class Format(StrEnum):

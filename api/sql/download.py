@@ -30,8 +30,8 @@ from api.sql.answers import (
     outcome_of,
     streamed,
 )
-from api.sql.query import QueryError
 from catalog.access.audit import AuditKind
+from gongyu.query.query import QueryError
 
 router = APIRouter(prefix="/api/v1", tags=["sql"], responses=AUTH_FAILURES)
 # Every answer format but JSON, whose answers are built whole and cut at the row limit.

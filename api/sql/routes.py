@@ -37,9 +37,9 @@ from api.sql.answers import (
     unwritable,
     write_parquet,
 )
-from api.sql.query import Answer, QueryError
 from catalog.access.audit import AuditRecord
 from catalog.access.principal import Principal
+from gongyu.query.query import Answer, QueryError
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1", tags=["sql"], responses=AUTH_FAILURES)

@@ -21,7 +21,6 @@ from sqlglot.errors import ParseError, SqlglotError, TokenError
 from sqlglot.optimizer.annotate_types import annotate_types
 from sqlglot.optimizer.qualify import qualify
 
-from api.sql.check import CATALOG
 from api.trino.errors import TrinoError, location
 from api.trino.metadata import (
     INFORMATION_SCHEMA,
@@ -32,6 +31,7 @@ from api.trino.metadata import (
 )
 from api.trino.semantics import METADATA, analyze, require_zone, zone_id
 from api.trino.types import Translated
+from catalog.access.statements import CATALOG
 
 VERSION = "476"
 """The Trino release whose protocol and SQL Gongyu answers (`SELECT version()`, `/v1/info`)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from api.sql.query import QueryError
+from gongyu.query.query import QueryError
 
 USER_ERROR, INTERNAL_ERROR, INSUFFICIENT_RESOURCES = (
     "USER_ERROR",

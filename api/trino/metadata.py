@@ -19,9 +19,6 @@ from typing import Any
 
 from sqlglot import exp
 
-from api.sql.check import CATALOG
-from api.sql.query import QueryService
-from api.sql.sandbox import Sandbox, quote
 from api.trino.types import (
     BIGINT,
     BOOLEAN,
@@ -32,7 +29,10 @@ from api.trino.types import (
     trino_type,
 )
 from catalog.access.principal import Principal
+from catalog.access.statements import CATALOG
 from gongyu.platform import Platform
+from gongyu.query.query import QueryService
+from gongyu.query.sandbox import Sandbox, quote
 
 INFORMATION_SCHEMA = "information_schema"
 CACHED_CATALOGS = 64

@@ -32,7 +32,6 @@ from sqlglot.optimizer.qualify import qualify
 from sqlglot.time import format_time
 from sqlglot.tokens import Token, TokenType
 
-from api.sql.check import CATALOG
 from api.trino.dialect import (
     SYSTEM,
     TIME_ZONE_PROPERTY,
@@ -58,6 +57,7 @@ from api.trino.metadata import (
     literal_table,
 )
 from api.trino.types import BOOLEAN, VARCHAR
+from catalog.access.statements import CATALOG
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,6 @@ import duckdb
 import sqlglot
 from sqlglot import exp
 
-from api.sql.check import duckdb_functions
 from api.trino.errors import TrinoError, location
 from api.trino.metadata import Catalog
 from api.trino.types import (
@@ -64,6 +63,7 @@ from api.trino.types import (
     timestamp,
     varchar,
 )
+from catalog.access.statements import duckdb_functions
 
 METADATA = "gongyu_metadata_columns"  # meta of a metadata table's query: its (name, type)s
 UTC = "UTC"

@@ -34,7 +34,6 @@ from fastapi import HTTPException, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from api.sql.query import Answer, QueryError, QueryService, caller
 from api.trino.buffer import PageBuffer
 from api.trino.dialect import Session
 from api.trino.errors import CODES, TrinoError, from_query_error
@@ -43,6 +42,7 @@ from api.trino.plan import Done, Kill, plan
 from api.trino.types import BOOLEAN, TrinoType, column, hints_of, result_types, rows_json
 from catalog.access.audit import AuditKind, AuditLog, AuditRecord, Outcome
 from catalog.access.principal import Principal
+from gongyu.query.query import Answer, QueryError, QueryService, caller
 
 log = logging.getLogger(__name__)
 

@@ -25,9 +25,10 @@ class Principal(BaseModel):
     subject: str = Field(description="API key id or the token's `sub`.")
     agency: str = Field(description="Agency id from sectors.yaml.")
     role: Role
-    via: Literal["api_key", "token", "anonymous"] = Field(
+    via: Literal["api_key", "token", "anonymous", "product"] = Field(
         description="How the caller proved who it is; `anonymous` only for what operators open "
-        "to everyone (`GONGYU_DCAT_ANONYMOUS`), recorded so the audit log names every reader."
+        "to everyone (`GONGYU_DCAT_ANONYMOUS`), recorded so the audit log names every reader; "
+        "`product` for a joint product's build, reading as its agency."
     )
     purpose: str | None = Field(None, description="Declared purpose (X-Gongyu-Purpose header).")
 

@@ -34,6 +34,8 @@ def publish(
         return snapshot_id
     keyring = platform.keyring()
     summary = snapshot_summary(admitted, run)
+    # A product's snapshot names what it was built from, so its version can be rebuilt as of them.
+    summary |= {f"input.{table}": str(snapshot) for table, snapshot in run.result.inputs.items()}
     if contract.classified(Classification.direct_identifier):
         summary["pseudonym-key-version"] = str(keyring.current)
     auditors = [*auditors, raw_identifier_auditor(contract)]

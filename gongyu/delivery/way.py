@@ -29,6 +29,7 @@ def process_delivery(
             with platform.landing.local(delivery.landing_key) as source:
                 admitted = admit(platform, delivery)
                 run = gate(platform, admitted, source, work)
+                run.result.inputs = delivery.inputs or {}
                 snapshot_id = None
                 if run.result.passed and run.typed is not None:
                     snapshot_id = publish(platform, admitted, delivery, run, auditors or [])

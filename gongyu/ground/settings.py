@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     sql_timeout_seconds: float = Field(
         30.0, gt=0, description="Time limit of one SQL API query; it is cancelled past it."
     )
+    product_timeout_seconds: float = Field(
+        900.0, gt=0, description="Time limit of one joint product's query at each build."
+    )
     sql_memory_limit: str = Field(
         "1GB", description="Memory limit of one caller's DuckDB sandbox (DuckDB syntax)."
     )

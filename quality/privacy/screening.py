@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 from contracts.model import Classification, Contract, Severity
 from quality.privacy.detectors import detect_identifiers, detection_checks
 from quality.privacy.kanonymity import RULE, check_k, equivalence_classes, generalise
+from quality.privacy.small_cells import small_cells
 from quality.results import ROW, CheckKind, CheckResult
 from quality.spill import Typed, load
 from quality.wording import Param, Phrase
@@ -110,4 +111,6 @@ def screen(typed: Typed, contract: Contract) -> Screen:
     if contract.privacy.k is not None:
         check, withheld = anonymity(typed, contract)
         checks.append(check)
+    if contract.product is not None and contract.product.aggregate is not None:
+        checks.append(small_cells(typed, contract))
     return Screen(checks=checks, withheld=withheld)

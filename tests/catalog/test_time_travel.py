@@ -11,8 +11,6 @@ import pyarrow as pa
 from pyiceberg.expressions import AlwaysTrue
 from pyiceberg.table.snapshots import Operation
 
-from api.sql.query import QueryError, QueryService
-from api.sql.running import Limits
 from catalog.access.principal import Principal, Role
 from catalog.history import History
 from catalog.lakehouse import Lakehouse, main_history, sql_catalog
@@ -21,6 +19,8 @@ from contracts.model import ApplyMode
 from gongyu.delivery.way import process_delivery
 from gongyu.demo import bad_value
 from gongyu.platform import Platform
+from gongyu.query.query import QueryError, QueryService
+from gongyu.query.running import Limits
 from tests.conftest import column, data_file, make_contract
 
 KOTSA = "kotsa_car_inspection_centers"

@@ -16,10 +16,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.sql.sandbox import Sandboxes
 from catalog.access.audit import AuditLog, AuditRecord
 from catalog.access.principal import Role
 from gongyu.platform import Platform
+from gongyu.query.sandbox import Sandboxes
 from tests.api.web_session import parse, sign_in
 from tests.api.world import (
     GRANTEE,

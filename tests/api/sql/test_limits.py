@@ -14,8 +14,8 @@ from typing import Any
 
 import httpx
 
-from api.sql.memory_budget import parse_size
 from catalog.access.principal import Role
+from gongyu.query.memory_budget import parse_size
 from tests.api.served_process import Process, served_process
 from tests.api.world import OTHER_SECTOR, OWNER, table
 

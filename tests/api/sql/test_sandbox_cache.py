@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from api.sql.query import QueryService
-from api.sql.running import Limits
 from catalog.access.principal import Principal, Role
 from gongyu.delivery.way import process_delivery
 from gongyu.platform import Platform
+from gongyu.query.query import QueryService
+from gongyu.query.running import Limits
 from tests.conftest import data_file
 
 KOTSA = "transport_logistics/kotsa_car_inspection_centers_20210927.csv"

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from api.sql.sandbox import Sandbox
+from gongyu.query.sandbox import Sandbox
 from tests.api.sql.test_sandbox_walls import (
     PRIVATE,
     RESTRICTED,

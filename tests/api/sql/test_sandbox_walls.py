@@ -18,13 +18,13 @@ import duckdb
 import pytest
 from sqlalchemy import insert
 
-from api.sql.query import QueryService
-from api.sql.running import Limits
-from api.sql.sandbox import Sandbox
 from catalog.access.grants import korean_today
 from catalog.access.principal import Principal, Role
 from catalog.db import grants
 from gongyu.platform import Platform
+from gongyu.query.query import QueryService
+from gongyu.query.running import Limits
+from gongyu.query.sandbox import Sandbox
 from tests.api.world import GRANTEE, OTHER_SECTOR, OWNER, SAME_SECTOR, World, table, world
 
 RESTRICTED, PRIVATE, PUBLIC = table("restricted"), table("private"), table("public")

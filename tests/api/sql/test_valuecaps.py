@@ -14,7 +14,7 @@ import duckdb
 import pytest
 import sqlglot
 
-from api.sql.valuecaps import cap_values
+from gongyu.query.valuecaps import cap_values
 from tests.api.world import OTHER_SECTOR, World, table, world
 
 CAP = 65_536
@@ -87,7 +87,7 @@ def capped(sql: str) -> str:
 def test_every_function_sized_by_an_argument_is_guarded_or_bounded() -> None:
     found = enumerated()
     known = set(GUARDED) | set(BOUNDED_BY_DUCKDB) | NO_LARGER_THAN_INPUT | LAMBDAS
-    assert found - known == set(), "classify these in api/sql/valuecaps.py or here"
+    assert found - known == set(), "classify these in gongyu/query/valuecaps.py or here"
     con = duckdb.connect()
     for name, call in GUARDED.items():
         rewritten = capped(f"SELECT {call}")

@@ -12,8 +12,6 @@ import pyarrow as pa
 import pytest
 from minio import Minio
 
-from api.sql.query import QueryService
-from api.sql.running import Limits
 from assets.definitions import build_definitions
 from assets.runner import dagster_instance, landing_zone_tick
 from catalog.access.principal import Principal, Role
@@ -24,6 +22,8 @@ from gongyu.delivery.report import results_prefix
 from gongyu.delivery.way import process_delivery
 from gongyu.ground.settings import Settings
 from gongyu.platform import Platform
+from gongyu.query.query import QueryService
+from gongyu.query.running import Limits
 from tests.conftest import data_file
 from tests.published import read_arrow
 

@@ -4,7 +4,7 @@ Each running query may hold up to its sandbox's memory limit, so the process run
 `running` of them together and one caller at most `per_caller`; the others wait their turn,
 at most `queue` of them and each for at most `wait_seconds`, and are then turned away with
 `Busy`, which names the limit and says when to come back. A query holds its slot until DuckDB
-has let go of it (`api.sql.running.Execution.on_end`), not merely until its caller gave up.
+has let go of it (`gongyu.query.running.Execution.on_end`), not merely until its caller gave up.
 """
 
 from __future__ import annotations

@@ -22,6 +22,8 @@ import duckdb
 import pyarrow as pa
 from pydantic import BaseModel
 
+from gongyu.ground.settings import Settings
+
 BATCH_ROWS = 65_536
 _serial = itertools.count(1)
 
@@ -32,6 +34,15 @@ class Limits(BaseModel):
     memory: str = "1GB"
     threads: int = 2
     seconds: float = 30.0
+
+    @classmethod
+    def of(cls, settings: Settings, seconds: float | None = None) -> Limits:
+        """The SQL API's limits from settings (`seconds`: another time limit, e.g. a build's)."""
+        return cls(
+            memory=settings.sql_memory_limit,
+            threads=settings.sql_threads,
+            seconds=seconds or settings.sql_timeout_seconds,
+        )
 
 
 class QueryTimeout(RuntimeError):

@@ -35,15 +35,15 @@ from pyiceberg.io.pyarrow import schema_to_pyarrow
 from pyiceberg.table import Table
 from sqlalchemy import text
 
-from api.sql.check import CATALOG
-from api.sql.running import Execution, Limits, run_on_cursor
 from catalog.access.grants import Grant, korean_today
 from catalog.access.policy import TablePolicy, table_policy
 from catalog.access.principal import Principal, Role
 from catalog.access.row_filter import RowFilterError, arrow_filter, check_row_filter
+from catalog.access.statements import CATALOG
 from catalog.lakehouse import SUMMARY_PREFIX
-from catalog.published import AsOf, snapshot_at
+from catalog.published import AsOf, Pins, snapshot_at
 from gongyu.platform import Platform
+from gongyu.query.running import Execution, Limits, run_on_cursor
 
 log = logging.getLogger(__name__)
 
@@ -265,8 +265,9 @@ class Sandboxes:
             by_dataset.setdefault(grant.dataset_id, []).append(grant)
         return by_dataset
 
-    def for_principal(self, principal: Principal, as_of: AsOf = None) -> Sandbox:
-        """The caller's sandbox: cached for current data, built afresh for `as_of`."""
+    def for_principal(self, principal: Principal, as_of: AsOf | Pins = None) -> Sandbox:
+        """The caller's sandbox: cached for current data, built afresh for `as_of` (a moment, a
+        snapshot id, or pinned snapshots per table)."""
         today = korean_today()
         contracts = self.platform.reload_contracts()  # a tightened contract applies at once
         grants = self._grants(principal, today)
@@ -299,7 +300,11 @@ class Sandboxes:
         return sandbox
 
     def _build(
-        self, principal: Principal, grants: dict[str, list[Grant]], state: tuple, as_of: AsOf
+        self,
+        principal: Principal,
+        grants: dict[str, list[Grant]],
+        state: tuple,
+        as_of: AsOf | Pins,
     ) -> Sandbox:
         platform = self.platform
         catalog = platform.lakehouse.catalog
@@ -343,9 +348,9 @@ class Sandboxes:
         _lock_down(con, files)
         return sandbox
 
-    def _snapshot(self, table: Table, as_of: AsOf) -> Snapshot | bool | None:
+    def _snapshot(self, table: Table, as_of: AsOf | Pins) -> Snapshot | bool | None:
         """The snapshot to read (None: empty table; False: the table is absent at `as_of`)."""
-        target: AsOf = as_of
+        target: AsOf = as_of.get(".".join(table.name())) if isinstance(as_of, dict) else as_of
         if isinstance(as_of, int) and table.snapshot_by_id(as_of) is None:
             target = None  # a snapshot id names one table; the others are read as they are now
         try:

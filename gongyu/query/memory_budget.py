@@ -16,7 +16,7 @@ import time
 
 from pydantic import ByteSize, TypeAdapter, ValidationError
 
-from api.sql.running import Execution, QueryAborted
+from gongyu.query.running import Execution, QueryAborted
 
 INTERVAL = 0.05
 MARGIN = 0.05  # of the budget: what the process may grow by between two readings

@@ -16,16 +16,16 @@ from datetime import datetime
 import duckdb
 import pyarrow as pa
 
-from api.sql.admission import Admission, Busy
-from api.sql.check import NotFound, Refused, check_query
-from api.sql.memory_budget import MemoryBudget, machine_bytes, parse_size
-from api.sql.running import Execution, Limits, QueryAborted, QueryClosed, QueryTimeout
-from api.sql.sandbox import Sandbox, Sandboxes, quote
-from api.sql.valuecaps import cap_values
 from catalog.access.grants import KOREA
 from catalog.access.principal import Principal
-from catalog.published import AsOf
+from catalog.access.statements import NotFound, Refused, check_query
+from catalog.published import AsOf, Pins
 from gongyu.platform import Platform
+from gongyu.query.admission import Admission, Busy
+from gongyu.query.memory_budget import MemoryBudget, machine_bytes, parse_size
+from gongyu.query.running import Execution, Limits, QueryAborted, QueryClosed, QueryTimeout
+from gongyu.query.sandbox import Sandbox, Sandboxes, quote
+from gongyu.query.valuecaps import cap_values
 
 
 class QueryError(ValueError):
@@ -74,10 +74,12 @@ def failure(exc: BaseException) -> QueryError:
     return QueryError("sql", clean(str(exc)))
 
 
-def parse_as_of(value: str | int | None) -> AsOf:
-    """A snapshot id, or an ISO timestamp (a time without zone is Korea's), or None."""
+def parse_as_of(value: str | int | Pins | None) -> AsOf | Pins:
+    """A snapshot id, an ISO timestamp (a time without zone is Korea's), pins, or None."""
     if value is None or value == "":
         return None
+    if isinstance(value, dict):
+        return value
     if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
         return int(value)
     try:
@@ -148,7 +150,7 @@ class QueryService:
         self.budget = MemoryBudget(budget)
         self.max_value_bytes = settings.sql_max_value_bytes
 
-    def run(self, principal: Principal, sql: str, as_of: str | int | None = None) -> Answer:
+    def run(self, principal: Principal, sql: str, as_of: str | int | Pins | None = None) -> Answer:
         """Check and start `sql` (DuckDB dialect) for `principal`; raises QueryError."""
         moment = parse_as_of(as_of)
         return self._admitted(principal, lambda: self._start(principal, sql, moment))
@@ -198,7 +200,9 @@ class QueryService:
             close=execution.close,
         )
 
-    def _start(self, principal: Principal, sql: str, moment: AsOf) -> tuple[Execution, list[str]]:
+    def _start(
+        self, principal: Principal, sql: str, moment: AsOf | Pins
+    ) -> tuple[Execution, list[str]]:
         """The query checked, capped and started in the caller's sandbox."""
         try:
             sandbox = self.sandboxes.for_principal(principal, moment)

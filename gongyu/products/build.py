@@ -1,0 +1,116 @@
+"""One build of a product: its query as its agency over the inputs' current snapshots (pinned,
+so the build is reproducible), written as a Parquet delivery of the product's dataset."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+import uuid
+from datetime import UTC, datetime
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pyiceberg.exceptions import NoSuchTableError
+
+from catalog.access.audit import AuditKind, Outcome
+from catalog.deliveries import Delivery
+from catalog.products import definer, definition_refusals
+from catalog.published import Pins, publications
+from contracts.model import Contract
+from contracts.product_sql import input_tables
+from gongyu.platform import Platform
+from gongyu.query.query import QueryError, QueryService
+from gongyu.query.running import Limits
+
+
+class ProductWaits(RuntimeError):
+    """An input has nothing published yet: the product is built once it has."""
+
+
+class ProductRefused(RuntimeError):
+    """The product may not be built as defined (an input its agency may no longer read, a
+    refused statement, or its query failed); the message names what and why."""
+
+
+def input_pins(platform: Platform, contract: Contract) -> Pins:
+    """The current published snapshot of each table the product reads, `<sector>.<table>`."""
+    assert contract.product is not None  # callers check
+    pins: Pins = {}
+    waiting = []
+    for sector, name in input_tables(contract.product.sql):
+        identifier = f"{sector}.{name}"
+        try:
+            table = platform.lakehouse.catalog.load_table(identifier)
+        except NoSuchTableError:
+            waiting.append(identifier)
+            continue
+        current = table.current_snapshot()
+        if current is None or not publications(table):
+            waiting.append(identifier)
+            continue
+        pins[identifier] = current.snapshot_id
+    if waiting:
+        raise ProductWaits(f"{contract.id} waits for a publication of {', '.join(waiting)}")
+    return pins
+
+
+def query_service(platform: Platform) -> QueryService:
+    """The query service builds run in: the SQL API's limits, a build's own time limit."""
+    settings = platform.settings
+    return QueryService(platform, Limits.of(settings, settings.product_timeout_seconds))
+
+
+def build(platform: Platform, contract: Contract, service: QueryService | None = None) -> Delivery:
+    """Run the product's query as its agency over pinned inputs and land the result as a
+    delivery recording those pins; ProductWaits or ProductRefused when it cannot."""
+    assert contract.product is not None  # callers check
+    pins = input_pins(platform, contract)
+    refusals = definition_refusals(
+        contract,
+        platform.contracts.values(),
+        platform.registry,
+        lambda agency, dataset_id: platform.grants.active(agency, dataset_id),
+    )
+    principal = definer(contract)
+    sql = contract.product.sql
+    if refusals:
+        platform.audit.append(
+            principal, AuditKind.sql, sql, outcome=Outcome.denied, error="; ".join(refusals)
+        )
+        raise ProductRefused(f"{contract.id}: " + "; ".join(refusals))
+    started = time.perf_counter()
+    folder = platform.workspace.staging / f"product-{uuid.uuid4().hex}"
+    folder.mkdir(parents=True)
+    try:
+        answer = (service or query_service(platform)).run(principal, sql, as_of=pins)
+        try:
+            path = folder / f"{contract.id}.parquet"
+            # The pins and the time travel with the file: two builds never share bytes, so
+            # the ledger's same-bytes rule never folds a build into an earlier one.
+            made = {"inputs": pins, "built_at": datetime.now(UTC).isoformat()}
+            schema = answer.schema.with_metadata({"gongyu.build": json.dumps(made)})
+            with pq.ParquetWriter(path, schema) as writer:
+                for batch in answer.stream():
+                    writer.write_batch(pa.record_batch(batch.columns, schema=schema))
+        finally:
+            answer.close()
+        platform.audit.append(
+            principal,
+            AuditKind.sql,
+            sql,
+            datasets=answer.datasets,
+            rows=answer.rows,
+            duration_ms=(time.perf_counter() - started) * 1000,
+        )
+        delivery, _ = platform.deliveries.receive(contract, path, inputs=pins)
+    except QueryError as exc:
+        platform.audit.append(
+            principal, AuditKind.sql, sql, outcome=Outcome.error, error=exc.message
+        )
+        raise ProductRefused(
+            f"{contract.id}: the query failed ({exc.kind}): {exc.message}"
+        ) from None
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return delivery
