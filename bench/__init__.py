@@ -22,5 +22,6 @@ BENCHMARKS: dict[str, str] = {
     "scaleout": "bench.scaleout",
     "load": "bench.load",
     "steward_loop": "bench.steward_loop",
+    "products": "bench.products",
 }
 """Benchmark name → module exposing `main(argv: list[str]) -> int`."""

@@ -86,7 +86,10 @@ class ContractVersions:
         # The text the contract was read from, not the file as it is now: only what the
         # delivery is checked under may be recorded.
         text = contract.text
-        sha = _digest(text)
+        # A product's query beside its YAML is part of what its builds run under: editing it
+        # without a new version is refused like any other edit of a recorded version.
+        query = contract.product.sql if contract.product and contract.product.sql_file else ""
+        sha = _digest(text + query)
         history = self.history(contract.id)
         if not history:
             return self._record(contract, text, sha)

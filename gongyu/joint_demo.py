@@ -1,11 +1,18 @@
-"""The demo's joint use: three requests on real datasets, decided as their contracts route them.
+"""The demo's joint use: requests on real datasets decided as their contracts route them, then
+the sectors' joint products built from what was granted.
 
 1. the welfare secretariat's analyst (nhis) asks for KoROAD's fatal-accident table, whose
    contract approves sector members automatically;
 2. KoROAD's analyst asks for the police agency's restricted drunk-driving table, whose contract
    needs the police steward and the welfare secretariat: both approve (the steward narrows the
    period), and the analyst queries it through the SQL API's sandbox;
-3. the transport authority (kotsa) asks for the same table and the police steward denies it.
+3. the transport authority (kotsa) asks for the same table and the police steward denies it;
+4. the welfare secretariat (nhis) asks for the same table for its joint product: the police
+   steward approves, and an operator in the secretariat's stead (nobody decides their own).
+
+Then (`run_joint_products`) both shipped products are built through Dagster, and KPX re-delivers
+its generation file in UTF-8: its table gets a new snapshot and the energy product is rebuilt
+from it, its snapshot naming both inputs' snapshots.
 """
 
 from __future__ import annotations
@@ -13,7 +20,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
+from assets.runner import ProductRun, run_pending, run_products
 from catalog.access.audit import AuditKind
 from catalog.access.grants import korean_today
 from catalog.access.principal import Principal, Role
@@ -24,6 +33,7 @@ from gongyu.query.running import Limits
 
 DRUNK = "police_drunk_driving_detections"
 ACCIDENTS = "koroad_fatal_traffic_accidents"
+POWER = "regional_power_generation_by_fuel"
 QUERY = f"SELECT sex, count(*) AS detections FROM welfare_safety.{DRUNK} GROUP BY 1 ORDER BY 1"
 
 
@@ -76,11 +86,53 @@ def run_joint_use(platform: Platform) -> list[JointStep]:
         "검사소 입지 분석에는 개인 단위 적발 기록이 필요하지 않습니다. 공개된 시·도별 통계를 "
         "이용해 주세요 (person-level records are not needed; use the public regional counts).",
     )
+    for_product = requests.create(
+        person("nhis", Role.secretariat),
+        platform.contract(DRUNK),
+        purpose="월별 교통사고 사망과 음주운전 적발 공동 상품 (the sector's joint product)",
+        legal_basis=LegalBasis.public_task,
+    )
+    requests.approve(police, for_product.request_id, note="집계만 공개하는 조건 (counts only)")
+    product_grant = requests.approve(
+        person("mois", Role.operator), for_product.request_id, note="간사기관 신청: 운영자 결정"
+    )
     return [
         JointStep("automatic approval for a sector member", automatic),
         JointStep("approved by the owner and the secretariat, then queried", approved, rows),
         JointStep("denied with a reason", denied),
+        JointStep("the secretariat's own request, decided by an operator", product_grant),
     ]
+
+
+@dataclass(frozen=True)
+class ProductStep:
+    """One product run of the demo: the build it landed and why it failed, if it did."""
+
+    story: str
+    run: ProductRun
+
+    @property
+    def ok(self) -> bool:
+        """True when the run published a build."""
+        delivery = self.run.delivery
+        return self.run.failure is None and delivery is not None and delivery.state == "published"
+
+
+def run_joint_products(platform: Platform, power_file: Path) -> list[ProductStep]:
+    """Build every product through Dagster, then rebuild the energy product after KPX delivers
+    `power_file` (its CP949 generation file) again in UTF-8."""
+    steps = [ProductStep("built from two agencies' tables", r) for r in run_products(platform)]
+    source = power_file
+    again = platform.workspace.root / "demo-inputs" / "regional_power_generation_by_fuel_utf8.csv"
+    again.parent.mkdir(parents=True, exist_ok=True)
+    again.write_text(source.read_text(encoding="cp949"), encoding="utf-8")
+    platform.deliver(POWER, again)
+    list(run_pending(platform))
+    steps += [
+        ProductStep("rebuilt after KPX re-delivered an input (UTF-8)", r)
+        for r in run_products(platform)
+    ]
+    return steps
 
 
 def query(platform: Platform, principal: Principal, sql: str) -> int:

@@ -17,7 +17,7 @@ from gongyu.cli.supervise import supervise
 
 if TYPE_CHECKING:
     from gongyu.demo import DemoDelivery, DemoResult
-    from gongyu.joint_demo import JointStep
+    from gongyu.joint_demo import JointStep, ProductStep
     from gongyu.platform import Platform
 
 REPO = Path(__file__).resolve().parents[2]
@@ -58,16 +58,22 @@ def demo(
         results = run_demo(platform, on_start=start, on_done=done)
     console.print(summary(results))
     with user_errors():
-        from gongyu.joint_demo import run_joint_use
+        from gongyu.demo import DATA_DIR
+        from gongyu.joint_demo import run_joint_products, run_joint_use
 
         console.print(joint_summary(run_joint_use(platform)))
+        power = DATA_DIR / "environment_energy/regional_power_generation_by_fuel_2018_2022.csv"
+        products = run_joint_products(platform, power)
+        console.print(product_summary(products))
     unexpected = [r for r in results if not r.as_expected]
+    failed = [p for p in products if not p.ok]
     console.print(
-        f"{len(results)} deliveries, {len(unexpected)} unexpected outcome(s). "
+        f"{len(results)} deliveries, {len(unexpected)} unexpected outcome(s); "
+        f"{len(products)} product build(s), {len(failed)} failed. "
         f"Lakehouse: {platform.store.warehouse}"
     )
     if no_serve:
-        raise typer.Exit(1 if unexpected else 0)
+        raise typer.Exit(1 if unexpected or failed else 0)
     serve(platform, port, api_port)
 
 
@@ -117,6 +123,25 @@ def joint_summary(steps: list[JointStep]) -> Table:
         if r.reason:
             outcome += f": {r.reason[:60]}"
         table.add_row(r.request_id, r.dataset_id, r.requester_agency, outcome, step.story)
+    return table
+
+
+def product_summary(steps: list[ProductStep]) -> Table:
+    """The demo's joint products: each build, the input snapshots it read and how it ended."""
+    table = Table("product", "inputs read (snapshot)", "outcome", "rows", "story")
+    table.title = "Joint products (공동 상품)"
+    for step in steps:
+        d = step.run.delivery
+        inputs = "\n".join(f"{t} @ {s}" for t, s in ((d.inputs or {}) if d else {}).items())
+        outcome = step.run.failure or (d.state.value if d else "not built")
+        colour = "green" if step.ok else "red"
+        table.add_row(
+            step.run.contract.id,
+            inputs,
+            styled((outcome[:90], colour)),
+            f"{d.rows or 0:,}" if d else "",
+            step.story,
+        )
     return table
 
 

@@ -25,6 +25,7 @@ FIELDS = (
     "attempts",
     "lease_owner",
     "lease_until",
+    "inputs",
 )
 # By `FreshnessState` value (a StrEnum: its members look up as their strings).
 STATE_STYLES = {

@@ -31,8 +31,23 @@ def test_demo_runs_every_delivery_as_expected(tmp_path: Path) -> None:
     }
     assert {s for s in freshness.values() if s != "closed"} == {"fresh"}
     planned = plan(ws / "demo-inputs")
-    assert [s["dataset_id"] for s in status] == [p.dataset_id for p in planned]
-    assert [s["state"] for s in status] == [p.expect.value for p in planned]
+    # The planned deliveries, then the joint products' builds: both built once the secretariat
+    # held its grant, KPX's re-delivery, and the energy product rebuilt from its new snapshot.
+    roads, energy = "road_deaths_and_drunk_driving_by_month", "seoul_air_quality_and_thermal_power"
+    power = "regional_power_generation_by_fuel"
+    ran = [(s["dataset_id"], s["state"]) for s in status]
+    assert ran[: len(planned)] == [(p.dataset_id, p.expect.value) for p in planned]
+    assert ran[len(planned) :] == [
+        (roads, "published"),
+        (energy, "published"),
+        (power, "published"),
+        (energy, "published"),
+    ]
+    assert "Joint products" in done.stdout
+    builds = [s for s in status if s["dataset_id"] == energy]
+    power_table = f"environment_energy.{power}"
+    assert builds[0]["inputs"][power_table] != builds[1]["inputs"][power_table]
+    status = status[: len(planned)]
     quarantined = [s for s in status if s["state"] == "quarantined"]
     assert len(quarantined) == 3
     assert all(s["reasons"] and s["snapshot_id"] is None for s in quarantined)
@@ -52,7 +67,7 @@ def test_demo_runs_every_delivery_as_expected(tmp_path: Path) -> None:
     assert min(sizes["count_all"].to_pylist()) >= 5
     # Every shipped contract got at least one published delivery.
     contracts = json.loads(gongyu("contracts", "list", "--json").stdout)
-    assert {c["id"] for c in contracts} == {s["dataset_id"] for s in status}
+    assert {c["id"] for c in contracts} == {s["dataset_id"] for s in shown["deliveries"]}
     # The joint-use loop: automatic, owner and secretariat (then queried), denied; the board.
     assert "Joint use" in done.stdout
     board = gongyu("requests", "list", "--agency", "knpa", "--json", "--workspace", str(ws))
@@ -61,7 +76,11 @@ def test_demo_runs_every_delivery_as_expected(tmp_path: Path) -> None:
     assert requests["kotsa"]["state"] == "denied" and requests["kotsa"]["reason"]
     mine = gongyu("requests", "list", "--agency", "nhis", "--role", "analyst", "--json",
                   "--workspace", str(ws))  # fmt: skip
-    assert [r["state"] for r in json.loads(mine.stdout)] == ["approved"]
+    # KoROAD's table for the analyst, the police table for the secretariat's joint product.
+    assert sorted(r["dataset_id"] for r in json.loads(mine.stdout) if r["state"] == "approved") == [
+        "koroad_fatal_traffic_accidents",
+        "police_drunk_driving_detections",
+    ]
     assert Platform(settings).audit.verify().ok
 
 
