@@ -5,6 +5,7 @@ from collections.abc import Iterator
 import dagster as dg
 
 from contracts.model import Contract, Severity
+from gongyu.delivery.report import Outcome
 from gongyu.delivery.way import process_delivery
 from gongyu.platform import Platform
 from quality.results import CheckKind, CheckResult
@@ -77,10 +78,47 @@ def check_result(kind: CheckKind, results: list[CheckResult]) -> dg.AssetCheckRe
     )
 
 
+def owners(contract: Contract) -> list[str]:
+    """The asset's owners: the contract's steward, then the agency's team."""
+    return [*([contract.steward] if contract.steward else []), f"team:{contract.agency}"]
+
+
+def check_specs(contract: Contract) -> list[dg.AssetCheckSpec]:
+    """The gate's blocking asset checks on the contract's asset, one per rule family."""
+    key = asset_key(contract)
+    return [
+        dg.AssetCheckSpec(k.value, asset=key, blocking=True, description=CHECK_DESCRIPTIONS[k])
+        for k in check_kinds(contract)
+    ]
+
+
+def gate_events(
+    contract: Contract, outcome: Outcome, **metadata: str | dg.MetadataValue
+) -> Iterator[dg.AssetCheckResult | dg.MaterializeResult]:
+    """The check results of a delivery's way, then its materialization with `metadata` besides
+    the delivery's own; dg.Failure (with the report) when it was quarantined."""
+    for kind in check_kinds(contract):
+        yield check_result(kind, [c for c in outcome.gate.checks if c.kind == kind])
+    delivery = outcome.delivery
+    if not outcome.published:
+        raise dg.Failure(
+            description=f"delivery {delivery.delivery_id} quarantined:\n{outcome.report}",
+            metadata={"reasons": dg.MetadataValue.json(delivery.reasons)},
+        )
+    yield dg.MaterializeResult(
+        metadata={
+            "delivery": delivery.delivery_id,
+            "rows": dg.MetadataValue.int(delivery.rows or 0),
+            "snapshot_id": delivery.snapshot_id,
+            "contract_version": delivery.contract_version,
+            "seconds": dg.MetadataValue.float(delivery.seconds or 0.0),
+            **metadata,
+        }
+    )
+
+
 def contract_asset(contract: Contract) -> dg.AssetsDefinition:
     """The asset that takes one delivery of a dataset through the gate into the lakehouse."""
-    key = asset_key(contract)
-    kinds = check_kinds(contract)
     description = (
         f"{contract.title} — {contract.description or ''}\n\n"
         f"Iceberg table `{contract.table}` · contract v{contract.version} · "
@@ -88,15 +126,12 @@ def contract_asset(contract: Contract) -> dg.AssetsDefinition:
     )
 
     @dg.asset(
-        key=key,
+        key=asset_key(contract),
         group_name=contract.sector,
-        owners=[*([contract.steward] if contract.steward else []), f"team:{contract.agency}"],
+        owners=owners(contract),
         description=description,
         partitions_def=dg.DynamicPartitionsDefinition(name=partitions_name(contract)),
-        check_specs=[
-            dg.AssetCheckSpec(k.value, asset=key, blocking=True, description=CHECK_DESCRIPTIONS[k])
-            for k in kinds
-        ],
+        check_specs=check_specs(contract),
         kinds={"iceberg", "duckdb"},
         metadata={
             "table": contract.table,
@@ -110,24 +145,11 @@ def contract_asset(contract: Contract) -> dg.AssetsDefinition:
         context: dg.AssetExecutionContext, gongyu: dg.ResourceParam[Platform]
     ) -> Iterator[dg.AssetCheckResult | dg.MaterializeResult]:
         outcome = process_delivery(gongyu, context.partition_key)
-        for kind in kinds:
-            yield check_result(kind, [c for c in outcome.gate.checks if c.kind == kind])
-        delivery = outcome.delivery
-        if not outcome.published:
-            raise dg.Failure(
-                description=f"delivery {delivery.delivery_id} quarantined:\n{outcome.report}",
-                metadata={"reasons": dg.MetadataValue.json(delivery.reasons)},
-            )
-        yield dg.MaterializeResult(
-            metadata={
-                "delivery": delivery.delivery_id,
-                "rows": dg.MetadataValue.int(delivery.rows or 0),
-                "snapshot_id": delivery.snapshot_id,
-                "contract_version": delivery.contract_version,
-                "source_file": delivery.filename,
-                "encoding": outcome.gate.source.encoding or "",
-                "seconds": dg.MetadataValue.float(delivery.seconds or 0.0),
-            }
+        yield from gate_events(
+            contract,
+            outcome,
+            source_file=outcome.delivery.filename,
+            encoding=outcome.gate.source.encoding or "",
         )
 
     return _deliver

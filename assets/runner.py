@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
@@ -11,10 +13,15 @@ import yaml
 from sqlalchemy.engine import make_url
 
 from assets.definitions import build_definitions
+from assets.factory import asset_key
 from assets.freshness import FRESHNESS_JOB
+from assets.products import PRODUCT_TAG
+from assets.sensors import product_run_key
 from catalog.deliveries import Delivery
+from contracts.model import Contract
 from gongyu.ground.workspace import Workspace
 from gongyu.platform import Platform
+from gongyu.products.freshness import products, state
 
 INSTANCE_CONFIG = Path(__file__).resolve().parent.parent / "dagster.yaml"
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
@@ -95,6 +102,78 @@ def run_pending(
                 raise_on_error=False,
             )
             yield platform.deliveries.get(run.partition_key), executed.run_id
+
+
+@dataclass(frozen=True)
+class ProductRun:
+    """A product after its run: its last build (None: never built), and why the run failed
+    when it landed no build; `refused` when the product itself said no (refused or waiting),
+    not a crash."""
+
+    contract: Contract
+    delivery: Delivery | None
+    run_id: str
+    run_key: str
+    failure: str | None = None
+    refused: bool = False
+
+
+def _failure(executed: dg.ExecuteInProcessResult) -> tuple[str, bool]:
+    """What stopped a run, in its own words, and whether the asset refused (a dg.Failure it
+    raised) rather than crashed."""
+    for event in executed.get_step_failure_events():
+        data = event.step_failure_data
+        if data.user_failure_data is not None and data.user_failure_data.description:
+            return data.user_failure_data.description, True
+        if data.error is not None:
+            return data.error.to_string().strip().splitlines()[-1], False
+    return "the run failed", False
+
+
+def run_products(
+    platform: Platform,
+    defs: dg.Definitions | None = None,
+    on_start: Callable[[Contract], None] | None = None,
+    skip: Collection[str] = (),
+) -> Iterator[ProductRun]:
+    """Materialize each product whose inputs published since its last build (or whose contract
+    changed), inputs first, in this process as the `products` sensor's runs would.
+
+    A product's state is read just before it is decided on: an earlier product's build may have
+    made it stale. One waiting for an input is passed over, and so is one whose run key
+    (`product_run_key`) is in `skip`. `defs`: the platform's Definitions if already built.
+    """
+    defs = defs or build_definitions(platform)
+    keys = {k for asset in defs.assets or () for k in asset.keys}  # type: ignore[union-attr]
+    with ExitStack() as opened:
+        instance: dg.DagsterInstance | None = None  # opened for the first build only
+        for contract in products(platform):
+            key = asset_key(contract)
+            if key not in keys:
+                continue  # defined after `defs` were built: the next Definitions have it
+            found = state(platform, contract)
+            run_key = product_run_key(found)
+            if not found.stale or run_key in skip:
+                continue
+            if on_start:
+                on_start(contract)
+            if instance is None:
+                instance = opened.enter_context(dagster_instance(platform.workspace))
+            executed = dg.materialize(
+                [defs.resolve_assets_def(key)],
+                instance=instance,
+                tags={PRODUCT_TAG: contract.id},
+                run_config=QUIET,
+                raise_on_error=False,
+            )
+            builds = platform.deliveries.list(contract.id)
+            last = builds[-1] if builds else None
+            before = found.last.delivery_id if found.last else None
+            if executed.success or (last is not None and last.delivery_id != before):
+                yield ProductRun(contract, last, executed.run_id, run_key)
+                continue
+            failure, refused = _failure(executed)
+            yield ProductRun(contract, last, executed.run_id, run_key, failure, refused)
 
 
 def check_freshness(platform: Platform) -> dg.ExecuteInProcessResult | None:

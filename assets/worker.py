@@ -1,5 +1,6 @@
 """The delivery worker: a warm loop that runs each pending delivery through Dagster in-process
-as soon as it lands (`gongyu worker`, started by `gongyu serve`), so no daemon tick is awaited."""
+as soon as it lands (`gongyu worker`, started by `gongyu serve`), so no daemon tick is awaited,
+then builds the joint products whose inputs it (or anyone) published."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 import dagster as dg
 
 from assets.definitions import build_definitions
-from assets.runner import dagster_instance, run_pending
+from assets.runner import ProductRun, dagster_instance, run_pending, run_products
 from assets.ui_reload import reload_code_location
 from catalog.deliveries import Delivery, DeliveryState
 from gongyu.delivery.landing import receive_dropped
@@ -22,6 +23,9 @@ log = logging.getLogger(__name__)
 SCAN_SECONDS = 15.0
 """How often files dropped straight into the landing zone are looked for (the sensor's pace):
 listing every dataset's folder costs more than the pending query."""
+PRODUCT_SECONDS = 15.0
+"""How often the products are looked at when this worker published nothing (a publication by
+another worker, `gongyu run` or the daemon): each look reads every input table's metadata."""
 RETRY_SECONDS = 30.0
 """The pause after a poll that failed: a broken database or store is not hammered every poll."""
 DONE = (DeliveryState.published, DeliveryState.quarantined)
@@ -60,6 +64,10 @@ class DeliveryWorker:
         self._defs: dg.Definitions | None = None
         self._version: int | None = None
         self._next_scan = 0.0
+        self._next_products = 0.0
+        # Run keys of refused product builds: not tried again until an input publishes or the
+        # contract changes, as the daemon's sensor would not (a crashed one is tried again).
+        self._refused: set[str] = set()
 
     def definitions(self) -> dg.Definitions:
         """The Definitions of the contracts as they are now, rebuilt only when they changed."""
@@ -89,13 +97,20 @@ class DeliveryWorker:
         )
 
     def poll(self) -> list[Processed]:
-        """Run every pending delivery now (none: one cheap query), each logged on one line."""
+        """Run every pending delivery now (none: one cheap query), each logged on one line, then
+        the products made stale by what it published (or, now and then, by anyone)."""
         defs = self.definitions()
         if time.monotonic() >= self._next_scan:
             self._next_scan = time.monotonic() + SCAN_SECONDS
             receive_dropped(self.platform)
-        if not self.platform.deliveries.pending():
-            return []
+        done = self._deliveries(defs) if self.platform.deliveries.pending() else []
+        published = any(p.delivery.state == DeliveryState.published for p in done)
+        if not self._stopping.is_set() and (published or time.monotonic() >= self._next_products):
+            self._next_products = time.monotonic() + PRODUCT_SECONDS
+            self._products(defs)
+        return done
+
+    def _deliveries(self, defs: dg.Definitions) -> list[Processed]:
         done: list[Processed] = []
         started = time.perf_counter()
 
@@ -113,6 +128,24 @@ class DeliveryWorker:
         finally:
             self.busy = False
         return done
+
+    def _products(self, defs: dg.Definitions) -> None:
+        started = time.perf_counter()
+
+        def on_start(_: object) -> None:
+            nonlocal started
+            started, self.busy = time.perf_counter(), True
+
+        try:
+            for product in run_products(self.platform, defs, on_start, skip=self._refused):
+                self.busy = False
+                if product.refused:
+                    self._refused.add(product.run_key)
+                _log_product(product, time.perf_counter() - started)
+                if self._stopping.is_set():
+                    break  # the rest are built by the next worker's first look
+        finally:
+            self.busy = False
 
     def run(self) -> None:
         """Warm up, then poll until `stop()`; a failing poll or delivery is logged, then retried
@@ -153,4 +186,21 @@ def _log(processed: Processed) -> None:
         state,
         d.rows or 0,
         processed.seconds,
+    )
+
+
+def _log_product(product: ProductRun, seconds: float) -> None:
+    d, run = product.delivery, product.run_id[:8]
+    if product.failure is not None or d is None:
+        log.error("%s (product) not built (run %s): %s", product.contract.id, run, product.failure)
+        return
+    why = "" if d.state == DeliveryState.published else ": " + "; ".join(d.reasons)[:300]
+    log.info(
+        "%s (product) %s %s, %d rows, %.1fs%s",
+        d.dataset_id,
+        d.delivery_id,
+        d.state.value,
+        d.rows or 0,
+        seconds,
+        why,
     )

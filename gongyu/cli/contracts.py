@@ -22,7 +22,8 @@ app = typer.Typer(
 def list_contracts(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False,
 ) -> None:
-    """List every contract: id, sector, agency, Iceberg table and file.
+    """List every contract: id, kind (dataset, or joint product with the datasets it reads),
+    sector, agency, Iceberg table and file.
 
     Example: gongyu contracts list --json
     """
@@ -31,6 +32,8 @@ def list_contracts(
     rows = [
         {
             "id": c.id,
+            "kind": c.kind,
+            "inputs": list(c.product.inputs) if c.product else [],
             "sector": c.sector,
             "agency": c.agency,
             "table": c.table,
@@ -43,10 +46,16 @@ def list_contracts(
     if as_json:
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=1))
         return
-    table = Table("id", "sector", "agency", "table", "version", "access")
+    table = Table("id", "kind", "sector", "agency", "table", "version", "access")
     for r in rows:
-        table.add_row(r["id"], r["sector"], r["agency"], r["table"], r["version"], r["access"])
+        table.add_row(
+            r["id"], r["kind"], r["sector"], r["agency"], r["table"], r["version"], r["access"]
+        )
     console.print(table)
+    # Below the table, not in it: a column of input lists would squeeze every other one.
+    for r in rows:
+        if r["kind"] == "product":
+            console.print(f"{r['id']} (product) reads {', '.join(r['inputs'])}")
 
 
 @app.command("lint")

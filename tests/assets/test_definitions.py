@@ -24,7 +24,9 @@ def test_defs_can_load(platform: Platform) -> None:
         checks = {k.name for k in spec.check_keys}
         assert checks == {k.value for k in check_kinds(c)}
         assert all(s.blocking for s in spec.check_specs)
-        assert isinstance(spec.partitions_def, dg.DynamicPartitionsDefinition)
+        # A delivery per partition; a product (tests/assets/test_products.py) is one table.
+        partitioned = isinstance(spec.partitions_def, dg.DynamicPartitionsDefinition)
+        assert partitioned == (c.product is None)
     assert defs.resolve_sensor_def("landing_zone")
 
 
