@@ -39,10 +39,20 @@ class SectorCard(BaseModel):
     datasets: int
 
 
+class Kind(StrEnum):
+    """What a catalog entry is: an agency's delivered dataset or a joint data product."""
+
+    dataset = "dataset"
+    product = "product"
+
+
 class DatasetSummary(BaseModel):
     """A dataset in lists and search results."""
 
     id: str
+    kind: Kind = Field(
+        Kind.dataset, description="dataset, or product: a joint product built by SQL over others"
+    )
     title: str
     description: str | None = None
     sector: str
@@ -169,10 +179,11 @@ class SnapshotEntry(BaseModel):
 
 
 class LineageNode(BaseModel):
-    """A node of the lineage graph: a delivery, a table (version) or a reader."""
+    """A node of the lineage graph: a delivery, a table (version), a reader, a product's input
+    or a product reading the dataset."""
 
     id: str
-    kind: str = Field(description="delivery, table or reader")
+    kind: str = Field(description="delivery, table, reader, input or product")
     label: str
 
 
@@ -185,7 +196,8 @@ class LineageEdge(BaseModel):
 
 
 class Lineage(BaseModel):
-    """Deliveries → table versions → readers (agencies whose queries read it)."""
+    """Deliveries (and a product's inputs) → table versions → readers (agencies whose queries
+    read it) and the products built on it."""
 
     nodes: list[LineageNode]
     edges: list[LineageEdge]
@@ -241,6 +253,67 @@ class CoverageEntry(Coverage):
     )
 
 
+class ProductInput(BaseModel):
+    """A dataset a joint product reads, and whose it is."""
+
+    id: str = Field(description="The input's dataset id.")
+    table: str = Field(description="The SQL name the product's query reads: <sector>.<table>.")
+    title: str | None = Field(
+        None, description="None when the input's entry does not exist for the viewer."
+    )
+    agency: str | None = Field(None, description="None for an input no longer in the catalog.")
+    agency_name: str | None = None
+    sector: str
+    sector_name: str
+    access: AccessLevel | None = Field(None, description="None when `visible` is false.")
+    visible: bool = Field(description="Whether the viewer may open the input's page.")
+
+
+class InputSnapshot(BaseModel):
+    """The snapshot of one input a product's build read (its `as_of`)."""
+
+    id: str = Field(description="The input's dataset id.")
+    table: str = Field(description="<sector>.<table>")
+    snapshot_id: int
+
+
+class ProductBuild(BaseModel):
+    """One build of a joint product (a delivery of its dataset): when, how it ended, how many
+    rows, the input snapshots it read and the snapshot it published."""
+
+    delivery_id: str
+    at: datetime = Field(description="When the build was made (its delivery was received).")
+    finished_at: datetime = Field(description="When the gate last moved it (its state's time).")
+    state: str = Field(description="received, validating, published or quarantined")
+    rows: int | None = None
+    inputs: list[InputSnapshot] = Field(default_factory=list)
+    snapshot_id: int | None = Field(None, description="The snapshot it published, if it did.")
+    contract_version: str | None = None
+    reasons: list[str] = Field(
+        default_factory=list,
+        description="Why it was quarantined; shown to the product's agency and operators only.",
+    )
+
+
+class ProductAggregate(BaseModel):
+    """A product's declared aggregate: its count column held to k (the small-cell rule)."""
+
+    count_column: str
+    k: int
+
+
+class ProductEntry(BaseModel):
+    """What a joint product's page shows beyond a dataset's: its query, inputs and builds."""
+
+    sql: str = Field(description="The query (DuckDB dialect), run as the product's agency.")
+    inputs: list[ProductInput]
+    schedule: str | None = Field(None, description="Cron (Korean time) of scheduled rebuilds.")
+    aggregate: ProductAggregate | None = None
+    builds: list[ProductBuild] = Field(
+        default_factory=list, description="Its refresh history, newest first."
+    )
+
+
 class DatasetEntry(BaseModel):
     """Everything the dataset page shows."""
 
@@ -280,6 +353,12 @@ class DatasetEntry(BaseModel):
     english: English = Field(
         default_factory=English, description="The English title and description, if given."
     )
+    product: ProductEntry | None = Field(
+        None, description="Its SQL, inputs and builds when it is a joint product (kind product)."
+    )
+    used_by: list[DatasetSummary] = Field(
+        default_factory=list, description="The joint products the viewer sees that read it."
+    )
 
 
 class SearchFilters(BaseModel):
@@ -290,6 +369,7 @@ class SearchFilters(BaseModel):
     access: AccessLevel | None = None
     freshness: str | None = None
     tag: str | None = Field(None, description="Only datasets carrying this tag (exact).")
+    kind: Kind | None = Field(None, description="Only datasets, or only joint products.")
 
 
 class SearchHit(BaseModel):

@@ -1,5 +1,6 @@
 """A dataset's history for the catalog: contract versions and their diffs, the gate's outcome per
-delivery, the snapshots of `main`, and lineage from deliveries to tables to readers.
+delivery, the snapshots of `main`, a joint product's builds, and lineage from deliveries (and a
+product's inputs) to tables to readers and the products built on it.
 
 Read from the ledger, the contract history, the gate's results and the Iceberg tables; what
 never changes (a diff between two recorded texts, a finished delivery's counts) is cached.
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 
 from pyiceberg.catalog import Catalog
@@ -21,9 +22,13 @@ from catalog.db import deliveries
 from catalog.deliveries import PENDING, Deliveries, Delivery, DeliveryState
 from catalog.entries import (
     ContractVersionEntry,
+    DatasetSummary,
+    InputSnapshot,
     Lineage,
     LineageEdge,
     LineageNode,
+    ProductBuild,
+    ProductInput,
     QualityPoint,
     SnapshotEntry,
     Usage,
@@ -32,9 +37,11 @@ from catalog.lakehouse import SUMMARY_PREFIX
 from catalog.published import TableVersion, publications, table_versions
 from contracts.diff import diff_contracts, semver_key
 from contracts.model import Contract
+from contracts.product_sql import dataset_of
 from gongyu.ground.storage import Storage
 
 QUALITY_POINTS = 100  # newest deliveries in the quality chart
+BUILDS = 100  # newest builds in a product's refresh history
 SNAPSHOTS = 100  # newest published snapshots listed per table version
 LINEAGE_DELIVERIES = 20  # newest deliveries drawn in the lineage graph
 
@@ -137,6 +144,31 @@ class History:
             self._counts[delivery.delivery_id] = found
         return found
 
+    def builds(self, dataset_id: str) -> list[ProductBuild]:
+        """A product's newest builds, newest first: each with the input snapshots it read (from
+        the ledger, which records them with the build) and the snapshot it published."""
+        found = []
+        for d in reversed(self.ledger.list(dataset_id)[-BUILDS:]):
+            read = [
+                InputSnapshot(id=dataset_of(table.split(".", 1)[-1]), table=table, snapshot_id=s)
+                for table, s in (d.inputs or {}).items()
+            ]
+            published = d.snapshot_id if d.state == DeliveryState.published else None
+            found.append(
+                ProductBuild(
+                    delivery_id=d.delivery_id,
+                    at=utc(d.received_at),
+                    finished_at=utc(d.updated_at),
+                    state=d.state.value,
+                    rows=d.rows,
+                    inputs=read,
+                    snapshot_id=int(published) if published else None,
+                    contract_version=d.contract_version,
+                    reasons=d.reasons,
+                )
+            )
+        return found
+
     def tables(self, contract: Contract) -> list[TableVersion]:
         """The dataset's Iceberg tables, oldest first (none before its first publication)."""
         try:
@@ -184,8 +216,11 @@ class History:
         tables: list[TableVersion],
         readers: list[Usage],
         agency_names: Mapping[str, str],
+        inputs: Sequence[ProductInput] = (),
+        used_by: Sequence[DatasetSummary] = (),
     ) -> Lineage:
-        """Deliveries → the table versions they were published to → agencies that read it."""
+        """Deliveries (and a product's `inputs`) → the table versions they were published to →
+        agencies that read it and the products (`used_by`) built on it."""
         nodes = [
             LineageNode(id=f"table:{t.identifier}", kind="table", label=t.identifier)
             for t in tables
@@ -211,6 +246,15 @@ class History:
                     )
                 )
         current = next((t.identifier for t in tables if t.current), None)
+        for source in inputs:
+            node = f"input:{source.id}"
+            nodes.append(LineageNode(id=node, kind="input", label=source.title or source.table))
+            if current:
+                edges.append(LineageEdge(source=node, target=f"table:{current}", label="input"))
+        for product in used_by if current else []:
+            node = f"product:{product.id}"
+            nodes.append(LineageNode(id=node, kind="product", label=product.title))
+            edges.append(LineageEdge(source=f"table:{current}", target=node, label="input of"))
         for reader in readers if current else []:
             label = agency_names.get(reader.agency, reader.agency)
             nodes.append(LineageNode(id=f"reader:{reader.agency}", kind="reader", label=label))

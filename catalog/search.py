@@ -13,7 +13,10 @@ SQLite FTS5's trigram tokenizer cannot answer the 1–2-syllable queries people 
   word's prefix ("air qual").
 
 Every query word must match (AND). FTS5's BM25 ranks, with field weights: title > tags >
-columns > description > publisher.
+columns > description > publisher. Joint products are indexed like datasets; a product never
+ranks (or scores) above a matching dataset it reads: whoever looks for 음주 or 미세먼지 finds
+the agency's own data first, then what was built on it (a product repeats its inputs' words in
+its title and tags, so it would otherwise score about the same, often a little higher).
 """
 
 from __future__ import annotations
@@ -97,6 +100,8 @@ class Document:
     agency: str
     access: str
     texts: tuple[str, ...]
+    kind: str = "dataset"
+    inputs: tuple[str, ...] = ()
 
     @property
     def forms(self) -> tuple[str, ...]:
@@ -112,7 +117,8 @@ class Document:
 
 def document(contract: Contract, registry: Registry) -> Document:
     """What of a contract is searched: title and id; tags; columns (names, file headers,
-    descriptions); purpose, usage and limitations; agency and sector names."""
+    descriptions); purpose, usage and limitations; agency and sector names. A product keeps
+    its kind and the datasets it reads, for the filter and the order."""
     odcs = contract.odcs
     described = odcs.description
     agency = registry.agency(contract.agency)
@@ -137,6 +143,8 @@ def document(contract: Contract, registry: Registry) -> Document:
         sector=contract.sector,
         agency=contract.agency,
         access=contract.access.value,
+        kind=contract.kind,
+        inputs=contract.product.inputs if contract.product else (),
         texts=(
             f"{contract.title} {contract.id}",
             " ".join(odcs.tags or []),
@@ -154,6 +162,35 @@ class Match(NamedTuple):
     row: int
     dataset_id: str
     score: float
+
+
+def sources_first(matches: list[Match], inputs: dict[int, tuple[str, ...]]) -> list[Match]:
+    """`matches` (best first) with each product (a row in `inputs`, with the datasets it reads)
+    moved after the matching datasets it reads and scored no higher than they are, so the
+    order holds wherever results are sorted by score."""
+    pending = {m.dataset_id for m in matches}
+    scores: dict[str, float] = {}
+    out: list[Match] = []
+    waiting: list[tuple[Match, set[str]]] = []
+    for match in matches:
+        needs = set(inputs.get(match.row, ())) & pending
+        if needs:
+            waiting.append((match, needs))
+            continue
+        ready = [match]
+        while ready:
+            done = ready.pop(0)
+            read = [scores[i] for i in inputs.get(done.row, ()) if i in scores]
+            done = done._replace(score=min([done.score, *read]))
+            out.append(done)
+            scores[done.dataset_id] = done.score
+            pending.discard(done.dataset_id)
+            for _, needs in waiting:
+                needs.discard(done.dataset_id)
+            ready += [held for held, needs in waiting if not needs]
+            waiting = [(held, needs) for held, needs in waiting if needs]
+    # Left waiting only by products that read each other (never buildable): last, in order.
+    return out + [held for held, _ in waiting]
 
 
 class SearchIndex:
@@ -177,6 +214,7 @@ class SearchIndex:
                 ((i, *(terms(t) for t in d.texts)) for i, d in enumerate(self._docs)),
             )
         self.size = len(self._docs)
+        self._inputs = {row: d.inputs for row, d in enumerate(self._docs) if d.inputs}
 
     def search(
         self,
@@ -185,8 +223,10 @@ class SearchIndex:
         sector: str | None = None,
         agency: str | None = None,
         access: str | None = None,
+        kind: str | None = None,
     ) -> list[Match]:
-        """Every match, best first (no words: every dataset, by title), within the filters."""
+        """Every match, best first (no words: every dataset, by title), within the filters;
+        `kind` is `dataset` or `product`."""
         words = query_words(query)
         if words:
             weights = ", ".join(str(w) for w in WEIGHTS)
@@ -199,13 +239,17 @@ class SearchIndex:
         else:
             ranked = [(row, 0.0) for row in range(self.size)]
         docs = self._docs
-        return [
-            Match(row, docs[row].dataset_id, score)
-            for row, score in ranked
-            if (sector is None or docs[row].sector == sector)
-            and (agency is None or docs[row].agency == agency)
-            and (access is None or docs[row].access == access)
-        ]
+        return sources_first(
+            [
+                Match(row, docs[row].dataset_id, score)
+                for row, score in ranked
+                if (sector is None or docs[row].sector == sector)
+                and (agency is None or docs[row].agency == agency)
+                and (access is None or docs[row].access == access)
+                and (kind is None or docs[row].kind == kind)
+            ],
+            self._inputs,
+        )
 
     def fields(self, match: Match, query: str) -> list[str]:
         """The fields in which a word of the query occurs (asked for the hits shown only)."""

@@ -13,6 +13,10 @@ address blocked for too many failures gets 429 with `Retry-After`, in the same e
 Every action answers from what the caller sees (`CatalogService.visible`): another agency's
 private dataset is in no list, count, facet, tag, autocompletion or resource.
 
+A joint product is a package whose extras say `kind` product and name its `inputs`;
+`package_search` filters and counts facets by `kind` (or `extras_kind`, as CKAN's Solr indexes
+an extra), and a product never sorts above a matching package it reads.
+
 `package_search` reads Solr's filter syntax as CKAN passes it on: `field:value` terms (quoted,
 `*`/`?` wildcards, `field:(a OR b)`), date ranges `[from TO to]` / `{…}` with `*`, `NOW` and
 date math on `metadata_modified` and `metadata_created`, `-`/`NOT` negation, `OR`, parentheses.
@@ -161,6 +165,7 @@ class Doc:
     modified: datetime | None
     score: float = 0.0
     rank: int = 0  # the search index's order (best first; by title without words)
+    ranked: bool = False  # whether words ranked it (then `rank` breaks ties of `score`)
 
     def values(self, name: str) -> list[str]:
         """The field's values as strings (a multi-valued field has several)."""
@@ -188,6 +193,8 @@ class Doc:
             return ["private" if private else "public"]
         if name in ("dataset_type", "type"):
             return ["dataset"]
+        if name in ("kind", "extras_kind"):  # a package's `kind` extra (Solr's `extras_*`)
+            return [c.kind]
         if name == "state":
             return ["active"]
         raise KeyError(name)
@@ -213,12 +220,23 @@ FQ_FIELDS = frozenset(
         "capacity",
         "dataset_type",
         "type",
+        "kind",
+        "extras_kind",
         "state",
         *DATE_FIELDS,
     }
 )
 FACET_FIELDS = frozenset(
-    {"organization", "groups", "tags", "access_level", "license_id", "res_format"}
+    {
+        "organization",
+        "groups",
+        "tags",
+        "access_level",
+        "license_id",
+        "res_format",
+        "kind",
+        "extras_kind",
+    }
 )
 MAX_DEPTH = 50  # nested parentheses and negations in one query
 _FIELD = re.compile(r"([A-Za-z_][\w.]*):")
@@ -511,7 +529,9 @@ def parse_sort(text: str) -> list[tuple[str, bool]]:
 
 def _sort_value(doc: Doc, name: str) -> Any:
     if name == "score":
-        return doc.score
+        # Equal scores of a words query keep the index's order, which puts a joint product
+        # after the datasets it reads (it is scored no higher than they are).
+        return (doc.score, -doc.rank) if doc.ranked else doc.score
     if name in DATE_FIELDS:
         return doc.moment(name)
     return doc.values(name)[0]
@@ -633,9 +653,17 @@ class Actions:
 
     def _packages(self, contracts: list[Contract]) -> list[dict[str, Any]]:
         out = []
+        # A product names the inputs the caller may show as packages: another agency's private
+        # dataset is no package for them (an id they could not resolve).
+        hidden = self.catalog.hidden(self.viewer) if any(c.product for c in contracts) else set()
         for contract, summary in zip(contracts, self._summaries(contracts), strict=True):
             created, modified = self.stamps.of(contract)
-            out.append(package(contract, summary, self.registry, self.base, created, modified))
+            inputs = (
+                [i for i in contract.product.inputs if i not in hidden] if contract.product else []
+            )
+            out.append(
+                package(contract, summary, self.registry, self.base, created, modified, inputs)
+            )
         return out
 
     def _package(self, dataset_id: Any) -> tuple[Contract, dict[str, Any]]:
@@ -682,7 +710,7 @@ class Actions:
         docs = []
         for rank, m in enumerate(matches):
             created, modified = self.stamps.of(visible[m.dataset_id])
-            doc = Doc(visible[m.dataset_id], created, modified, m.score, rank)
+            doc = Doc(visible[m.dataset_id], created, modified, m.score, rank, bool(words))
             if keep(doc) and (fielded is None or fielded(doc)):
                 docs.append(doc)
         ordered = sort_docs(docs, keys)

@@ -1,5 +1,7 @@
 """Gongyu's catalog in CKAN's shapes: a dataset is a package, an agency an organization, a
 sector a group; its downloads (CSV, Parquet, Arrow) and the SQL API (JSON) are its resources.
+A joint product is a package like any other, its extras saying what it is: `kind` product,
+`inputs` (the ids of the packages it reads, comma-separated) and `product_sql` (its query).
 
 Resource ids are UUIDs (CKAN 2.10 allows only letters, digits, `_` and `-` in them, CKAN 2.11
 only UUIDs), the same for a dataset and format every time: UUID 5 of `RESOURCE_NAMESPACE` and
@@ -203,9 +205,10 @@ def resource(
     }
 
 
-def _extras(contract: Contract, summary: DatasetSummary) -> list[dict[str, str]]:
+def _extras(contract: Contract, summary: DatasetSummary, inputs: list[str]) -> list[dict[str, str]]:
     described = contract.odcs.description
     found = {
+        "kind": contract.kind,
         "access_level": contract.access.value,
         "sql_table": contract.table,
         "freshness": summary.freshness,
@@ -221,6 +224,8 @@ def _extras(contract: Contract, summary: DatasetSummary) -> list[dict[str, str]]
         "update_cycle": cycle and f"{cycle.every} {cycle.unit}",
         "title_en": contract.english.title,
         "notes_en": contract.english.description,
+        "inputs": ",".join(inputs),
+        "product_sql": contract.product.sql if contract.product else None,
     }
     found |= {k: v for k, v in optional.items() if v}
     return [{"key": k, "value": v} for k, v in found.items()]
@@ -233,11 +238,13 @@ def package(
     base: str,
     created: datetime | None = None,
     modified: datetime | None = None,
+    inputs: list[str] | None = None,
 ) -> dict[str, Any]:
     """A dataset as a CKAN package; its resources are its downloads and the SQL API.
 
     `created` is when it was first published (fixed from then on), `modified` when its package
-    last changed (a publication or a contract change); both default to the last publication."""
+    last changed (a publication or a contract change); both default to the last publication.
+    `inputs`: for a joint product, the packages it reads that the caller sees."""
     agency, sector = registry.agency(contract.agency), registry.sector(contract.sector)
     described = contract.odcs.description
     tags = list(contract.odcs.tags or [])
@@ -272,5 +279,5 @@ def package(
         "num_tags": len(tags),
         "resources": resources,
         "num_resources": len(resources),
-        "extras": _extras(contract, summary),
+        "extras": _extras(contract, summary, inputs or []),
     }

@@ -1,5 +1,6 @@
 """The dataset page for one viewer: schema, history, lineage, usage and masked sample rows, and
-the contract's licence, the period its data covers, its update cycle and English title."""
+the contract's licence, the period its data covers, its update cycle and English title; for a
+joint product also its SQL, inputs (with their agencies) and builds."""
 
 from __future__ import annotations
 
@@ -10,7 +11,13 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from catalog.access.policy import TablePolicy, sees_deliveries, sees_usage, table_policy
+from catalog.access.policy import (
+    TablePolicy,
+    may_see,
+    sees_deliveries,
+    sees_usage,
+    table_policy,
+)
 from catalog.access.principal import Principal, Role
 from catalog.access.usage import usage
 from catalog.entries import (
@@ -19,6 +26,9 @@ from catalog.entries import (
     DatasetEntry,
     DatasetSummary,
     LicenceEntry,
+    ProductAggregate,
+    ProductEntry,
+    ProductInput,
     PublishedAs,
     Sample,
     SnapshotEntry,
@@ -26,6 +36,7 @@ from catalog.entries import (
 from catalog.freshness import assess, period, update_cycle
 from catalog.history import History
 from contracts.model import AccessLevel, ApprovalPolicy, Classification, Column, Contract
+from contracts.product_sql import dataset_of, input_tables
 from gongyu.platform import Platform
 from gongyu.query.query import QueryError, QueryService
 from gongyu.query.sandbox import quote
@@ -164,6 +175,61 @@ def rows_withheld(contract: Contract, snapshots: list[SnapshotEntry]) -> int | N
     return last.rows_withheld if last else None
 
 
+def product_inputs(viewer: Principal, product: Contract, platform: Platform) -> list[ProductInput]:
+    """The tables a product's SQL reads, with their datasets' agencies and sectors. The SQL
+    names every input to whoever sees the product; an input whose entry does not exist for the
+    viewer (another agency's private dataset) keeps its title and access to itself."""
+    assert product.product is not None  # callers check
+    registry = platform.registry
+    found = []
+    for sector_id, name in input_tables(product.product.sql):  # parsed once by the loader
+        dataset_id = dataset_of(name)
+        source = platform.contracts.get(dataset_id)
+        visible = source is not None and may_see(viewer, source, registry)
+        agency = registry.agency(source.agency) if source else None
+        sector = registry.sector(sector_id)
+        found.append(
+            ProductInput(
+                id=dataset_id,
+                table=f"{sector_id}.{name}",
+                title=source.title if source and visible else None,
+                agency=source.agency if source else None,
+                agency_name=(agency.name if agency else source.agency) if source else None,
+                sector=sector_id,
+                sector_name=sector.name if sector else sector_id,
+                access=source.access if source and visible else None,
+                visible=visible,
+            )
+        )
+    return found
+
+
+def product_entry(
+    viewer: Principal, contract: Contract, platform: Platform, history: History
+) -> ProductEntry | None:
+    """A product's query, inputs and builds as the viewer sees them; None for a dataset. Builds
+    show like the quality history: to every viewer, their reasons to the product's agency and
+    operators only."""
+    product = contract.product
+    if product is None:
+        return None
+    builds = history.builds(contract.id)
+    if not sees_deliveries(viewer, contract):
+        builds = [b.model_copy(update={"reasons": []}) for b in builds]
+    aggregate = product.aggregate
+    return ProductEntry(
+        sql=product.sql,
+        inputs=product_inputs(viewer, contract, platform),
+        schedule=product.schedule,
+        aggregate=(
+            ProductAggregate(count_column=aggregate.count_column, k=aggregate.k)
+            if aggregate
+            else None
+        ),
+        builds=builds,
+    )
+
+
 class DatasetPages:
     """Builds `DatasetEntry`s; one per app (its `History` caches what never changes)."""
 
@@ -208,8 +274,15 @@ class DatasetPages:
             note = f"승인 조건의 행 필터가 적용됩니다. Rows limited by your grant: {shown}"
         return Sample(columns=answer.schema.names, rows=rows, note=note)
 
-    def entry(self, viewer: Principal, contract: Contract, summary: DatasetSummary) -> DatasetEntry:
-        """The whole page of a dataset the viewer sees."""
+    def entry(
+        self,
+        viewer: Principal,
+        contract: Contract,
+        summary: DatasetSummary,
+        used_by: list[DatasetSummary] | None = None,
+    ) -> DatasetEntry:
+        """The whole page of a dataset the viewer sees; `used_by`: the products the viewer
+        sees that read it."""
         platform = self.platform
         registry = platform.registry
         operator = viewer.role == Role.operator
@@ -231,6 +304,8 @@ class DatasetPages:
         described = contract.odcs.description
         names = {a.id: a.name for a in registry.agencies}
         snapshots = self.history.snapshots(tables)
+        product = product_entry(viewer, contract, platform, self.history)
+        used_by = used_by or []
         return DatasetEntry(
             summary=summary,
             purpose=described.purpose if described else contract.description,
@@ -247,7 +322,14 @@ class DatasetPages:
             quality=quality,
             freshness=assess(contract, summary.last_published_at, datetime.now(UTC)),
             snapshots=snapshots,
-            lineage=self.history.lineage(contract.id, tables, readers, names),
+            lineage=self.history.lineage(
+                contract.id,
+                tables,
+                readers,
+                names,
+                inputs=product.inputs if product else (),
+                used_by=used_by,
+            ),
             usage=readers,
             usage_shown=shown,
             sample=self.sample(viewer, contract, policy, published),
@@ -259,4 +341,6 @@ class DatasetPages:
             ),
             update_cycle=update_cycle(contract),
             english=contract.english,
+            product=product,
+            used_by=used_by,
         )

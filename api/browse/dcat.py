@@ -7,6 +7,11 @@ document says, so every value it uses is typed there (`dct:MediaType`, `foaf:Doc
 `dct:LicenseDocument`…) and every EU vocabulary term (frequency, access right, file type,
 language, data theme) is stated with its `skos:inScheme`, once, beside the catalogue.
 
+A joint product is a dcat:Dataset like the others, derived from its inputs: `dct:source` (DCAT-AP's
+"a related Dataset from which the described Dataset is derived") and `prov:wasDerivedFrom` name
+the inputs listed in the same document, and a `dct:provenance` statement says who built it from
+how many datasets of which agencies.
+
 Authenticated like every route (a harvester gets a key), unless `GONGYU_DCAT_ANONYMOUS` lets a
 request that presents no credential at all read it: the same document, which holds only public
 metadata. A credential that is presented is checked as everywhere (a wrong one is 401).
@@ -47,6 +52,7 @@ CONTEXT = {
     "skos": "http://www.w3.org/2004/02/skos/core#",
     "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
     "xsd": "http://www.w3.org/2001/XMLSchema#",
+    "prov": "http://www.w3.org/ns/prov#",
 }
 EU = "http://publications.europa.eu/resource/authority"
 IANA = "https://www.iana.org/assignments/media-types"
@@ -250,14 +256,45 @@ def _distributions(base: str, uri: str, contract: Contract, terms: Terms) -> lis
     return out
 
 
+def provenance(
+    contract: Contract, registry: Registry, contracts: dict[str, Contract]
+) -> dict[str, Any] | None:
+    """A joint product's provenance statement (Korean and English): the agency that builds it
+    and the agencies whose datasets it reads (`contracts`, by id); None for a dataset."""
+    if contract.product is None:
+        return None
+    inputs = contract.product.inputs
+    agencies = dict.fromkeys(contracts[i].agency for i in inputs if i in contracts)
+    ko_names, en_names = [], []
+    for agency_id in (contract.agency, *agencies):
+        agency = registry.agency(agency_id)
+        ko_names.append(agency.name if agency else agency_id)
+        en_names.append(agency.name_en if agency else agency_id)
+    ko = (
+        f"공동 상품: {ko_names[0]}에서 데이터 계약의 SQL로 자료 {len(inputs)}건을 결합해 "
+        f"만든다 (입력 자료 제공 기관: {', '.join(ko_names[1:])}). 입력 자료가 새로 게시되면 "
+        "다시 만들고, 같은 품질·개인정보 검사를 거쳐 게시한다."
+    )
+    en = (
+        f"Joint product: built by {en_names[0]} with its data contract's SQL from "
+        f"{len(inputs)} datasets (published by {', '.join(en_names[1:])}); rebuilt whenever "
+        "an input publishes, through the same quality and privacy checks."
+    )
+    return {"@type": "dct:ProvenanceStatement", "rdfs:label": _texts(ko, en)}
+
+
 def dataset(
     base: str,
     contract: Contract,
     registry: Registry,
     published: tuple[datetime, datetime] | None,
     terms: Terms,
+    sources: list[str] | None = None,
+    statement: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """One contract as a dcat:Dataset; `published` is its first and last publication."""
+    """One contract as a dcat:Dataset; `published` is its first and last publication. For a
+    joint product: `sources`, the ids of its inputs listed in the same document (each a
+    dcat:Dataset there, as `dct:source`'s range wants), and its provenance `statement`."""
     uri = f"{base}/api/v1/catalog/datasets/{contract.id}"
     agency = registry.agency(contract.agency)
     sector = registry.sector(contract.sector)
@@ -305,6 +342,11 @@ def dataset(
         node["dct:accrualPeriodicity"] = terms.eu(
             f"frequency/{FREQUENCIES.get(frequency, 'OTHER')}"
         )
+    if sources:
+        derived = [_ref(f"{base}/api/v1/catalog/datasets/{i}") for i in sources]
+        node["dct:source"], node["prov:wasDerivedFrom"] = derived, derived
+    if statement:
+        node["dct:provenance"] = statement
     coverage = contract.coverage
     if coverage.start or coverage.end:
         period: dict[str, Any] = {"@type": "dct:PeriodOfTime"}
@@ -327,6 +369,8 @@ def catalog_document(
     and the EU vocabulary terms it uses; `published` holds each dataset's first and last
     publication."""
     public = sorted((c for c in contracts if c.access == AccessLevel.public), key=lambda c: c.id)
+    listed = {c.id for c in public}
+    by_id = {c.id: c for c in contracts}
     terms = Terms(base)
     sectors_scheme = f"{base}/api/v1/catalog/sectors"
     catalog: dict[str, Any] = {
@@ -357,7 +401,18 @@ def catalog_document(
             "dcat:endpointDescription": _typed(f"{base}/openapi.json", "rdfs:Resource"),
             "dcat:servesDataset": [_ref(f"{base}/api/v1/catalog/datasets/{c.id}") for c in public],
         },
-        "dcat:dataset": [dataset(base, c, registry, published.get(c.id), terms) for c in public],
+        "dcat:dataset": [
+            dataset(
+                base,
+                c,
+                registry,
+                published.get(c.id),
+                terms,
+                [i for i in c.product.inputs if i in listed] if c.product else None,
+                provenance(c, registry, by_id),
+            )
+            for c in public
+        ],
     }
     times = [published[c.id] for c in public if c.id in published]
     if times:

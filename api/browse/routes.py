@@ -26,6 +26,7 @@ from catalog.entries import (
     DatasetEntry,
     DatasetSummary,
     Home,
+    Kind,
     SearchFilters,
     SearchResult,
     SectorCard,
@@ -126,7 +127,9 @@ def datasets(ask: Ask) -> Response:
 @router.get("/datasets/{dataset_id}", response_model=DatasetEntry, responses=NOT_FOUND)
 def dataset(dataset_id: str, ask: Ask) -> Response:
     """A dataset's page: schema, contract versions and diffs, quality history, freshness,
-    snapshots, lineage, usage and sample rows masked for the caller."""
+    snapshots, lineage, usage and sample rows masked for the caller, and the joint products
+    that read it (`used_by`); for a joint product (`summary.kind` product) also its SQL, its
+    inputs with their agencies and its builds (`product`)."""
     answer = ask.catalog.dataset(ask.principal, dataset_id)
     if answer is None:
         return ask.not_found()
@@ -160,16 +163,21 @@ def search(
     access: AccessLevel | None = None,
     freshness: FreshnessState | None = None,
     tag: Annotated[str | None, Query(description="Only datasets with this tag.")] = None,
+    kind: Annotated[
+        Kind | None, Query(description="dataset or product (joint products only).")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Response:
-    """Datasets matching every word of `q` in names, titles, descriptions, columns, tags,
-    agency and sector names (partial words match: 먼지, 대기, air qual), best first."""
+    """Datasets and joint products (`kind` in each hit) matching every word of `q` in names,
+    titles, descriptions, columns, tags, agency and sector names (partial words match: 먼지,
+    대기, air qual), best first; a product after the matching datasets it reads."""
     filters = SearchFilters(
         sector=sector,
         agency=agency,
         access=access,
         freshness=freshness.value if freshness else None,
         tag=tag,
+        kind=kind,
     )
     return ask.reply(ask.catalog.search(ask.principal, q, filters, limit, offset))

@@ -23,6 +23,7 @@ from catalog.entries import (
     DatasetEntry,
     DatasetSummary,
     Home,
+    Kind,
     Publication,
     SearchFilters,
     SearchHit,
@@ -47,6 +48,7 @@ class Catalogued:
 
     contracts: dict[str, Contract]
     private: list[Contract]
+    products: list[Contract]
     index: SearchIndex | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -69,7 +71,10 @@ class CatalogService:
         with self._lock:
             if self._catalogued is None or self._catalogued.contracts is not contracts:
                 private = [c for c in contracts.values() if c.access == AccessLevel.private]
-                self._catalogued = Catalogued(contracts=contracts, private=private)
+                products = [c for c in contracts.values() if c.product is not None]
+                self._catalogued = Catalogued(
+                    contracts=contracts, private=private, products=products
+                )
             return self._catalogued
 
     def index(self) -> SearchIndex:
@@ -127,6 +132,7 @@ class CatalogService:
         agency, sector = registry.agency(contract.agency), registry.sector(contract.sector)
         return DatasetSummary(
             id=contract.id,
+            kind=Kind(contract.kind),
             title=contract.title,
             description=contract.description,
             sector=contract.sector,
@@ -263,13 +269,24 @@ class CatalogService:
 
     # The dataset page and search.
 
+    def products_reading(self, viewer: Principal, dataset_id: str) -> list[Contract]:
+        """The joint products the viewer sees that read the dataset, by title."""
+        registry = self.platform.registry
+        found = [
+            c
+            for c in self._current().products
+            if c.product and dataset_id in c.product.inputs and may_see(viewer, c, registry)
+        ]
+        return sorted(found, key=lambda c: (c.title, c.id))
+
     def dataset(self, viewer: Principal, dataset_id: str) -> DatasetEntry | None:
         """Everything the dataset page shows, or None when it does not exist for the viewer."""
         contract = self.contract(viewer, dataset_id)
         if contract is None:
             return None
-        summary = self._summaries(viewer, [contract])[0]
-        return self.pages.entry(viewer, contract, summary)
+        readers = self.products_reading(viewer, dataset_id)
+        summary, *used_by = self._summaries(viewer, [contract, *readers])
+        return self.pages.entry(viewer, contract, summary, used_by)
 
     def search(
         self,
@@ -279,7 +296,8 @@ class CatalogService:
         limit: int = 20,
         offset: int = 0,
     ) -> SearchResult:
-        """Datasets matching the query's words (Korean or English, partial), best first."""
+        """Datasets and joint products matching the query's words (Korean or English, partial),
+        best first (a product after the matching datasets it reads)."""
         filters = filters or SearchFilters()
         index = self.index()
         matches = index.search(
@@ -287,6 +305,7 @@ class CatalogService:
             sector=filters.sector,
             agency=filters.agency,
             access=filters.access.value if filters.access else None,
+            kind=filters.kind.value if filters.kind else None,
         )
         hidden = self.hidden(viewer)
         contracts = self._current().contracts

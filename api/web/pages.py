@@ -26,7 +26,7 @@ from catalog.access.policy import may_see
 from catalog.access.principal import Principal
 from catalog.access.requests import RequestError, RequestState
 from catalog.access.sessions import Session
-from catalog.entries import DatasetEntry, SearchFilters, SnapshotEntry
+from catalog.entries import DatasetEntry, Kind, SearchFilters, SnapshotEntry
 from catalog.freshness import FreshnessState
 from contracts.model import AccessLevel
 
@@ -278,6 +278,7 @@ def search(
     access: str | None = None,
     freshness: str | None = None,
     tag: Annotated[str | None, Query(max_length=100)] = None,
+    kind: str | None = None,
     number: PageNumber = 1,
 ) -> HTMLResponse:
     """Search names, descriptions, columns and tags, in Korean or English, with filters."""
@@ -288,6 +289,7 @@ def search(
         access=_choice(access, set(AccessLevel)),
         freshness=_choice(freshness, set(FreshnessState)),
         tag=tag or None,
+        kind=_choice(kind, set(Kind)),
     )
     offset = (number - 1) * PAGE_SIZE
     result = view.catalog.search(view.principal, q.strip(), filters, PAGE_SIZE, offset)
@@ -300,5 +302,6 @@ def search(
         agencies=sorted(registry.agencies, key=lambda a: a.name),
         access_levels=list(AccessLevel),
         freshness_states=list(FreshnessState),
+        kinds=list(Kind),
         json_href=f"/api/v1/catalog/search?{urlencode(_json_query(q, filters))}",
     )

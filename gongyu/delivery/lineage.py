@@ -3,7 +3,11 @@ COMPLETE when it is published, FAIL when it is quarantined or the run breaks.
 
 Datasets are named as the OpenLineage naming convention names files and objects: the delivered
 file by where it lies in the landing zone, the Iceberg table by its location (as Spark's
-OpenLineage integration names Iceberg tables), with its catalog identifier as a symlink."""
+OpenLineage integration names Iceberg tables), with its catalog identifier as a symlink.
+
+A joint product's build is a delivery too (the file its query wrote): its events also carry each
+input table it read, named like an output table, at the snapshot it read (`version`), and its
+job says it is SQL (the `sql` job facet with the query)."""
 
 from __future__ import annotations
 
@@ -29,6 +33,7 @@ from openlineage.client.facet_v2 import (
     ownership_job,
     processing_engine_run,
     schema_dataset,
+    sql_job,
     storage_dataset,
     symlinks_dataset,
 )
@@ -121,23 +126,25 @@ def run_id(delivery: Delivery) -> str:
 
 
 def job(contract: Contract) -> Job:
-    """The job that takes a dataset's deliveries in: `gongyu` / `<sector>.<dataset>`."""
+    """The job that takes a dataset's deliveries in: `gongyu` / `<sector>.<dataset>`; for a
+    joint product, of job type PRODUCT with its query as the `sql` facet."""
     owners = [ownership_job.Owner(name=f"team:{contract.agency}", type="AGENCY")]
     if contract.steward:
         owners.append(ownership_job.Owner(name=f"user:{contract.steward}", type="STEWARD"))
-    return Job(
-        namespace=JOB_NAMESPACE,
-        name=f"{contract.sector}.{contract.id}",
-        facets={
-            "jobType": job_type_job.JobTypeJobFacet(
-                processingType="BATCH", integration="GONGYU", jobType="DELIVERY"
-            ),
-            "documentation": documentation_job.DocumentationJobFacet(
-                description=f"{contract.title} — {contract.description or ''}".strip(" —")
-            ),
-            "ownership": ownership_job.OwnershipJobFacet(owners=owners),
-        },
-    )
+    facets: dict[str, Any] = {
+        "jobType": job_type_job.JobTypeJobFacet(
+            processingType="BATCH",
+            integration="GONGYU",
+            jobType="PRODUCT" if contract.product else "DELIVERY",
+        ),
+        "documentation": documentation_job.DocumentationJobFacet(
+            description=f"{contract.title} — {contract.description or ''}".strip(" —")
+        ),
+        "ownership": ownership_job.OwnershipJobFacet(owners=owners),
+    }
+    if contract.product:
+        facets["sql"] = sql_job.SQLJobFacet(query=contract.product.sql, dialect="duckdb")
+    return Job(namespace=JOB_NAMESPACE, name=f"{contract.sector}.{contract.id}", facets=facets)
 
 
 def shares_values(contract: Contract) -> bool:
@@ -271,7 +278,7 @@ class DeliveryLineage:
                 facets={"processing_engine": engine, **(run_facets or {})},
             ),
             job=job(contract),
-            inputs=[source or self._input(contract)],
+            inputs=[source or self._input(contract), *self._read()],
             outputs=outputs,
             producer=PRODUCER,
         )
@@ -326,13 +333,43 @@ class DeliveryLineage:
         """The delivered file's namespace and name: where it lies in the landing zone."""
         return located(self.platform.landing.uri, self.delivery.landing_key)
 
-    def _output(self, contract: Contract, **facets: object) -> OutputDataset:
-        """The contract's Iceberg table: named by its location, its catalog identifier
-        (`<sector>.<dataset>`) a symlink in the catalog's namespace."""
+    def _table(self, identifier: str) -> tuple[str, str, dict[str, Any]]:
+        """An Iceberg table's namespace, name and the facets that say where it lies: named by
+        its location, its catalog identifier (`<sector>.<table>`) a symlink in the catalog's
+        namespace."""
         workspace = self.platform.workspace
         warehouse = self.platform.store.warehouse
         catalog = self.platform.lakehouse.catalog
-        namespace, name = located(table_location(catalog, contract.table, warehouse))
+        namespace, name = located(table_location(catalog, identifier, warehouse))
+        facets: dict[str, Any] = {
+            "symlinks": symlinks_dataset.SymlinksDatasetFacet(
+                identifiers=[
+                    symlinks_dataset.Identifier(
+                        namespace=warehouse_namespace(warehouse), name=identifier, type="TABLE"
+                    )
+                ]
+            ),
+            "dataSource": datasource_dataset.DatasourceDatasetFacet(
+                name=f"{JOB_NAMESPACE}-lakehouse", uri=warehouse
+            ),
+            "storage": storage_dataset.StorageDatasetFacet(
+                storageLayer="iceberg", fileFormat="parquet"
+            ),
+            "catalog": catalog_dataset.CatalogDatasetFacet(
+                framework="iceberg",
+                type="sql",
+                name="default",
+                # Never a password: a catalog URL may carry one.
+                metadataUri=make_url(workspace.catalog_url).render_as_string(),
+                warehouseUri=warehouse,
+                source="gongyu",
+            ),
+        }
+        return namespace, name, facets
+
+    def _output(self, contract: Contract, **facets: object) -> OutputDataset:
+        """The contract's Iceberg table, described by the schema the gate publishes."""
+        namespace, name, located_facets = self._table(contract.table)
         fields = [
             schema_dataset.SchemaDatasetFacetFields(
                 name=f.name, type=str(f.field_type), description=f.doc, ordinal_position=i
@@ -344,34 +381,41 @@ class DeliveryLineage:
             name=name,
             facets={
                 "schema": schema_dataset.SchemaDatasetFacet(fields=fields),
-                "symlinks": symlinks_dataset.SymlinksDatasetFacet(
-                    identifiers=[
-                        symlinks_dataset.Identifier(
-                            namespace=warehouse_namespace(warehouse),
-                            name=contract.table,
-                            type="TABLE",
-                        )
-                    ]
-                ),
-                "dataSource": datasource_dataset.DatasourceDatasetFacet(
-                    name=f"{JOB_NAMESPACE}-lakehouse", uri=warehouse
-                ),
-                "storage": storage_dataset.StorageDatasetFacet(
-                    storageLayer="iceberg", fileFormat="parquet"
-                ),
-                "catalog": catalog_dataset.CatalogDatasetFacet(
-                    framework="iceberg",
-                    type="sql",
-                    name="default",
-                    # Never a password: a catalog URL may carry one.
-                    metadataUri=make_url(workspace.catalog_url).render_as_string(),
-                    warehouseUri=warehouse,
-                    source="gongyu",
-                ),
+                **located_facets,
                 "columnLineage": column_lineage(contract, *self._file()),
                 **facets,
             },
         )
+
+    def _read(self) -> list[InputDataset]:
+        """A product build's input tables, each at the snapshot the build read (`version`),
+        with that snapshot's size; none for an agency's delivery."""
+        found = []
+        for identifier, snapshot_id in (self.delivery.inputs or {}).items():
+            namespace, name, facets = self._table(identifier)
+            facets["version"] = dataset_version_dataset.DatasetVersionDatasetFacet(
+                datasetVersion=str(snapshot_id)
+            )
+            input_facets: dict[str, Any] = {}
+            try:
+                table = self.platform.lakehouse.catalog.load_table(identifier)
+                snapshot = table.snapshot_by_id(snapshot_id)
+            except (NoSuchTableError, NoSuchNamespaceError):
+                snapshot = None  # dropped since the build: the name and version still hold
+            summary = snapshot.summary if snapshot and snapshot.summary else None
+            if summary:
+                statistics = input_statistics_input_dataset.InputStatisticsInputDatasetFacet(
+                    rowCount=int(summary.get("total-records", "0")),
+                    size=int(summary.get("total-files-size", "0")),
+                    fileCount=int(summary.get("total-data-files", "0")),
+                )
+                input_facets["inputStatistics"] = statistics
+            found.append(
+                InputDataset(
+                    namespace=namespace, name=name, facets=facets, inputFacets=input_facets
+                )
+            )
+        return found
 
     def _published(self, contract: Contract) -> OutputDataset:
         """The table with the snapshot this delivery published and what it wrote."""

@@ -16,6 +16,7 @@ from quality.privacy.pseudonyms import PSEUDONYM_PATTERN
 from tests.api.catalog_world import AIR, DRUNK, KOTSA, catalog_world
 from tests.api.world import GRANTEE, LEVELS, OTHER_SECTOR, OWNER, ROWS, SAME_SECTOR, World, table
 
+ROADS = "road_deaths_and_drunk_driving_by_month"  # the welfare sector's joint product
 ROUTES = (
     "/api/v1/catalog",
     "/api/v1/catalog/sectors",
@@ -317,7 +318,8 @@ def test_search_filters_and_paging(served: World) -> None:
     search = "/api/v1/catalog/search"
     welfare = get(served, OWNER, search, sector="welfare_safety").json()
     assert {h["dataset"]["sector"] for h in welfare["hits"]} == {"welfare_safety"}
-    assert welfare["total"] == 7  # the four test tables and three shipped contracts
+    # The four test tables, three shipped datasets and the sector's shipped joint product.
+    assert welfare["total"] == 8
     restricted = get(served, OWNER, search, access="restricted").json()
     assert {h["dataset"]["id"] for h in restricted["hits"]} == {"cases_restricted", DRUNK}
     fresh = get(served, OWNER, search, q="서울", freshness="fresh").json()
@@ -327,7 +329,8 @@ def test_search_filters_and_paging(served: World) -> None:
     mine = get(served, OWNER, search, agency="seoul").json()
     assert mine["total"] == 2
     tagged = get(served, OWNER, search, tag="음주운전").json()
-    assert [h["dataset"]["id"] for h in tagged["hits"]] == [DRUNK]
+    # The joint product built on the police's data carries its tag too, and follows it.
+    assert [h["dataset"]["id"] for h in tagged["hits"]] == [DRUNK, ROADS]
     first = get(served, OWNER, search, limit="1").json()
     second = get(served, OWNER, search, limit="1", offset="1").json()
     assert first["total"] == second["total"] > 1
@@ -345,7 +348,8 @@ def test_sectors_and_agencies(served: World) -> None:
         "industry_sme",
     ]
     welfare = next(s for s in sectors if s["id"] == "welfare_safety")
-    assert welfare["secretariat"]["id"] == "nhis" and welfare["datasets"] == 6
+    # Four shipped datasets with the test tables, and the sector's joint product (nhis's).
+    assert welfare["secretariat"]["id"] == "nhis" and welfare["datasets"] == 7
     assert {a["id"] for a in welfare["agencies"]} == {"nhis", "hira", "knpa", "koroad", "mois"}
     agency = get(served, OTHER_SECTOR, "/api/v1/catalog/agencies/seoul").json()
     assert [s["id"] for s in agency["sectors"]] == ["environment_energy", "transport_logistics"]

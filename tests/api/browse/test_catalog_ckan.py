@@ -14,6 +14,8 @@ from catalog.access.principal import Role
 from tests.api.catalog_world import AIR, DRUNK, KOTSA, catalog_world
 from tests.api.world import GRANTEE, OTHER_SECTOR, OWNER, World
 
+ENERGY = "seoul_air_quality_and_thermal_power"  # the joint product built on AIR
+
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
@@ -67,7 +69,10 @@ def test_unknown_and_private_packages_are_not_found(served: World, dataset_id: s
 def test_package_search(served: World) -> None:
     with ckan(served, OTHER_SECTOR) as client:
         found = client.action.package_search(q="미세먼지")
-        assert found["count"] == 2 and found["results"][0]["name"] == AIR
+        # Seoul's two datasets and the joint product built on the newer one, after it.
+        names = [p["name"] for p in found["results"]]
+        assert found["count"] == 3 and names[0] == AIR
+        assert names.index(AIR) < names.index(ENERGY)
         assert client.action.package_search(q="음주")["results"][0]["name"] == DRUNK
         assert client.action.package_search(q="air qual", rows=1)["results"][0]["name"] == AIR
         police = client.action.package_search(fq="organization:knpa")
@@ -84,7 +89,7 @@ def test_package_search(served: World) -> None:
         assert both["count"] == police["count"] == 5
         assert client.action.package_search(fq=" ")["count"] == len(client.action.package_list())
         tagged = client.action.package_search(fq="tags:미세먼지")
-        assert {p["name"] for p in tagged["results"]} == {AIR, f"{AIR}_2017"}
+        assert {p["name"] for p in tagged["results"]} == {AIR, f"{AIR}_2017", ENERGY}
         everything = client.action.package_search(rows=1000)
         first = client.action.package_search(rows=2)
         second = client.action.package_search(rows=2, start=2)
@@ -118,7 +123,8 @@ def test_groups_are_sectors(served: World) -> None:
         groups = {g["name"]: g for g in client.action.group_list(all_fields=True)}
         assert groups["environment_energy"]["title"] == "환경·에너지"
         welfare = client.action.group_show(id="welfare_safety", include_datasets=True)
-        assert welfare["is_organization"] is False and welfare["package_count"] == 6
+        # Its datasets (the test tables among them) and its joint product.
+        assert welfare["is_organization"] is False and welfare["package_count"] == 7
         assert {p["name"] for p in welfare["packages"]} >= {DRUNK, "cases_public"}
         with pytest.raises(ckanapi.NotFound):
             client.action.group_show(id="nowhere")

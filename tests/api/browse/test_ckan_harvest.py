@@ -170,7 +170,8 @@ def test_package_search_facets(served: World) -> None:
     assert facets["res_format"] == dict.fromkeys(
         ("Arrow", "CSV", "JSON", "Parquet"), found["count"]
     )
-    assert facets["tags"]["미세먼지"] == 2 and SECRET_TAG not in facets["tags"]
+    # Seoul's two air-quality datasets and the joint product built on one of them.
+    assert facets["tags"]["미세먼지"] == 3 and SECRET_TAG not in facets["tags"]
     assert facets["license_id"]["CC0-1.0"] >= 1 and "notspecified" in facets["license_id"]
     items = search["organization"]["items"]
     assert search["organization"]["title"] == "organization"
@@ -207,7 +208,11 @@ def test_the_other_read_actions(served: World) -> None:
         full = client.action.tag_list(all_fields=True)
         assert {t["name"] for t in full} == set(tags) and all(uuid.UUID(t["id"]) for t in full)
         shown = client.action.tag_show(id="미세먼지", include_datasets=True)
-        assert {p["name"] for p in shown["packages"]} == {AIR, f"{AIR}_2017"}
+        assert {p["name"] for p in shown["packages"]} == {
+            AIR,
+            f"{AIR}_2017",
+            "seoul_air_quality_and_thermal_power",  # a joint product carries its inputs' tag
+        }
         assert client.action.tag_show(id=shown["id"])["name"] == "미세먼지"
         assert "facet.field" in client.action.help_show(name="package_search")
         with pytest.raises(ckanapi.NotFound):
