@@ -20,6 +20,12 @@ XLSX, Parquet, JSON Lines), every column as text, and writes the YAML of a draft
   organisation's published landline, e-mail or business number in a register of organisations;
 - the agency's sector, team and contact from `sectors.yaml`, an SLA from the stated cadence.
 
+A joint product's draft (`ProductPart`) is made the same way from a sample of its query's
+result, written as Parquet by Gongyu: its text columns stay text, its SQL is kept inline under
+`customProperties.product` (a contract stored in the catalog has no file beside it), it replaces
+its table at each build, and its access level is the one its inputs allow. An aggregate's
+grouping columns are not taken for a person's quasi-identifiers: its counts are held to k.
+
 So the file the draft was made from passes the gate under it (bar k-anonymity, when no
 generalisation reaches it). Everything inferred is a suggestion: the YAML opens with a comment
 saying so, in Korean and English, and `# suggested:` comments mark the choices a steward must
@@ -34,7 +40,7 @@ import json
 import math
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +54,7 @@ from open_data_contract_standard.model import OpenDataContractStandard
 
 from contracts.model import (
     AccessLevel,
+    Aggregate,
     Classification,
     Column,
     Contract,
@@ -189,6 +196,21 @@ PERSONAL_KINDS = {
 _SENTENCE = re.compile(r"\s+")
 
 
+@dataclass(frozen=True)
+class ProductPart:
+    """What a joint product's draft adds to a sample's: its query, the access level its inputs
+    allow and why, its aggregate declaration, and what the result says of itself."""
+
+    sql: str
+    access: AccessLevel
+    access_note: str
+    aggregate: Aggregate | None = None
+    title: str | None = None
+    # Result columns (headers) the query returns as text: kept text, whatever they look like
+    # ('01', '2022'), as the query made them.
+    text_columns: Collection[str] = ()
+
+
 @dataclass
 class FileRead:
     """A file as the gate read it: its named headers and every row as text, spilled."""
@@ -246,14 +268,16 @@ def draft_contract(
     sector: str | None = None,
     cadence: str | None = None,
     sample_rows: int = SAMPLE_ROWS,
+    product: ProductPart | None = None,
 ) -> str:
-    """The YAML text of a draft contract for the sample file `path` (see the module docstring).
+    """The YAML text of a draft contract for the sample file `path` (see the module docstring);
+    with `product`, of a joint product whose query's result `path` holds.
 
     Raises ValueError, one line naming the file and the fix, for an unknown agency or sector,
     a bad dataset id or cadence, and a file the gate cannot read.
     """
     path = Path(path)
-    owner, sector_id = _check_request(path, agency, dataset, registry, sector, cadence)
+    owner, sector_id = check_request(path.name, agency, dataset, registry, sector, cadence)
     if sample_rows < 1:
         raise ValueError(f"{path.name}: sample_rows must be at least 1, got {sample_rows}")
     with read_text(path) as read:
@@ -263,10 +287,14 @@ def draft_contract(
             Profile(header=h, name=n, text=sample[f"c{i}"])
             for i, (h, n) in enumerate(zip(read.headers, names, strict=True))
         ]
-        markers = _infer_types(profiles)
+        if product and product.aggregate:
+            _count_column(product.aggregate, profiles)
+        markers = _infer_types(profiles, product.text_columns if product else ())
         nulls = ("", *sorted(markers))
         _whole_file(read, profiles, nulls)
         _classify(profiles)
+        if product and product.aggregate:
+            _counted(profiles, product.aggregate)
         _describe(profiles, read.source.rows)
         _choose_key(profiles, read)
     privacy = _privacy(profiles)
@@ -281,56 +309,56 @@ def draft_contract(
         profiles=profiles,
         null_values=list(nulls),
         privacy=privacy,
+        product=product,
     )
 
 
 # --- the request --------------------------------------------------------------------------------
 
 
-def _check_request(
-    path: Path,
+def check_request(
+    label: str,
     agency: str,
     dataset: str,
     registry: Registry,
     sector: str | None,
     cadence: str | None,
 ) -> tuple[Agency, str]:
-    """The owning agency and the sector; ValueError naming the file and the fix otherwise."""
+    """The owning agency and the sector (the agency's first when None); ValueError starting
+    with `label` (the file's name) and saying the fix otherwise."""
     owner = registry.agency(agency)
     if owner is None:
         known = ", ".join(a.id for a in registry.agencies)
         raise ValueError(
-            f"{path.name}: unknown agency {agency!r}; use one of {known} "
+            f"{label}: unknown agency {agency!r}; use one of {known} "
             "(or add the agency to sectors.yaml first)"
         )
     if not re.fullmatch(SLUG, dataset) or len(dataset) > MAX_ID:
         raise ValueError(
-            f"{path.name}: dataset id {dataset!r} is not usable; write it in lower-case snake_case "
+            f"{label}: dataset id {dataset!r} is not usable; write it in lower-case snake_case "
             f"(a letter, then letters, digits or _; at most {MAX_ID} characters), e.g. "
             "police_drunk_driving_detections"
         )
     if re.search(r"_v\d+$", dataset):
         raise ValueError(
-            f"{path.name}: dataset id {dataset!r} ends in _v<number>, which names a major "
+            f"{label}: dataset id {dataset!r} ends in _v<number>, which names a major "
             "version's table; drop the suffix"
         )
     mine = [s.id for s in registry.sectors_of(agency)]
     if sector is None:
         if not mine:
             raise ValueError(
-                f"{path.name}: agency {agency!r} is in no sector; add it to a sector's members "
+                f"{label}: agency {agency!r} is in no sector; add it to a sector's members "
                 "in sectors.yaml first"
             )
         sector = mine[0]
     elif sector not in mine:
         raise ValueError(
-            f"{path.name}: agency {agency!r} is not a member of sector {sector!r}; use one of "
+            f"{label}: agency {agency!r} is not a member of sector {sector!r}; use one of "
             f"{', '.join(mine) or '(none)'}"
         )
     if cadence is not None and cadence not in CADENCES:
-        raise ValueError(
-            f"{path.name}: unknown cadence {cadence!r}; use one of {', '.join(CADENCES)}"
-        )
+        raise ValueError(f"{label}: unknown cadence {cadence!r}; use one of {', '.join(CADENCES)}")
     return owner, sector
 
 
@@ -525,10 +553,13 @@ def _not_finite(typed: pa.ChunkedArray) -> bool:
     return bool(len(present)) and not pc.all(pc.is_finite(present)).as_py()
 
 
-def _infer_types(profiles: list[Profile]) -> set[str]:
-    """Each column's type; returns the null markers some column needed (the nullValues)."""
+def _infer_types(profiles: list[Profile], text_columns: Collection[str] = ()) -> set[str]:
+    """Each column's type (`text_columns` stay text); returns the null markers some column
+    needed (the nullValues)."""
     needed: set[str] = set()
     for p in profiles:
+        if p.header in text_columns:
+            continue
         found = _type_of(p, p.text, ("",))
         if found is None:
             # Markers present in the column: does the column type without them?
@@ -690,6 +721,27 @@ def _context(p: Profile) -> str | None:
     if p.logical in (LogicalType.date, LogicalType.timestamp):
         return "a date" if p.logical is LogicalType.date else "a time"
     return None
+
+
+def _count_column(aggregate: Aggregate, profiles: list[Profile]) -> None:
+    """A ValueError unless the aggregate's count column is one of the result's."""
+    if not any(aggregate.count_column in (p.header, p.name) for p in profiles):
+        raise ValueError(
+            f"countColumn {aggregate.count_column!r} is not a column of the query's result; "
+            f"use one of {', '.join(p.header for p in profiles)}"
+        )
+
+
+def _counted(profiles: list[Profile], aggregate: Aggregate) -> None:
+    """An aggregate's rows are counts, not people: its grouping columns are no person's
+    quasi-identifiers (the small-cell rule holds its counts to k instead)."""
+    for p in profiles:
+        if p.classification == Classification.quasi_identifier:
+            p.classification, p.level = Classification.none, None
+            p.note = (
+                f"{p.why}? Here a grouping of counts, each 0 or at least k={aggregate.k} "
+                "(product.aggregate)"
+            )
 
 
 def _quasi(p: Profile, why: str) -> None:
@@ -903,6 +955,7 @@ def _render(
     profiles: list[Profile],
     null_values: list[str],
     privacy: PrivacySuggestion | None,
+    product: ProductPart | None = None,
 ) -> str:
     read_as = ", ".join(
         x
@@ -919,30 +972,43 @@ def _render(
     file = _one_line(path.name)
     identified = any(p.classification != Classification.none for p in profiles)
     access = AccessLevel.restricted if identified else AccessLevel.public
-    out = [
-        f"# 계약 초안: 표본 파일 {file}에서 자동으로 만든 초안입니다. 검토 전에는 쓰지 마세요.",
-        "# 이름·형식·범위·키, 특히 `# suggested:` 표시가 붙은 개인정보 분류를 확인하고 고친 뒤",
-        f"# contracts/{sector}/{owner.id}/{dataset}.yaml 로 제출하고, 게시할 때 version을",
-        "# 1.0.0으로 올리세요.",
-        f"# DRAFT contract, generated from the sample {file} (read as {read_as}):",
-        f"# types from {n:,} rows spread over the file; counts, ranges, codes and identifiers",
-        f"# from all {source.rows:,}.",
-        "# Review it before use: names, types, ranges (this file's own), keys and above all the",
-        "# privacy classification on the lines marked `# suggested:`; then submit it as",
-        f"# contracts/{sector}/{owner.id}/{dataset}.yaml and publish it as version 1.0.0.",
+    rows = source.rows
+    if product:
+        out = _product_opening(rows)
+        purpose = (
+            f"초안: 질의 결과 {rows:,}행에서 추정 (draft inferred from {rows:,} rows of the query)"
+        )
+        grain = "질의 결과의 한 행 (one row of the query's result)"
+    else:
+        out = [
+            f"# 계약 초안: 표본 파일 {file}에서 자동으로 만든 초안입니다. 검토 전에는 쓰지 마세요.",
+            "# 이름·형식·범위·키, 특히 `# suggested:` 표시가 붙은 개인정보 분류를 확인하고 고친 뒤",
+            f"# contracts/{sector}/{owner.id}/{dataset}.yaml 로 제출하고, 게시할 때 version을",
+            "# 1.0.0으로 올리세요.",
+            f"# DRAFT contract, generated from the sample {file} (read as {read_as}):",
+            f"# types from {n:,} rows spread over the file; counts, ranges, codes and identifiers",
+            f"# from all {rows:,}.",
+            "# Review it before use: names, types, ranges (this file's own), keys and above all",
+            "# the privacy classification on the lines marked `# suggested:`; then submit it as",
+            f"# contracts/{sector}/{owner.id}/{dataset}.yaml and publish it as version 1.0.0.",
+        ]
+        purpose = (
+            f"초안: {file}의 {rows:,}행에서 추정 (draft inferred from the {rows:,} rows of {file})"
+        )
+        grain = f"{file}의 한 행 (one row of {file})"
+    title = product.title if product and product.title else None
+    out += [
         "apiVersion: v3.2.0",
         "kind: DataContract",
         f"id: {_scalar(dataset)}",
-        _comment(f"name: {_scalar(dataset)}", "the dataset's title (Korean and English)"),
+        f"name: {_scalar(title)}"
+        if title
+        else _comment(f"name: {_scalar(dataset)}", "the dataset's title (Korean and English)"),
         f"version: {DRAFT_VERSION}",
         "status: draft",
         f"domain: {_scalar(sector)}",
         "description:",
-        "  purpose: "
-        + _scalar(
-            f"초안: {file}의 {source.rows:,}행에서 추정 (draft inferred from the {source.rows:,} "
-            f"rows of {file}); 목적을 적어 주세요 (describe the purpose)."
-        ),
+        "  purpose: " + _scalar(f"{purpose}; 목적을 적어 주세요 (describe the purpose)."),
         "team:",
         f"  name: {_scalar(owner.name)}",
         f"  description: {_scalar(owner.name_en)}",
@@ -980,18 +1046,30 @@ def _render(
         else "  value: " + _flow({"policy": "owner", "maxDays": 365}),
         "- " + _flow({"property": "sector", "value": sector}),
         "- " + _flow({"property": "agency", "value": owner.id}),
-        _comment(
-            "- " + _flow({"property": "accessLevel", "value": access.value}),
-            "restricted: the file holds identifiers or quasi-identifiers"
-            if identified
-            else "public: nothing in the file looks personal",
-        ),
-        _comment(
-            "- " + _flow({"property": "applyMode", "value": "replace"}),
-            "append for an event log delivered in parts, upsert (with a primaryKey) for a "
-            "register updated in place",
-        ),
     ]
+    if product:
+        out += [
+            _comment(
+                "- " + _flow({"property": "accessLevel", "value": product.access.value}),
+                product.access_note,
+            ),
+            "- " + _flow({"property": "applyMode", "value": "replace"}),
+            *_product_property(product, profiles),
+        ]
+    else:
+        out += [
+            _comment(
+                "- " + _flow({"property": "accessLevel", "value": access.value}),
+                "restricted: the file holds identifiers or quasi-identifiers"
+                if identified
+                else "public: nothing in the file looks personal",
+            ),
+            _comment(
+                "- " + _flow({"property": "applyMode", "value": "replace"}),
+                "append for an event log delivered in parts, upsert (with a primaryKey) for a "
+                "register updated in place",
+            ),
+        ]
     if null_values != [""]:
         out += ["- property: nullValues", f"  value: {_flow(null_values)}"]
     if privacy:
@@ -1008,9 +1086,8 @@ def _render(
     out += [
         "schema:",
         f"- name: {_scalar(dataset)}",
-        "  physicalType: file",
-        "  description: "
-        + _scalar(f"{file}의 한 행 (one row of {file}); 행 단위를 적어 주세요 (state the grain)."),
+        f"  physicalType: {'table' if product else 'file'}",
+        "  description: " + _scalar(f"{grain}; 행 단위를 적어 주세요 (state the grain)."),
         "  properties:",
     ]
     for p in profiles:
@@ -1028,6 +1105,51 @@ def _render(
         ),
     ]
     return "\n".join(out) + "\n"
+
+
+def _product_opening(rows: int) -> list[str]:
+    """The comment a product's draft opens with."""
+    return [
+        f"# 공동 상품 계약 초안: 질의 결과의 처음 {rows:,}행에서 자동으로 만든 초안입니다.",
+        "# 이름·형식·범위·키, 공개 범위와 `# suggested:` 표시가 붙은 줄을 확인하고 고친 뒤",
+        "# 검토를 요청하세요. 승인되면 질의가 입력 자료의 게시 때마다 다시 실행됩니다.",
+        f"# DRAFT contract of a joint product, generated from the first {rows:,} rows of its",
+        "# query's result. Review the names, types, ranges (this sample's own), keys, the access",
+        "# level and every line marked `# suggested:`, then submit it for review; once approved,",
+        "# the query is rebuilt whenever an input publishes.",
+    ]
+
+
+class _LiteralDumper(yaml.SafeDumper):
+    """Text of several lines as a literal block (`|`), as a query is written by hand."""
+
+
+_LiteralDumper.add_representer(
+    str,
+    lambda dumper, data: dumper.represent_scalar(
+        "tag:yaml.org,2002:str", data, style="|" if "\n" in data else None
+    ),
+)
+
+
+def _product_property(product: ProductPart, profiles: list[Profile]) -> list[str]:
+    """`customProperties.product`: the SQL inline and, for an aggregate, its count column
+    (under its lakehouse name) and k."""
+    value: dict[str, Any] = {"sql": product.sql}
+    if product.aggregate:
+        named = {p.header: p.name for p in profiles}
+        column = product.aggregate.count_column
+        value["aggregate"] = {"countColumn": named.get(column, column), "k": product.aggregate.k}
+    text = yaml.dump(
+        value,
+        Dumper=_LiteralDumper,
+        allow_unicode=True,
+        sort_keys=False,
+        width=1 << 30,
+        default_flow_style=None,  # the aggregate on one line: {countColumn: n, k: 5}
+    )
+    lines = [f"    {x}" if x else "" for x in text.splitlines()]
+    return ["- property: product", "  value:", *lines]
 
 
 def _support(contact: str) -> dict[str, str]:

@@ -6,7 +6,10 @@ the owning sector's secretariat approves or rejects each version, and an approve
 once (deliveries, catalog, search, CKAN, DCAT, Dagster). A dataset or version the caller may not
 see answers 404, a step the caller may not take 403, a version not in a state for it 409, a
 contract that does not lint or may not follow the current version 422 with `file:field: message`
-lines. Every request is audited (`catalog`).
+lines. A joint product (`customProperties.product`) is also checked as a definition: its
+agency may read every input, and its access level is no wider than theirs unless it declares an
+aggregate (`catalog.products.definition_refusals`); a refusal is one of those lines, naming the
+input and what to do. Every request is audited (`catalog`).
 """
 
 from __future__ import annotations
@@ -76,6 +79,12 @@ class PreviewView(BaseModel):
     changes: list[Change]
     errors: list[str] = Field(description="`file:field: message`; empty when it may be submitted.")
     warnings: list[str]
+    product_refusals: list[str] = Field(
+        default_factory=list,
+        description="Why a joint product may not be defined as it is (also among `errors`, as "
+        "`contract.yaml:customProperties.product: …`): an input its agency may not read (request "
+        "access first), an access level wider than its inputs without an aggregate, SQL refused.",
+    )
 
 
 class VersionView(BaseModel):
@@ -188,6 +197,7 @@ def preview(
         changes=found.changes,
         errors=found.errors,
         warnings=[str(i) for i in found.issues if i.severity == "warning"],
+        product_refusals=found.product_refusals,
     )
     audit.record(principal)
     return JSONResponse(view.model_dump(mode="json"))

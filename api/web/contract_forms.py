@@ -1,5 +1,6 @@
 """The contract editor's form: a contract's columns as table rows, the edits made in the table
-applied to its YAML (PyYAML), and the drafter's `# suggested:` notes kept beside them.
+applied to its YAML (PyYAML), and the drafter's `# suggested:` notes kept beside them; and the
+form that drafts a joint product from its SQL, read into the drafter's arguments.
 
 The page posts the YAML as shown (editable) and `base`, the YAML the table was drawn from; a
 table field is applied only where it differs from `base`, so an edit made in the YAML itself
@@ -19,7 +20,7 @@ import yaml
 
 from catalog.contract_reviews import LintFailed, ReviewError
 from contracts.loader import ContractError, refuse_aliases
-from contracts.model import AccessLevel, Classification, LogicalType
+from contracts.model import AccessLevel, Aggregate, Classification, LogicalType
 
 TYPES = tuple(t.value for t in LogicalType)
 CLASSIFICATIONS = tuple(c.value for c in Classification)
@@ -31,6 +32,11 @@ NOTE = re.compile(r"#\s*suggested:\s*(.+)$")
 PHYSICAL = re.compile(r"^\s*physicalName:\s*['\"]?(.+?)['\"]?\s*(?:#.*)?$")
 FLOW_CHARS = 72  # a mapping or list this short (as Python writes it) is dumped on one line
 ACCESS_NOTE = "accessLevel"  # the key of the access level's note among the columns' notes
+# The product form's fields (`product_request`), and the longest query it takes.
+PRODUCT_FIELDS = ("dataset", "sector", "title", "sql", "access", "count_column", "k")
+MAX_SQL_CHARS = 64 * 1024
+MAX_PRODUCT_FIELD_CHARS = 300
+DEFAULT_K = 5  # the small-cell threshold an aggregate gets when the form leaves k empty
 # A column's field in `Column` and its name in the form (`c<i>.<name>`).
 ROW_FIELDS = {
     "name": "name",
@@ -108,6 +114,40 @@ def load(text: str) -> dict[str, Any] | None:
     except (yaml.YAMLError, ContractError):
         return None
     return doc if isinstance(doc, dict) else None
+
+
+def is_product(text: str) -> bool:
+    """Whether the contract text defines a joint product (`customProperties.product`)."""
+    doc = load(text)
+    return bool(doc and _custom(doc.get("customProperties")).get("product"))
+
+
+def product_request(fields: Mapping[str, str]) -> dict[str, Any]:
+    """The product form's fields as `gongyu.products.draft.draft_product`'s arguments;
+    ValueError saying what to fill in."""
+    dataset, sql = fields.get("dataset", ""), fields.get("sql", "")
+    if not dataset or not sql:
+        raise ValueError("give the product's id and its SQL")
+    if len(sql) > MAX_SQL_CHARS:
+        raise ValueError(f"the SQL is longer than {MAX_SQL_CHARS:,} characters")
+    short = {k: fields.get(k, "")[:MAX_PRODUCT_FIELD_CHARS] for k in ("sector", "title")}
+    access = fields.get("access", "")
+    if access and access not in ACCESS_LEVELS:
+        raise ValueError(f"access level {access!r} is not one of {', '.join(ACCESS_LEVELS)}")
+    aggregate = None
+    if column := fields.get("count_column", ""):
+        k = fields.get("k", "") or str(DEFAULT_K)
+        if not k.isdigit() or not 2 <= int(k) <= 1000:
+            raise ValueError(f"k must be a whole number from 2 to 1000, not {k!r}")
+        aggregate = Aggregate(countColumn=column[:MAX_PRODUCT_FIELD_CHARS], k=int(k))
+    return {
+        "dataset": dataset[:MAX_PRODUCT_FIELD_CHARS],
+        "sql": sql,
+        "sector": short["sector"] or None,
+        "title": short["title"] or None,
+        "access": AccessLevel(access) if access else None,
+        "aggregate": aggregate,
+    }
 
 
 def _custom(entries: object) -> dict[str, Any]:
@@ -289,6 +329,13 @@ _Dumper.add_representer(
 )
 _Dumper.add_representer(
     list, lambda d, data: d.represent_sequence("tag:yaml.org,2002:seq", data, _flow(data))
+)
+# Text of several lines (a product's SQL) as a literal block, readable as written.
+_Dumper.add_representer(
+    str,
+    lambda d, data: d.represent_scalar(
+        "tag:yaml.org,2002:str", data, style="|" if "\n" in data else None
+    ),
 )
 
 

@@ -1,6 +1,10 @@
 """The contract pages: a steward drafts a contract from a sample file and edits it (columns as a
 table beside the YAML), previews its lint errors and changes, saves or submits it; the sector's
 secretariat approves or rejects it with a reason; everyone concerned follows each version.
+A secretariat or a steward drafts a joint product of their agency from its SQL the same way
+(`gongyu.products.draft`: the query runs as them, audited as an SQL query), and the preview
+names what keeps the product from being defined (an input they may not read, an access level
+wider than its inputs').
 
 The rules are the domain's (`catalog.contract_reviews`), as for the JSON twin
 (`/api/v1/contracts`); every page request and form post is a `catalog` audit record. Every form
@@ -20,20 +24,23 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData, UploadFile
 
 from api.browse.audit import CatalogAudit, audit_later
-from api.deps import platform_of
+from api.deps import platform_of, queries_of
 from api.middleware.bodylimit import BodyTooLarge
 from api.web.contract_forms import (
     ACCESS_LEVELS,
     ACCESS_NOTE,
     CLASSIFICATIONS,
     MAX_FIELDS,
+    PRODUCT_FIELDS,
     TYPES,
     Problem,
     apply_edits,
     editor,
+    is_product,
     normalised,
     notes_of,
     posted_notes,
+    product_request,
     title_of,
 )
 from api.web.render import error_page, page
@@ -52,11 +59,14 @@ from catalog.deliveries import DeliveryTooLarge
 from gongyu.delivery.landing import draft_upload, upload_name
 from gongyu.ground.settings import Settings
 from gongyu.platform import Platform
+from gongyu.products.draft import DRAFTERS, draft_product
+from gongyu.query.query import QueryError
 from quality.drafting import CADENCES
 
 router = APIRouter(prefix="/contracts", include_in_schema=False)
 Audit = Annotated[CatalogAudit, Depends()]
 NEW = "/new"
+NEW_PRODUCT = "/new/product"
 FORM_OVERHEAD = 64 * 1024  # multipart framing and the small fields around the sample
 UPLOAD_FIELDS = ("agency", "dataset", "sector", "cadence")
 MAX_FIELD_CHARS = 200
@@ -64,6 +74,9 @@ MAX_LISTED = 200
 # What a redirect after a step may say it did (`?done=`); anything else is not shown.
 DONE = frozenset({"submitted", "saved", "sent", "approved", "rejected"})
 REFUSALS = {403: Outcome.denied, 413: Outcome.error}  # how a refused page is audited
+# A product's query that gave no draft: its status and message key by kind (a table the viewer
+# cannot see is 404, as unknown; anything else the author can fix 422).
+QUERY_PROBLEMS = {"busy": (429, "productform.busy")}
 
 
 def body_limits(settings: Settings) -> dict[str, int]:
@@ -77,9 +90,22 @@ def _writes(principal: Principal) -> bool:
     return principal.role in (Role.steward, Role.operator)
 
 
-def _authors(principal: Principal, agency: str) -> bool:
+def _defines(principal: Principal) -> bool:
+    """Stewards and secretariats define their agency's joint products."""
+    return principal.role in DRAFTERS
+
+
+def _edits(principal: Principal) -> bool:
+    """Who opens the editor: whoever writes contracts or defines products."""
+    return _writes(principal) or _defines(principal)
+
+
+def _authors(principal: Principal, agency: str, product: bool = False) -> bool:
+    """Whether the principal edits and sends the agency's versions (a secretariat: its own
+    agency's products)."""
+    writers = DRAFTERS if product else (Role.steward,)
     return principal.role == Role.operator or (
-        principal.role == Role.steward and principal.agency == agency
+        principal.role in writers and principal.agency == agency
     )
 
 
@@ -117,9 +143,13 @@ def _upload_page(
     values: dict[str, str | None] | None = None,
     problem: str | None = None,
     detail: str | None = None,
+    product: dict[str, str] | None = None,
+    product_problem: str | None = None,
     status: int = 200,
 ) -> HTMLResponse:
-    platform = platform_of(request)
+    """The new-contract page: the sample upload (stewards, operators) and the product's SQL
+    (stewards, secretariats), each with its own values and problem."""
+    platform, principal = platform_of(request), session.principal
     return page(
         request,
         "contract_new.html",
@@ -130,7 +160,13 @@ def _upload_page(
         problem=problem,
         detail=detail,
         limit_mib=platform.settings.max_delivery_bytes // 1024**2,
-        **_upload_choices(platform, session.principal),
+        uploads=_writes(principal),
+        defines=_defines(principal),
+        product=product or {},
+        product_problem=product_problem,
+        product_sectors=platform.registry.sectors_of(principal.agency),
+        access_levels=ACCESS_LEVELS,
+        **_upload_choices(platform, principal),
     )
 
 
@@ -163,8 +199,8 @@ def _editor_page(
 
 @router.get(NEW, response_class=HTMLResponse)
 def new(request: Request, session: SignedIn, audit: Audit) -> HTMLResponse:
-    """The form that drafts a contract from a sample file."""
-    if not _writes(session.principal):
+    """The forms that draft a contract from a sample file, or a joint product's from its SQL."""
+    if not _edits(session.principal):
         return _refused(request, session, audit, 403, "error.contract_authors_only")
     audit.record(session.principal)
     return _upload_page(request, session)
@@ -252,11 +288,64 @@ async def drafted(request: Request, session: SignedIn, audit: Audit) -> HTMLResp
     return _editor_page(request, session, text, notes_of(text))
 
 
+def _product_draft(request: Request, principal: Principal, fields: dict[str, str]) -> str:
+    """The product's draft YAML; a refusal (status, message key, detail) when the request
+    cannot be followed or its query is refused or fails, in the SQL API's words."""
+    try:
+        asked = product_request(fields)
+    except ValueError as exc:
+        raise _Refused(422, "productform.bad_request", str(exc)) from None
+    try:
+        return draft_product(platform_of(request), queries_of(request), principal, **asked).yaml
+    except QueryError as exc:
+        status, key = QUERY_PROBLEMS.get(exc.kind, (422, "productform.query_failed"))
+        if exc.unknown_table:
+            status, key = 404, "productform.unknown_table"
+        raise _Refused(status, key, exc.message) from None
+    except ValueError as exc:
+        raise _Refused(422, "productform.not_drafted", str(exc)) from None
+
+
+@router.post(NEW_PRODUCT, response_class=HTMLResponse)
+async def product_drafted(request: Request, session: SignedIn, audit: Audit) -> HTMLResponse:
+    """Draft a joint product's contract from its SQL and open it in the editor."""
+    principal = session.principal
+    if not _defines(principal):
+        return _refused(request, session, audit, 403, "productform.definers_only")
+    try:
+        form = await request.form(max_files=0, max_fields=len(PRODUCT_FIELDS) + 1)
+    except BodyTooLarge:
+        return _refused(request, session, audit, 413, "contracts.too_large")
+    try:
+        check_csrf(session, form.get("csrf_token"))
+    except PageError as refused:
+        return _refused(request, session, audit, refused.status, refused.key)
+    fields = {name: normalised(form.get(name)).strip() for name in PRODUCT_FIELDS}
+    what = f"draft product {principal.agency}/{fields['dataset']}"
+    try:
+        text = await run_in_threadpool(_product_draft, request, principal, fields)
+    except _Refused as refused:
+        audit_later(
+            audit.background, request, principal, audit.started,
+            outcome=Outcome.error, error=refused.detail or refused.key, body=what,
+        )  # fmt: skip
+        return _upload_page(
+            request,
+            session,
+            product=fields,
+            product_problem=refused.key,
+            detail=refused.detail,
+            status=refused.status,
+        )
+    audit_later(audit.background, request, principal, audit.started, body=what)
+    return _editor_page(request, session, text, notes_of(text))
+
+
 @router.post("/edit", response_class=HTMLResponse)
 async def edit(request: Request, session: SignedIn, audit: Audit) -> Response:
     """The editor's buttons: preview the edited contract, save it as a draft, or submit it."""
     principal, platform = session.principal, platform_of(request)
-    if not _writes(principal):
+    if not _edits(principal):
         return _refused(request, session, audit, 403, "error.contract_authors_only")
     try:
         form = await request.form(max_files=0, max_fields=MAX_FIELDS)
@@ -321,7 +410,7 @@ def listing(request: Request, session: SignedIn, audit: Audit) -> HTMLResponse:
         mine=mine,
         waiting=waiting,
         decides=principal.role in (Role.secretariat, Role.operator),
-        writes=_writes(principal),
+        writes=_edits(principal),
         title_of=title_of,
         href=_version_href,
     )
@@ -347,7 +436,7 @@ def _version_page(
 ) -> HTMLResponse:
     platform, principal = platform_of(request), session.principal
     reviews = platform.contract_reviews
-    own = _authors(principal, found.agency)
+    own = _authors(principal, found.agency, is_product(found.yaml))
     can = {
         "decide": found.state == ReviewState.in_review and reviews.decides(principal, found),
         "send": own and found.state == ReviewState.draft,
@@ -399,7 +488,7 @@ def reopen(
         found = _seen(platform_of(request), principal, dataset, version)
     except ReviewError:
         return _refused(request, session, audit, 404, "error.not_found")
-    if not _authors(principal, found.agency):
+    if not _authors(principal, found.agency, is_product(found.yaml)):
         return _refused(request, session, audit, 403, "error.contract_authors_only")
     audit.record(principal, datasets=[dataset])
     return _editor_page(request, session, found.yaml, notes_of(found.yaml))
