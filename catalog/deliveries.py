@@ -62,6 +62,16 @@ class DeliveryTooLarge(ValueError):
     """The file exceeds the configured delivery size limit."""
 
 
+class BuiltNotDelivered(ValueError):
+    """A joint product's table comes from its SQL: a file handed in for it is refused."""
+
+    def __init__(self, contract: Contract) -> None:
+        super().__init__(
+            f"{contract.id} is a joint product: it is built from its SQL over its inputs "
+            "(gongyu run, or Dagster when an input publishes), never delivered as a file"
+        )
+
+
 class DeliveryBusy(ValueError):
     """The delivery is done, or another worker holds a live lease on it."""
 
@@ -92,8 +102,11 @@ class Deliveries:
     ) -> tuple[Delivery, bool]:
         """Land a copy of `file` for the contract's dataset; returns the delivery and whether it
         is new. The same bytes delivered again for the same dataset return the earlier delivery.
-        `inputs`: a product build's input snapshots, recorded with it.
+        `inputs`: a product build's input snapshots, recorded with it (a product takes no other
+        file: BuiltNotDelivered).
         """
+        if contract.product is not None and inputs is None:
+            raise BuiltNotDelivered(contract)
         size = self._size(file, file.stat().st_size)
         with self.storage.incoming(file) as incoming:
             return self._register(contract, incoming, file.name, size, inputs)
@@ -101,6 +114,8 @@ class Deliveries:
     def receive_in_place(self, contract: Contract, key: str) -> tuple[Delivery, bool]:
         """Register a file dropped into the landing zone; a new one moves into its delivery
         folder (no copy), a repeated one stays where it was dropped."""
+        if contract.product is not None:
+            raise BuiltNotDelivered(contract)
         size = self._size(key, self.storage.size(key))
         with self.storage.in_place(key) as incoming:
             return self._register(contract, incoming, key.rsplit("/", 1)[-1], size)

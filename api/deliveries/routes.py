@@ -19,7 +19,7 @@ from api.deps import PlatformDep
 from catalog.access.audit import Outcome
 from catalog.access.policy import may_see, sees_deliveries
 from catalog.access.principal import Role
-from catalog.deliveries import Delivery, DeliveryState, DeliveryTooLarge
+from catalog.deliveries import BuiltNotDelivered, Delivery, DeliveryState, DeliveryTooLarge
 from gongyu.delivery.landing import accept_upload, upload_name
 from gongyu.delivery.report import reasons
 from gongyu.ground.settings import Settings
@@ -99,6 +99,8 @@ async def deliver(
         delivery, new = await run_in_threadpool(
             accept_upload, platform, contract.id, name, file.file
         )
+    except BuiltNotDelivered as exc:
+        return refused(409, str(exc))
     except (DeliveryTooLarge, HeaderMismatch) as exc:
         return refused(413 if isinstance(exc, DeliveryTooLarge) else 422, str(exc))
     audit_upload(

@@ -21,7 +21,7 @@ from api.web.session import PageError, SignedIn, check_csrf
 from catalog.access.audit import Outcome
 from catalog.access.principal import Principal, Role
 from catalog.access.sessions import Session
-from catalog.deliveries import Delivery, DeliveryState, DeliveryTooLarge
+from catalog.deliveries import BuiltNotDelivered, Delivery, DeliveryState, DeliveryTooLarge
 from contracts.model import Contract
 from gongyu.delivery.landing import accept_upload, upload_name
 from gongyu.delivery.report import reasons, results_prefix, stored_findings
@@ -53,9 +53,9 @@ def _steward(session: Session) -> Principal:
 
 
 def _own_contracts(platform: Platform, agency: str) -> list[Contract]:
-    return sorted(
-        (c for c in platform.contracts.values() if c.agency == agency), key=lambda c: c.id
-    )
+    """The agency's datasets a file is delivered for (its joint products are built instead)."""
+    own = (c for c in platform.contracts.values() if c.agency == agency and c.product is None)
+    return sorted(own, key=lambda c: c.id)
 
 
 def _deliveries_page(
@@ -165,6 +165,10 @@ async def _deliver_form(
     contract = platform.contracts.get(dataset_id) if isinstance(dataset_id, str) else None
     name = upload_name(file.filename if isinstance(file, UploadFile) else None)
     statement = f"upload {name} to {dataset_id}"
+    if contract is not None and contract.product is not None:
+        detail = str(BuiltNotDelivered(contract))
+        audit_upload(platform, principal, statement, contract.id, started, Outcome.denied, detail)
+        raise PageError(409, "error.product_not_delivered")
     if contract is None or contract.agency != principal.agency:
         audit_upload(
             platform,

@@ -24,7 +24,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 
-import duckdb
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
@@ -197,6 +196,8 @@ class Checked:
 @cache
 def duckdb_functions() -> frozenset[str]:
     """DuckDB's own scalar and aggregate functions and scalar macros (schema `main`)."""
+    import duckdb  # here: reading the contracts (a product's definition) must not load DuckDB
+
     with duckdb.connect() as con:
         rows = con.execute(
             "SELECT DISTINCT lower(function_name) FROM duckdb_functions() "

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-from catalog.deliveries import Delivery, DeliveryTooLarge, landing_prefix
+from catalog.deliveries import BuiltNotDelivered, Delivery, DeliveryTooLarge, landing_prefix
 from gongyu.platform import Platform
 from quality.drafting import draft_contract
 from quality.header_check import check_header
@@ -22,6 +22,8 @@ def accept(platform: Platform, dataset_id: str, file: Path) -> tuple[Delivery, b
     the contract's; HeaderMismatch (a ValueError) says how many columns match and which of the
     agency's datasets the file seems to be for. Returns the delivery and whether it is new."""
     contract = platform.contract(dataset_id)
+    if contract.product is not None:
+        raise BuiltNotDelivered(contract)  # before a byte of the file is read
     agency = [c for c in platform.contracts.values() if c.agency == contract.agency]
     check_header(file, contract, agency)
     return platform.deliver(dataset_id, file)
@@ -104,6 +106,8 @@ def receive_dropped(platform: Platform) -> list[Delivery]:
     new = []
     known: set[str] | None = None  # every recorded delivery id, read once if needed
     for contract in platform.contracts.values():
+        if contract.product is not None:
+            continue  # its folder holds Gongyu's own builds: a file dropped there stays unread
         prefix = landing_prefix(contract)
         keys = platform.landing.list_files(prefix)
         folders = [k for k in keys if "/" in k.removeprefix(prefix)]

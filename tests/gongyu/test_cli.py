@@ -87,7 +87,9 @@ def test_deliver_run_status(tmp_path: Path) -> None:
         "attempts",
         "lease_owner",
         "lease_until",
+        "inputs",  # a joint product's build: the input snapshots it read (None here)
     }
+    assert status[0]["inputs"] is None
     assert status[0]["state"] == "published" and status[0]["rows"] == 59
     assert (status[0]["attempts"], status[0]["lease_owner"]) == (1, None)
     assert status[0]["snapshot_id"]

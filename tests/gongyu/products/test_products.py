@@ -302,3 +302,20 @@ def test_a_product_wider_than_its_inputs_must_be_an_aggregate_that_passes_small_
     assert small and not small[0].passed and small[0].count > 0
     assert all(0 < s.values["detections"] < 5 for s in small[0].samples)
     assert not own.lakehouse.catalog.table_exists("welfare_safety.drunk_by_age")
+
+
+def test_a_product_is_built_never_delivered(platform: Platform) -> None:
+    from catalog.deliveries import BuiltNotDelivered
+    from gongyu.delivery.landing import accept, receive_dropped
+
+    file = data_file(AIR[1])
+    with pytest.raises(BuiltNotDelivered, match="joint product: it is built from its SQL"):
+        accept(platform, ENERGY, file)  # the CLI's, the upload's and the page's way in
+    with pytest.raises(BuiltNotDelivered):
+        platform.deliver(ENERGY, file)
+    # A file dropped into the product's landing folder is never registered, nor removed.
+    dropped = platform.workspace.root / "landing" / "keco" / ENERGY / "dropped.csv"
+    dropped.parent.mkdir(parents=True)
+    dropped.write_bytes(file.read_bytes())
+    assert receive_dropped(platform) == []
+    assert dropped.exists() and platform.deliveries.list(ENERGY) == []
