@@ -23,12 +23,11 @@ from datetime import timedelta
 from pathlib import Path
 
 from assets.runner import ProductRun, run_pending, run_products
-from catalog.access.audit import AuditKind
 from catalog.access.grants import korean_today
 from catalog.access.principal import Principal, Role
 from catalog.access.requests import AccessRequest, LegalBasis
 from gongyu.platform import Platform
-from gongyu.query.query import QueryService
+from gongyu.query.query import QueryService, audit_query
 from gongyu.query.running import Limits
 
 DRUNK = "police_drunk_driving_detections"
@@ -145,12 +144,5 @@ def query(platform: Platform, principal: Principal, sql: str) -> int:
         rows = sum(batch.num_rows for batch in answer.stream())
     finally:
         answer.close()
-    platform.audit.append(
-        principal,
-        AuditKind.sql,
-        sql,
-        datasets=answer.datasets,
-        rows=rows,
-        duration_ms=(time.perf_counter() - started) * 1000,
-    )
+    audit_query(platform.audit, principal, sql, answer, started)
     return rows

@@ -23,6 +23,8 @@ from api.sql.scrub import scrubbed
 from catalog.access.audit import AuditKind, AuditRecord, Outcome
 from catalog.access.principal import Principal
 from gongyu.query.query import Answer, QueryError
+from gongyu.query.query import audit_query as audited
+from gongyu.query.query import outcome_of as failed_outcome
 
 
 class Format(StrEnum):
@@ -81,19 +83,18 @@ def audit_query(
     completes: AuditRecord | None = None,
     datasets: list[str] | None = None,
 ) -> AuditRecord:
-    """The audit record of a query's end: who, what, which datasets, rows, bytes, time,
-    outcome; `completes` is its opening record, when it had one."""
-    return platform_of(request).audit.append(
+    """The audit record of a query's end (`gongyu.query.query.audit_query`) in the app's log."""
+    return audited(
+        platform_of(request).audit,
         principal,
-        kind,
         statement,
-        datasets=answer.datasets if answer else datasets or [],
-        rows=answer.rows if answer else 0,
-        bytes_out=answer.bytes if answer else 0,
-        duration_ms=(time.perf_counter() - started) * 1000,
-        outcome=Outcome(outcome),
-        error=error,
-        completes=completes.seq if completes else None,
+        answer,
+        started,
+        Outcome(outcome),
+        error,
+        kind,
+        completes,
+        datasets,
     )
 
 
@@ -118,9 +119,7 @@ def open_query(
 
 def outcome_of(exc: QueryError) -> str:
     """The audit outcome of a failed query."""
-    return {"refused": "denied", "unavailable": "denied", "timeout": "cancelled"}.get(
-        exc.kind, "error"
-    )
+    return failed_outcome(exc).value
 
 
 STATUS = {"busy": 429, "internal": 500}

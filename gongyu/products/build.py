@@ -13,14 +13,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pyiceberg.exceptions import NoSuchTableError
 
-from catalog.access.audit import AuditKind, Outcome
+from catalog.access.audit import Outcome
 from catalog.deliveries import Delivery
 from catalog.products import definer, definition_refusals
 from catalog.published import Pins, publications
 from contracts.model import Contract
 from contracts.product_sql import input_tables
 from gongyu.platform import Platform
-from gongyu.query.query import QueryError, QueryService
+from gongyu.query.query import QueryError, QueryService, audit_query, outcome_of
 from gongyu.query.running import Limits
 
 
@@ -75,42 +75,31 @@ def build(platform: Platform, contract: Contract, service: QueryService | None =
     principal = definer(contract)
     sql = contract.product.sql
     if refusals:
-        platform.audit.append(
-            principal, AuditKind.sql, sql, outcome=Outcome.denied, error="; ".join(refusals)
-        )
-        raise ProductRefused(f"{contract.id}: " + "; ".join(refusals))
+        why = "; ".join(refusals)
+        audit_query(platform.audit, principal, sql, None, time.perf_counter(), Outcome.denied, why)
+        raise ProductRefused(f"{contract.id}: {why}")
     started = time.perf_counter()
     folder = platform.workspace.staging / f"product-{uuid.uuid4().hex}"
     folder.mkdir(parents=True)
+    answer = None
     try:
         answer = (service or query_service(platform)).run(principal, sql, as_of=pins)
-        try:
-            path = folder / f"{contract.id}.parquet"
-            # The pins and the time travel with the file: two builds never share bytes, so
-            # the ledger's same-bytes rule never folds a build into an earlier one.
-            made = {"inputs": pins, "built_at": datetime.now(UTC).isoformat()}
-            schema = answer.schema.with_metadata({"gongyu.build": json.dumps(made)})
-            with pq.ParquetWriter(path, schema) as writer:
-                for batch in answer.stream():
-                    writer.write_batch(pa.record_batch(batch.columns, schema=schema))
-        finally:
-            answer.close()
-        platform.audit.append(
-            principal,
-            AuditKind.sql,
-            sql,
-            datasets=answer.datasets,
-            rows=answer.rows,
-            duration_ms=(time.perf_counter() - started) * 1000,
-        )
+        path = folder / f"{contract.id}.parquet"
+        # The pins and the time travel with the file: two builds never share bytes, so the
+        # ledger's same-bytes rule never folds a build into an earlier one.
+        made = {"inputs": pins, "built_at": datetime.now(UTC).isoformat()}
+        schema = answer.schema.with_metadata({"gongyu.build": json.dumps(made)})
+        with pq.ParquetWriter(path, schema) as writer:
+            for batch in answer.stream():
+                writer.write_batch(pa.record_batch(batch.columns, schema=schema))
+        audit_query(platform.audit, principal, sql, answer, started)
         delivery, _ = platform.deliveries.receive(contract, path, inputs=pins)
     except QueryError as exc:
-        platform.audit.append(
-            principal, AuditKind.sql, sql, outcome=Outcome.error, error=exc.message
-        )
-        raise ProductRefused(
-            f"{contract.id}: the query failed ({exc.kind}): {exc.message}"
-        ) from None
+        error = exc.message
+        audit_query(platform.audit, principal, sql, answer, started, outcome_of(exc), error)
+        raise ProductRefused(f"{contract.id}: the query failed ({exc.kind}): {error}") from None
     finally:
+        if answer is not None:
+            answer.close()
         shutil.rmtree(folder, ignore_errors=True)
     return delivery

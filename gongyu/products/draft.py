@@ -21,20 +21,17 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from catalog.access.audit import AuditKind, Outcome
 from catalog.access.principal import Principal, Role
 from catalog.products import wider_than
 from contracts.model import AccessLevel, Aggregate, Contract
 from contracts.product_sql import dataset_of, input_tables
 from gongyu.platform import Platform
-from gongyu.query.query import QueryError, QueryService
+from gongyu.query.query import QueryError, QueryService, audit_query, outcome_of
 from quality.drafting import ProductPart, check_request, draft_contract
 
 SAMPLE_ROWS = 100_000  # result rows a draft is made from: enough for types, codes and ranges
 DRAFTERS = (Role.steward, Role.secretariat)  # who defines their agency's products
 LEVELS = (AccessLevel.public, AccessLevel.sector, AccessLevel.restricted, AccessLevel.private)
-# How a failed query is audited, as the SQL API audits it.
-OUTCOMES = {"refused": Outcome.denied, "unavailable": Outcome.denied, "timeout": Outcome.cancelled}
 
 
 @dataclass(frozen=True)
@@ -100,27 +97,22 @@ def _sample(
                 "VARCHAR)",
             ) from None
     except QueryError as exc:
-        platform.audit.append(
+        audit_query(
+            platform.audit,
             principal,
-            AuditKind.sql,
             sql,
-            datasets=answer.datasets if answer else exc.datasets,
-            duration_ms=(time.perf_counter() - started) * 1000,
-            outcome=OUTCOMES.get(exc.kind, Outcome.error),
-            error=exc.message,
+            answer,
+            started,
+            outcome_of(exc),
+            exc.message,
+            datasets=exc.datasets,
         )
         raise
     finally:
         if answer is not None:
             answer.close()
-    platform.audit.append(
-        principal,
-        AuditKind.sql,
-        sql,
-        datasets=answer.datasets,
-        rows=taken,
-        duration_ms=(time.perf_counter() - started) * 1000,
-    )
+    assert answer is not None  # a failed query raised above
+    audit_query(platform.audit, principal, sql, answer, started)
     if not taken:
         raise ValueError(
             "the query returned no rows: a product's draft is made from its result; check that "

@@ -16,6 +16,7 @@ from datetime import datetime
 import duckdb
 import pyarrow as pa
 
+from catalog.access.audit import AuditKind, AuditLog, AuditRecord, Outcome
 from catalog.access.grants import KOREA
 from catalog.access.principal import Principal
 from catalog.access.statements import NotFound, Refused, check_query
@@ -112,6 +113,41 @@ class Answer:
                 yield batch
         except (QueryTimeout, QueryAborted, QueryClosed, duckdb.Error) as exc:
             raise failure(exc) from None
+
+
+def outcome_of(exc: QueryError) -> Outcome:
+    """The audit outcome of a failed query."""
+    return {"refused": Outcome.denied, "unavailable": Outcome.denied}.get(
+        exc.kind, Outcome.cancelled if exc.kind == "timeout" else Outcome.error
+    )
+
+
+def audit_query(
+    audit: AuditLog,
+    principal: Principal,
+    statement: str,
+    answer: Answer | None,
+    started: float,
+    outcome: Outcome = Outcome.ok,
+    error: str | None = None,
+    kind: AuditKind = AuditKind.sql,
+    completes: AuditRecord | None = None,
+    datasets: list[str] | None = None,
+) -> AuditRecord:
+    """The audit record of a query's end: who, what, which datasets, rows, bytes, time,
+    outcome; `completes` is its opening record, when it had one."""
+    return audit.append(
+        principal,
+        kind,
+        statement,
+        datasets=answer.datasets if answer else datasets or [],
+        rows=answer.rows if answer else 0,
+        bytes_out=answer.bytes if answer else 0,
+        duration_ms=(time.perf_counter() - started) * 1000,
+        outcome=outcome,
+        error=error,
+        completes=completes.seq if completes else None,
+    )
 
 
 _PATHS = re.compile(r"(?:s3://|file://|/)[^\s'\"]*\.parquet")

@@ -315,6 +315,8 @@ class Sandboxes:
         sandbox = Sandbox(con=con, views={}, limits=self.limits)
         files: list[str] = []
         for namespace, name, _ in state:
+            if isinstance(as_of, dict) and f"{namespace}.{name}" not in as_of:
+                continue  # pinned reads (a product's build) see only the tables pinned
             table = catalog.load_table((namespace, name))
             contract = contracts.get(table.properties.get(f"{SUMMARY_PREFIX}dataset", ""))
             if contract is None:
