@@ -87,6 +87,49 @@ contract_reviews = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False, index=True),
 )
 
+# The AI ledger (`catalog/ledger/`): agencies' AI projects with their history, shared models.
+projects = Table(
+    "gongyu_projects",
+    metadata,
+    Column("project_id", String(128), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("lead", String(64), nullable=False, index=True),
+    Column("status", String(16), nullable=False, index=True),
+    Column("spec", JSON, nullable=False),
+    Column("created_by", String(256), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, index=True),
+)
+
+project_history = Table(
+    "gongyu_project_history",
+    metadata,
+    Column("project_id", String(128), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("spec", JSON, nullable=False),
+    Column("changes", JSON, nullable=False),
+    Column("changed_by", String(256), nullable=False),
+    Column("changed_at", DateTime(timezone=True), nullable=False),
+)
+
+models = Table(
+    "gongyu_models",
+    metadata,
+    Column("model_id", String(128), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("agency", String(64), nullable=False, index=True),
+    Column("sector", String(64), nullable=False),
+    Column("access", String(16), nullable=False),
+    Column("card", JSON, nullable=False),
+    Column("artifact_key", String(1024), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("trained_on", JSON, nullable=False),
+    Column("project_id", String(128), index=True),
+    Column("created_by", String(256), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
 api_keys = Table(
     "gongyu_api_keys",
     metadata,
@@ -112,6 +155,8 @@ grants = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("created_by", String(256), nullable=False),
     Column("revoked_at", DateTime(timezone=True)),
+    # A grant held by an AI project (its member agencies each get one; it ends with the project).
+    Column("project_id", String(128), index=True),
 )
 
 # Requests to use another agency's dataset (catalog/access/requests.py): what was asked, the
@@ -140,6 +185,8 @@ access_requests = Table(
     Column("renewal_of", String(32)),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # A request made for an AI project: its grants serve the project's agencies, end with it.
+    Column("project_id", String(128), index=True),
 )
 
 # Notices for an agency (or one role of it) about requests and grants; the text is rendered

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from catalog.deliveries import Deliveries, Delivery
     from catalog.freshness import Freshness
     from catalog.lakehouse import Lakehouse
+    from catalog.ledger.projects import ProjectLedger
     from contracts.live import LiveContracts
     from contracts.model import Contract
     from gongyu.ground.storage import Storage, Store
@@ -196,6 +197,13 @@ class Platform:
             self.audit,
             self.notices,
         )
+
+    @cached_property
+    def projects(self) -> ProjectLedger:
+        """Agencies' AI projects and their history (the AI ledger)."""
+        from catalog.ledger.projects import ProjectLedger
+
+        return ProjectLedger(self.engine, self.registry)
 
     @cached_property
     def audit(self) -> AuditLog:
