@@ -43,7 +43,11 @@ class NewRequest(BaseModel):
     """What an agency asks for."""
 
     dataset: str = Field(description="The dataset id.")
-    purpose: str = Field(min_length=1, max_length=2000, description="What the data is for.")
+    purpose: str = Field(
+        "",
+        max_length=2000,
+        description="What the data is for (required, unless a project is named: its purpose).",
+    )
     legal_basis: LegalBasis
     legal_basis_detail: str | None = Field(
         None,
@@ -59,6 +63,12 @@ class NewRequest(BaseModel):
         description="Iceberg filter over the published columns, e.g. `sido = '부산'`.",
     )
     until: date | None = Field(None, description="Last day (Korea); default: the longest allowed.")
+    project_id: str | None = Field(
+        None,
+        max_length=128,
+        description="An AI project of your agency's (`/api/v1/projects`): approval grants every "
+        "member agency, and the access ends with the project (no later than its end).",
+    )
 
 
 class Approval(BaseModel):
@@ -97,6 +107,7 @@ class RequestView(BaseModel):
     reason: str | None
     grant_id: str | None
     renewal_of: str | None
+    project_id: str | None = Field(description="The AI project the access is held by.")
     decisions: list[Decision]
     created_at: datetime
     updated_at: datetime
@@ -123,6 +134,7 @@ def view(platform: Platform, principal: Principal, r: AccessRequest) -> RequestV
         reason=r.reason,
         grant_id=r.grant_id,
         renewal_of=r.renewal_of,
+        project_id=r.project_id,
         decisions=r.decisions,
         created_at=r.created_at,
         updated_at=r.updated_at,
@@ -163,6 +175,7 @@ def create(
             columns=tuple(body.columns) if body.columns is not None else None,
             row_filter=body.row_filter,
             until=body.until,
+            project_id=body.project_id,
         ),
         status=201,
         datasets=(contract.id,),

@@ -16,6 +16,7 @@ from catalog.access.grants import korean_today
 from catalog.access.principal import Principal, Role
 from catalog.access.requests import AccessRequest, LegalBasis, RequestError, RequestState
 from catalog.entries import DatasetEntry
+from catalog.ledger.projects import ProjectStatus
 from contracts.model import ApprovalPolicy, Classification, Contract, LogicalType
 from gongyu.platform import Platform
 from sectors.registry import Registry
@@ -80,6 +81,9 @@ class AskForm:
     pending: AccessRequest | None = None
     values: dict[str, Any] = field(default_factory=dict)
     problem: Problem | None = None
+    # (id, title) of the running AI projects the viewer's agency is a member of: a request
+    # may be made for one of them (`AccessRequests.create(project_id=…)`).
+    projects: list[tuple[str, str]] = field(default_factory=list)
 
 
 def _empty_values() -> dict[str, Any]:
@@ -90,6 +94,7 @@ def _empty_values() -> dict[str, Any]:
         "columns": [],
         "row_filter": "",
         "until": "",
+        "project_id": "",
     }
 
 
@@ -181,6 +186,11 @@ def ask_form(
         row_filter_example=row_filter_example(contract),
         pending=pending_request(platform, principal, contract.id),
         values=_empty_values(),
+        projects=[
+            (p.id, p.spec.title)
+            for p in platform.projects.visible(principal, agency=principal.agency)
+            if p.spec.status != ProjectStatus.stopped and (p.spec.end or today) >= today
+        ],
     )
 
 
@@ -230,6 +240,7 @@ def ask_terms(values: Mapping[str, Any]) -> dict[str, Any]:
         "columns": columns or None,
         "row_filter": _bounded(values["row_filter"], MAX_FILTER, "row filter"),
         "until": _date(values["until"], "until"),
+        "project_id": values.get("project_id") or None,
     }
 
 

@@ -7,6 +7,7 @@ itself afterwards: `active` filters by date, so no job has to expire anything.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Collection
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
@@ -48,6 +49,9 @@ class Grant(BaseModel):
     created_at: datetime
     created_by: str
     revoked_at: datetime | None = None
+    project_id: str | None = Field(
+        None, description="The AI project holding it: it serves that project and ends with it."
+    )
 
     def active_on(self, day: date) -> bool:
         """True when the grant works on this Korean calendar day."""
@@ -82,8 +86,10 @@ class Grants:
         row_filter: str | None = None,
         created_by: str,
         today: date | None = None,
+        project_id: str | None = None,
     ) -> Grant:
-        """Grant the contract's dataset to an agency; GrantError says what is wrong with it."""
+        """Grant the contract's dataset to an agency (for a project, when it names one);
+        GrantError says what is wrong with it."""
         require_agency(self.registry, agency)
         if not purpose.strip():
             raise GrantError("a grant needs a purpose: say what the data will be used for")
@@ -102,6 +108,7 @@ class Grants:
             "created_at": datetime.now(UTC),
             "created_by": created_by,
             "revoked_at": None,
+            "project_id": project_id,
         }
         with self.engine.begin() as conn:
             conn.execute(insert(grants).values(**row))
@@ -129,6 +136,39 @@ class Grants:
         if row is None:
             raise UnknownGrant(f"no grant {grant_id!r} (see `gongyu grants list --all`)")
         return Grant.model_validate(row._mapping)
+
+    def made_by(self, created_by: str) -> list[Grant]:
+        """Every grant one maker made (`request:<id>` for an approval), revoked ones too."""
+        query = select(grants).where(grants.c.created_by == created_by).order_by(grants.c.agency)
+        with self.engine.connect() as conn:
+            return [Grant.model_validate(r._mapping) for r in conn.execute(query)]
+
+    def end_with_project(
+        self, project_id: str, members: Collection[str], end: date | None, stopped: bool
+    ) -> list[tuple[Grant, str]]:
+        """Bring the project's live grants into its terms: all revoked when it stopped, those of
+        agencies no longer members revoked, expiries past its end moved to it. Each grant
+        changed, with what happened to it (`revoked` or `shortened`)."""
+        query = select(grants).where(
+            (grants.c.project_id == project_id) & grants.c.revoked_at.is_(None)
+        )
+        changed: list[tuple[Grant, str]] = []
+        now = datetime.now(UTC)
+        with self.engine.begin() as conn:
+            for row in conn.execute(query).all():
+                grant = Grant.model_validate(row._mapping)
+                if stopped or grant.agency not in members:
+                    values: dict[str, object] = {"revoked_at": now}
+                    what = "revoked"
+                elif end is not None and grant.expires > end:
+                    values, what = {"expires": end}, "shortened"
+                else:
+                    continue
+                conn.execute(
+                    update(grants).where(grants.c.grant_id == grant.grant_id).values(**values)
+                )
+                changed.append((grant.model_copy(update=values), what))
+        return changed
 
     def list(
         self,

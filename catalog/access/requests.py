@@ -8,6 +8,12 @@ the secretariat is itself the requester, for an operator in its stead). Nobody d
 agency's request. A decider may narrow what is approved (fewer columns, a further row filter, an
 earlier end); the grant carries exactly the approved terms. Every step is an audit record in
 the hash chain, and the parties get notices.
+
+A request may be made for an AI project (`project_id`, `catalog.ledger.projects`): the
+requester is one of its member agencies, its purpose is the project's unless it says more, it
+runs no later than the project's end, and its approval makes one grant for each member agency
+(the owner aside), each holding the project's id. Access is then held by the project, not by a
+person: the grants end when the project ends, stops or drops a partner (`ProjectLedger.update`).
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from catalog.access.grants import GrantError, Grants, korean_today
 from catalog.access.notices import NoticeKind, Notices
 from catalog.access.principal import Principal, Role
 from catalog.db import access_requests
+from catalog.ledger.projects import Project, ProjectLedger, ProjectStatus, UnknownProject
 from contracts.model import AccessLevel, ApprovalPolicy, Contract
 from sectors.registry import Registry
 
@@ -96,6 +103,9 @@ class AccessRequest(BaseModel):
     reason: str | None = Field(None, description="Why it was denied or revoked.")
     grant_id: str | None = None
     renewal_of: str | None = None
+    project_id: str | None = Field(
+        None, description="The AI project the data is for: its member agencies are granted."
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -175,23 +185,26 @@ class AccessRequests:
         self.grants = grants
         self.audit = audit
         self.notices = notices
+        self.projects = ProjectLedger(engine, registry)
 
     def create(
         self,
         principal: Principal,
         contract: Contract,
         *,
-        purpose: str,
+        purpose: str = "",
         legal_basis: LegalBasis,
         legal_basis_detail: str | None = None,
         columns: tuple[str, ...] | None = None,
         row_filter: str | None = None,
         until: date | None = None,
         renewal_of: str | None = None,
+        project_id: str | None = None,
         today: date | None = None,
     ) -> AccessRequest:
-        """Ask for `contract`'s dataset for the principal's agency; under `automatic` a member
-        of the dataset's sector is approved at once."""
+        """Ask for `contract`'s dataset for the principal's agency, or for a project it is a
+        member of (its purpose by default, until its end at the latest); under `automatic` a
+        member of the dataset's sector is approved at once."""
         today = today or korean_today()
         if principal.role == Role.operator:
             raise RequestRefused(
@@ -204,6 +217,9 @@ class AccessRequests:
             )
         if contract.access == AccessLevel.private:
             raise UnknownRequest(f"no dataset {contract.id!r}")
+        project = self._project(principal, project_id, today) if project_id else None
+        if project is not None and not purpose.strip():
+            purpose = project.spec.purpose
         if not purpose.strip():
             raise RequestError("say what the data will be used for (purpose)")
         if (
@@ -214,13 +230,19 @@ class AccessRequests:
                 f"legal basis {legal_basis.value!r} needs a detail: name the statute and article"
             )
         longest = today + timedelta(days=contract.approval.max_days)
-        until = until or longest
+        project_end = project.spec.end if project is not None else None
+        until = until or min(longest, project_end or longest)
         if until < today:
             raise RequestError(f"until {until} is in the past (today in Korea is {today})")
         if until > longest:
             raise RequestError(
                 f"{contract.id} is granted for at most {contract.approval.max_days} days: "
                 f"ask until {longest} or earlier"
+            )
+        if project_end is not None and until > project_end:
+            raise RequestError(
+                f"project {project_id} ends {project_end}: access held by it ends then too; "
+                f"ask until {project_end} or earlier"
             )
         self._check_terms(contract, columns, row_filter)
         if any(
@@ -252,6 +274,7 @@ class AccessRequests:
             "reason": None,
             "grant_id": None,
             "renewal_of": renewal_of,
+            "project_id": project_id,
             "created_at": now,
             "updated_at": now,
         }
@@ -281,6 +304,7 @@ class AccessRequests:
             columns=old.columns,
             row_filter=old.row_filter,
             renewal_of=old.request_id,
+            project_id=old.project_id,
         )
 
     def get(self, request_id: str) -> AccessRequest:
@@ -433,7 +457,8 @@ class AccessRequests:
             raise RequestConflict(f"request {request_id} is {request.state.value}: no grant")
         if not reason.strip():
             raise RequestError("a revocation needs a reason the grantee can act on")
-        self.grants.revoke(request.grant_id)
+        for grant in self.grants.made_by(_maker(request)):  # a project's: one per member
+            self.grants.revoke(grant.grant_id)
         decision = _decision(principal, "revoke", None, reason.strip())
         request = self._save(
             request, RequestState.revoked, [*request.decisions, decision], reason=reason.strip()
@@ -446,9 +471,14 @@ class AccessRequests:
         """Mark approved requests whose grant has ended as expired (each an audit record and a
         notice), and remind grantees of grants ending within 14 days; the ids it expired."""
         today = today or korean_today()
-        ends = {g.grant_id: g.expires for g in self.grants.list(include_expired=True)}
+        known = {g.grant_id: g for g in self.grants.list(include_expired=True)}
+        ends = {g.grant_id: g.expires for g in known.values()}
         expired = []
         for request in self._select(state=RequestState.approved):
+            grant = known.get(request.grant_id or "")
+            if request.project_id and grant is not None and grant.revoked_at is not None:
+                self._ended_by_project(request)
+                continue
             if ends.get(request.grant_id or "", request.until) >= today:
                 continue
             system = _system(request.owner_agency)
@@ -461,6 +491,46 @@ class AccessRequests:
             expired.append(request.request_id)
         self.notices.remind_endings(self.grants.list(), self.contracts(), today)
         return expired
+
+    def _ended_by_project(self, request: AccessRequest) -> None:
+        """A project's request whose grants the project revoked (it stopped): revoked too."""
+        system = _system(request.owner_agency)
+        why = f"project {request.project_id} stopped or no longer includes its agency"
+        decision = _decision(system, "revoke", None, why)
+        request = self._save(
+            request, RequestState.revoked, [*request.decisions, decision], reason=why
+        )
+        self._record(system, request, "revoke", f"grant {request.grant_id}; {why}")
+        self._notify(NoticeKind.grant_revoked, request, [(request.requester_agency, None)])
+
+    def _project(self, principal: Principal, project_id: str, today: date) -> Project:
+        """The project a request is made for, if the requester may ask for it and it runs."""
+        try:
+            project = self.projects.get(project_id)
+        except UnknownProject:
+            raise RequestError(f"no project {project_id!r}: register it first") from None
+        if principal.agency not in project.spec.agencies:
+            raise RequestRefused(
+                f"only the member agencies of project {project_id} "
+                f"({', '.join(project.spec.agencies)}) ask for data for it"
+            )
+        if project.spec.status == ProjectStatus.stopped:
+            raise RequestConflict(f"project {project_id} has stopped: it holds no new access")
+        if project.spec.end is not None and project.spec.end < today:
+            raise RequestConflict(f"project {project_id} ended {project.spec.end}")
+        return project
+
+    def _members(self, request: AccessRequest) -> list[str]:
+        """Who an approval grants: the requester, and every other member of its project but
+        the dataset's owner (which holds its own data)."""
+        if not request.project_id:
+            return [request.requester_agency]
+        try:
+            agencies = self.projects.get(request.project_id).spec.agencies
+        except UnknownProject:
+            agencies = []
+        others = [a for a in agencies if a not in (request.requester_agency, request.owner_agency)]
+        return [request.requester_agency, *others]
 
     def _approve(
         self,
@@ -479,25 +549,32 @@ class AccessRequests:
             self._notify(NoticeKind.request_received, request, self._deciders(request))
             return request
         try:
-            grant = self.grants.add(
-                self._contract(request),
-                request.requester_agency,
-                request.purpose,
-                request.until,
-                columns=request.columns,
-                row_filter=request.row_filter,
-                created_by=f"request:{request.request_id}",
-            )
+            made = [
+                self.grants.add(
+                    self._contract(request),
+                    agency,
+                    request.purpose,
+                    request.until,
+                    columns=request.columns,
+                    row_filter=request.row_filter,
+                    created_by=_maker(request),
+                    project_id=request.project_id,
+                )
+                for agency in self._members(request)
+            ]
         except GrantError as exc:
             raise RequestError(str(exc)) from None
+        grant = made[0]  # the requester's
         request = self._save(
             request, RequestState.approved, decisions, terms=narrowed, grant_id=grant.grant_id
         )
+        granted = ", ".join(f"{g.grant_id} to {g.agency}" for g in made)
+        held = f" for project {request.project_id}" if request.project_id else ""
         self._record(
             principal,
             request,
             "approve",
-            f"{step.value} step; grant {grant.grant_id} until {grant.expires}; {summary}".strip(),
+            f"{step.value} step; grant {granted}{held} until {grant.expires}; {summary}".strip(),
         )
         self._notify(NoticeKind.request_approved, request, [(request.requester_agency, None)])
         return request
@@ -621,6 +698,8 @@ class AccessRequests:
         )
         if action == "request":
             statement += f" ({request.legal_basis.value}; purpose: {request.purpose})"
+            if request.project_id:
+                statement += f" for project {request.project_id}"
         self.audit.append(
             principal,
             AuditKind.access,
@@ -636,6 +715,11 @@ class AccessRequests:
         with self.engine.connect() as conn:
             rows = conn.execute(query).mappings().all()
         return [AccessRequest.model_validate(dict(r)) for r in rows]
+
+
+def _maker(request: AccessRequest) -> str:
+    """How the grants an approval makes name their maker."""
+    return f"request:{request.request_id}"
 
 
 def _terms(request: AccessRequest) -> str:

@@ -9,6 +9,7 @@ disclosure read.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
@@ -16,6 +17,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy import Engine, insert, select, update
 
+from catalog.access.audit import AuditKind, AuditLog
+from catalog.access.grants import Grants
 from catalog.access.principal import Principal, Role
 from catalog.db import project_history, projects
 from sectors.registry import Registry
@@ -157,6 +160,16 @@ def changed_fields(before: ProjectSpec | None, after: ProjectSpec) -> list[str]:
     return [k for k in new if old.get(k) != new[k] and (before or new[k] not in (None, [], ""))]
 
 
+def check_datasets(spec: ProjectSpec, known: Collection[str]) -> None:
+    """ProjectError unless every dataset the project lists is a Gongyu dataset or product."""
+    unknown = [d for d in spec.datasets if d not in known]
+    if unknown:
+        raise ProjectError(
+            f"datasets: no Gongyu dataset or product {', '.join(map(repr, unknown))}; list "
+            "dataset ids as the catalog shows them"
+        )
+
+
 class ProjectLedger:
     """Projects in the catalog database."""
 
@@ -168,13 +181,56 @@ class ProjectLedger:
         """ProjectError unless its agencies and sectors exist."""
         for agency in spec.agencies:
             if self.registry.agency(agency) is None:
+                field = "lead" if agency == spec.lead else "partners"
                 raise ProjectError(
-                    f"unknown agency {agency!r}; agencies are listed in sectors.yaml"
+                    f"{field}: unknown agency {agency!r}; agencies are listed in sectors.yaml"
                 )
         for sector in spec.sectors:
             if self.registry.sector(sector) is None:
                 known = ", ".join(s.id for s in self.registry.sectors)
-                raise ProjectError(f"unknown sector {sector!r}; one of {known}")
+                raise ProjectError(f"sectors: unknown sector {sector!r}; one of {known}")
+
+    def may_see(self, principal: Principal, spec: ProjectSpec) -> bool:
+        """Every signed-in caller sees a project (projects are metadata meant to be shared); one
+        not `public` only its member agencies, the secretariats of its sectors and operators."""
+        if spec.public or principal.role == Role.operator or principal.agency in spec.agencies:
+            return True
+        secretariats = {s.secretariat for s in self.registry.sectors if s.id in spec.sectors}
+        return principal.role == Role.secretariat and principal.agency in secretariats
+
+    def may_write(self, principal: Principal, spec: ProjectSpec) -> bool:
+        """Whether the principal may register or update this project (see `_writes`)."""
+        try:
+            self._writes(principal, spec)
+        except ProjectRefused:
+            return False
+        return True
+
+    def visible(
+        self,
+        principal: Principal,
+        *,
+        sector: str | None = None,
+        agency: str | None = None,
+        status: ProjectStatus | None = None,
+    ) -> list[Project]:
+        """The projects the principal may see, newest update first; filtered by a sector, a
+        member agency (lead or partner) and a status when given."""
+        return [
+            p
+            for p in self.list()
+            if self.may_see(principal, p.spec)
+            and (sector is None or sector in p.spec.sectors)
+            and (agency is None or agency in p.spec.agencies)
+            and (status is None or p.spec.status == status)
+        ]
+
+    def seen_by(self, principal: Principal, project_id: str) -> Project:
+        """A project the principal may see; UnknownProject otherwise, as for no project."""
+        project = self.get(project_id)
+        if not self.may_see(principal, project.spec):
+            raise UnknownProject(f"no project {project_id!r}")
+        return project
 
     @staticmethod
     def _writes(principal: Principal, spec: ProjectSpec) -> None:
@@ -224,7 +280,32 @@ class ProjectLedger:
                     **self._history(before.spec, spec, version, principal, now)
                 )
             )
+        self._end_access(principal, spec)
         return self.get(spec.id)
+
+    def _end_access(self, principal: Principal, spec: ProjectSpec) -> None:
+        """Access held by the project ends with it: its grants are brought into its new terms
+        (stopped: revoked; an earlier end: expiries moved to it; a partner gone: its grants
+        revoked), each change a record on the audit chain as every grant change is."""
+        stopped = spec.status == ProjectStatus.stopped
+        changed = Grants(self.engine, self.registry).end_with_project(
+            spec.id, set(spec.agencies), spec.end, stopped
+        )
+        audit = AuditLog(self.engine)
+        for grant, what in changed:
+            if what == "shortened":
+                why = f"now ends {grant.expires} with the project"
+            elif stopped:
+                why = "the project stopped"
+            else:
+                why = f"{grant.agency} is no longer a member of the project"
+            audit.append(
+                principal,
+                AuditKind.access,
+                f"grant {grant.grant_id} of project {spec.id} {what}: {grant.dataset_id} for "
+                f"{grant.agency}; {why}",
+                datasets=[grant.dataset_id],
+            )
 
     def get(self, project_id: str) -> Project:
         """The project's current version; UnknownProject if there is none."""

@@ -17,6 +17,7 @@ from gongyu.cli import (
     grants,
     keys,
     privacy,
+    projects,
     requests,
     run,
     serve,
@@ -43,6 +44,7 @@ app.add_typer(privacy.app, name="privacy")
 app.add_typer(keys.app, name="keys")
 app.add_typer(grants.app, name="grants")
 app.add_typer(requests.app, name="requests")
+app.add_typer(projects.app, name="projects")
 app.add_typer(audit.app, name="audit")
 app.add_typer(engines.app, name="engines")
 

@@ -1,0 +1,1 @@
+"""The AI ledger over HTTP: projects, shared models and overlaps (`catalog.ledger`)."""
