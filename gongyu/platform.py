@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from catalog.deliveries import Deliveries, Delivery
     from catalog.freshness import Freshness
     from catalog.lakehouse import Lakehouse
+    from catalog.ledger.models import ModelRegistry
     from catalog.ledger.projects import ProjectLedger
     from contracts.live import LiveContracts
     from contracts.model import Contract
@@ -204,6 +205,23 @@ class Platform:
         from catalog.ledger.projects import ProjectLedger
 
         return ProjectLedger(self.engine, self.registry)
+
+    @cached_property
+    def models(self) -> ModelRegistry:
+        """Shared models: cards, versions' artifacts in the zone `models`, lineage, grants."""
+        from catalog.ledger.models import ZONE, ModelRegistry
+
+        return ModelRegistry(
+            self.engine,
+            self.registry,
+            self.store.zone(ZONE),
+            lambda: self.contracts,  # read at each use: contracts change while a server runs
+            self.grants,
+            lambda: self.lakehouse,
+            self.projects,
+            self.audit,
+            self.settings.max_delivery_bytes,
+        )
 
     @cached_property
     def audit(self) -> AuditLog:
