@@ -180,6 +180,18 @@ class Settings(BaseSettings):
         "these reads are logged, not written to the audit log (they have no principal), and a "
         "wrong credential is still refused.",
     )
+    disclosure_public: bool = Field(
+        True,
+        description="Open the public disclosure of AI use (`/disclosure`, `/disclosure.json`, "
+        "`/disclosure.csv`: counts per agency and sector, and the titles of projects marked "
+        "`public`) to requests with no credential at all, audited as anonymous. Off: the three "
+        "addresses need a sign-in or key like every other page.",
+    )
+    disclosure_projects: bool = Field(
+        True,
+        description="List the titles, status, period and budget band of projects marked "
+        "`public` on the disclosure; off, it shows their counts by status only.",
+    )
     trusted_proxies: list[IPvAnyNetwork] = Field(
         [],
         description='Addresses or networks (JSON list, e.g. `["10.0.0.0/8"]`) of the reverse '
