@@ -4,7 +4,8 @@ and its web pages; OpenAPI at `/docs`.
 `/docs`, `/redoc` and the pages' assets are served from files shipped in the package
 (`fastapi-offline`, `api/web/static/`): air-gapped networks have no CDN. Documentation,
 `/healthz`, the sign-in page and the static assets are the only routes open without credentials,
-and the DCAT catalogue when the operators set `GONGYU_DCAT_ANONYMOUS` (audited as anonymous).
+the DCAT catalogue when the operators set `GONGYU_DCAT_ANONYMOUS`, and the disclosure of AI use
+unless they turn `GONGYU_DISCLOSURE_PUBLIC` off (both audited as anonymous).
 
 Around every route: the security headers (`api.middleware.headers`), a size limit on request bodies
 counted as they stream (`api.middleware.bodylimit`) and, only from `GONGYU_TRUSTED_PROXIES`, the
@@ -31,6 +32,9 @@ from api.contracts import drafts, reviews
 from api.deliveries import routes as deliveries
 from api.joint import board as joint_use
 from api.joint import requests as access_requests
+from api.ledger import models as ledger_models
+from api.ledger import overlaps as ledger_overlaps
+from api.ledger import projects as ledger_projects
 from api.middleware.bodylimit import BodyLimit
 from api.middleware.fresh_contracts import FreshContracts
 from api.middleware.headers import SecurityHeaders
@@ -39,7 +43,9 @@ from api.sql import download
 from api.sql import routes as sql
 from api.trino import routes as trino
 from api.web import contracts as contract_pages
-from api.web import steward
+from api.web import disclosure, steward
+from api.web import models as model_pages
+from api.web import overlaps as overlap_page
 from catalog.access.sessions import Sessions
 from gongyu.ground.settings import Settings, get_settings
 from gongyu.platform import Platform
@@ -82,6 +88,12 @@ def create_app(platform: Platform) -> FastAPI:
     app.include_router(deliveries.router)
     app.include_router(drafts.router)
     app.include_router(reviews.router)
+    app.include_router(disclosure.router)
+    app.include_router(ledger_projects.router)
+    app.include_router(ledger_models.router)
+    app.include_router(ledger_overlaps.router)
+    app.include_router(overlap_page.router)
+    app.include_router(model_pages.router)
     web.mount(app)
     docs.mount(app)
 
@@ -98,7 +110,8 @@ def create_app(platform: Platform) -> FastAPI:
         paths=steward.body_limits(settings)
         | deliveries.body_limits(settings)
         | drafts.body_limits(settings)
-        | contract_pages.body_limits(settings),
+        | contract_pages.body_limits(settings)
+        | ledger_models.body_limits(settings),
     )
     app.add_middleware(SecurityHeaders)
     if settings.trusted_proxies:

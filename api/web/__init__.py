@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from api.web import console, contracts, joint, pages, requests, signin, steward
+from api.web import console, contracts, joint, pages, projects, requests, signin, steward
 from api.web.render import STATIC, error_page
 from api.web.session import PageError, SignInRequired, current_session
 
@@ -25,7 +25,7 @@ def _refused(request: Request, exc: PageError) -> Response:
 def mount(app: FastAPI) -> None:
     """Add the pages and their static files to the app."""
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (signin, pages, steward, contracts, console, requests, joint):
+    for module in (signin, pages, steward, contracts, console, requests, joint, projects):
         app.include_router(module.router)
     app.add_exception_handler(SignInRequired, _to_signin)  # type: ignore[arg-type]
     app.add_exception_handler(PageError, _refused)  # type: ignore[arg-type]

@@ -18,6 +18,7 @@ from gongyu.cli.supervise import supervise
 if TYPE_CHECKING:
     from gongyu.demo import DemoDelivery, DemoResult
     from gongyu.joint_demo import JointStep, ProductStep
+    from gongyu.ledger_demo import LedgerDemo
     from gongyu.platform import Platform
 
 REPO = Path(__file__).resolve().parents[2]
@@ -65,11 +66,16 @@ def demo(
         power = DATA_DIR / "environment_energy/regional_power_generation_by_fuel_2018_2022.csv"
         products = run_joint_products(platform, power)
         console.print(product_summary(products))
+        from gongyu.ledger_demo import run_ledger
+
+        ledger = run_ledger(platform)
+        console.print(ledger_summary(ledger))
     unexpected = [r for r in results if not r.as_expected]
-    failed = [p for p in products if not p.ok]
+    failed = [p for p in products if not p.ok] + [s for s in ledger.models if not s.ok]
     console.print(
         f"{len(results)} deliveries, {len(unexpected)} unexpected outcome(s); "
-        f"{len(products)} product build(s), {len(failed)} failed. "
+        f"{len(products)} product build(s) and {len(ledger.models)} model step(s), "
+        f"{len(failed)} failed. "
         f"Lakehouse: {platform.store.warehouse}"
     )
     if no_serve:
@@ -145,6 +151,31 @@ def product_summary(steps: list[ProductStep]) -> Table:
     return table
 
 
+def ledger_summary(ledger: LedgerDemo) -> Table:
+    """The demo's AI ledger: projects imported, the shared model's reuse, the top overlaps."""
+    table = Table("", "what", "outcome", title="AI ledger (AI 과제·공유 모델)")
+    done = ledger.imported
+    table.add_row(
+        "projects",
+        f"{len(done.registered) + len(done.updated)} imported from sectors/projects/",
+        ", ".join(done.registered + done.updated)[:120],
+    )
+    for step in ledger.models:
+        outcome = styled(
+            ("✓ as planned" if step.ok else "✗ UNEXPECTED", "green" if step.ok else "red")
+        )
+        table.add_row(
+            f"model {step.model_id} v{step.version}", f"{step.agency}: {step.story}", outcome
+        )
+    for pair in ledger.overlaps:
+        table.add_row(
+            f"overlap {pair.score:.2f}",
+            f"{pair.a.id} ({pair.a.lead}) ~ {pair.b.id} ({pair.b.lead})",
+            ", ".join(pair.shared_terms[:6]),
+        )
+    return table
+
+
 def demo_keys(platform: Platform) -> list[tuple[str, Role, str]]:
     """An API key per demo caller, created now (the demo workspace is fresh each run)."""
     return [
@@ -171,6 +202,7 @@ def serve(platform: Platform, port: int, api_port: int) -> None:
         console.print(f"  {agency:6} {role.value:11} {key}")
     sql = "SELECT sido, count(*) FROM welfare_safety.koroad_fatal_traffic_accidents GROUP BY 1"
     console.print(f"Catalog: http://127.0.0.1:{api_port}/ (sign in with a key above)")
+    console.print(f"Public disclosure (no sign-in): http://127.0.0.1:{api_port}/disclosure")
     console.print(
         f"SQL API: http://127.0.0.1:{api_port}/docs — e.g.\n"
         f"  curl -s -H 'Authorization: Bearer {keys[0][2]}' "
