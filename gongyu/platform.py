@@ -187,7 +187,8 @@ class Platform:
 
     @cached_property
     def requests(self) -> AccessRequests:
-        """Access requests, routed by each contract's approval policy, granted when approved."""
+        """Access requests for datasets and models, routed by each contract's (or model card's)
+        approval policy, granted when approved."""
         from catalog.access.requests import AccessRequests
 
         return AccessRequests(
@@ -197,6 +198,7 @@ class Platform:
             self.grants,
             self.audit,
             self.notices,
+            lambda grant_id: self.models.terms(grant_id),  # a model asked for as `model:<id>`
         )
 
     @cached_property

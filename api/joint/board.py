@@ -35,7 +35,7 @@ def joint_use(
     found = board(
         principal,
         platform.registry,
-        platform.contracts,
+        {**platform.contracts, **platform.models.all_terms()},  # models' requests and grants too
         platform.engine,
         platform.requests.all(),
         platform.grants.list(),

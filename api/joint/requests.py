@@ -1,4 +1,5 @@
-"""`/api/v1/access-requests`: ask for another agency's dataset, decide, withdraw, revoke.
+"""`/api/v1/access-requests`: ask for another agency's dataset or shared model, decide,
+withdraw, revoke.
 
 Every step is recorded by the domain (`catalog.access.requests`) in the audit chain; a dataset
 the caller cannot see answers 404 as everywhere else, a step the caller may not take 403, a
@@ -13,13 +14,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from api.auth import AUTH_FAILURES, CurrentPrincipal
 from api.browse.audit import CatalogAudit
 from api.deps import PlatformDep
 from catalog.access.policy import may_see
 from catalog.access.principal import Principal
+from catalog.access.requestable import Requestable
 from catalog.access.requests import (
     AccessRequest,
     Decision,
@@ -27,6 +29,7 @@ from catalog.access.requests import (
     RequestError,
     RequestState,
 )
+from catalog.ledger.models import GRANT_PREFIX, ModelError
 from gongyu.platform import Platform
 
 router = APIRouter(prefix="/api/v1/access-requests", tags=["joint use"], responses=AUTH_FAILURES)
@@ -42,7 +45,13 @@ FAILURES: dict[int | str, dict[str, str]] = {
 class NewRequest(BaseModel):
     """What an agency asks for."""
 
-    dataset: str = Field(description="The dataset id.")
+    dataset: str | None = Field(None, description="The dataset id (or name a `model`).")
+    model: str | None = Field(
+        None,
+        max_length=80,
+        description="A shared model's id (`/api/v1/models`) instead of a dataset: granted whole, "
+        "decided by its card's approval policy.",
+    )
     purpose: str = Field(
         "",
         max_length=2000,
@@ -70,6 +79,12 @@ class NewRequest(BaseModel):
         "member agency, and the access ends with the project (no later than its end).",
     )
 
+    @model_validator(mode="after")
+    def _one(self) -> NewRequest:
+        if (self.dataset is None) == (self.model is None):
+            raise ValueError("name either a `dataset` or a `model`")
+        return self
+
 
 class Approval(BaseModel):
     """An approval, optionally narrowing what was asked."""
@@ -90,7 +105,8 @@ class RequestView(BaseModel):
     """A request as its parties see it."""
 
     id: str
-    dataset: str
+    dataset: str = Field(description="The dataset id, or `model:<id>` for a model.")
+    model: str | None = Field(None, description="The model's id when a model is asked for.")
     owner_agency: str
     sector: str
     requester_agency: str
@@ -118,6 +134,9 @@ def view(platform: Platform, principal: Principal, r: AccessRequest) -> RequestV
     return RequestView(
         id=r.request_id,
         dataset=r.dataset_id,
+        model=r.dataset_id.removeprefix(GRANT_PREFIX)
+        if r.dataset_id.startswith(GRANT_PREFIX)
+        else None,
         owner_agency=r.owner_agency,
         sector=r.sector,
         requester_agency=r.requester_agency,
@@ -151,17 +170,26 @@ def refused(exc: RequestError) -> JSONResponse:
     status_code=201,
     response_model=RequestView,
     responses=FAILURES,
-    summary="Ask for a dataset (이용 신청)",
+    summary="Ask for a dataset or a model (이용 신청)",
 )
 def create(
     body: NewRequest, principal: CurrentPrincipal, platform: PlatformDep, audit: Audit
 ) -> Response:
-    """Ask for another agency's dataset for a purpose, under a legal basis, until a date.
-    Routed by the dataset's contract: `automatic` approves sector members at once."""
-    contract = platform.contracts.get(body.dataset)
-    if contract is None or not may_see(principal, contract, platform.registry):
-        audit.record(principal)
-        return JSONResponse({"detail": "not found"}, status_code=404)
+    """Ask for another agency's dataset (or shared model) for a purpose, under a legal basis,
+    until a date. Routed by the dataset's contract (`automatic` approves sector members at
+    once) or the model card's approval policy."""
+    contract: Requestable | None
+    if body.model is not None:
+        try:
+            contract = platform.models.requestable(principal, body.model)
+        except ModelError as exc:
+            audit.record(principal)
+            return JSONResponse({"detail": str(exc)}, status_code=exc.status)
+    else:
+        contract = platform.contracts.get(body.dataset or "")
+        if contract is None or not may_see(principal, contract, platform.registry):
+            audit.record(principal)
+            return JSONResponse({"detail": "not found"}, status_code=404)
     return _step(
         platform,
         principal,

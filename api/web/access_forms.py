@@ -14,8 +14,10 @@ from starlette.datastructures import FormData
 
 from catalog.access.grants import korean_today
 from catalog.access.principal import Principal, Role
+from catalog.access.requestable import Requestable
 from catalog.access.requests import AccessRequest, LegalBasis, RequestError, RequestState
 from catalog.entries import DatasetEntry
+from catalog.ledger.models import GRANT_PREFIX
 from catalog.ledger.projects import ProjectStatus
 from contracts.model import ApprovalPolicy, Classification, Contract, LogicalType
 from gongyu.platform import Platform
@@ -303,12 +305,24 @@ def actions(platform: Platform, principal: Principal, request: AccessRequest) ->
     return frozenset(offered)
 
 
-class Datasets:
-    """Dataset titles and column classes for the requests pages (a dataset no longer under
-    contract keeps its id as its title)."""
+def requestables(platform: Platform) -> dict[str, Requestable]:
+    """What requests name, by id: the datasets under contract and the shared models."""
+    return {**platform.contracts, **platform.models.all_terms()}
 
-    def __init__(self, contracts: Mapping[str, Contract]) -> None:
+
+class Datasets:
+    """Dataset (and model) titles, links and column classes for the requests pages (a dataset
+    no longer under contract keeps its id as its title)."""
+
+    def __init__(self, contracts: Mapping[str, Requestable]) -> None:
         self.contracts = contracts
+
+    @staticmethod
+    def href(dataset_id: str) -> str:
+        """The page of what a request names: a model's (`model:<id>`) or a dataset's."""
+        if dataset_id.startswith(GRANT_PREFIX):
+            return f"/models/{dataset_id.removeprefix(GRANT_PREFIX)}"
+        return f"/datasets/{dataset_id}"
 
     def title(self, dataset_id: str) -> str:
         """The dataset's title as its contract writes it."""
@@ -319,7 +333,7 @@ class Datasets:
         """Whether the column is classified sensitive (opened only when a grant names it)."""
         contract = self.contracts.get(dataset_id)
         return bool(
-            contract
+            isinstance(contract, Contract)
             and any(
                 c.name == column and c.classification == Classification.sensitive
                 for c in contract.columns

@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse
 
 from api.browse.audit import CatalogAudit
 from api.deps import platform_of
-from api.web.access_forms import Datasets
+from api.web.access_forms import Datasets, requestables
 from api.web.render import page
 from api.web.session import SignedIn
 from catalog.access.joint_use import Board, board, matrix, sectors_overseen
@@ -85,7 +85,7 @@ def joint_use(
     overseen = sectors_overseen(principal, platform.registry)
     choices = _choices(platform.registry, overseen)
     chosen = sector if sector in {s.id for s in choices} else None
-    contracts = platform.contracts
+    contracts = requestables(platform)  # a model's requests and grants show beside datasets'
     if chosen:
         contracts = {k: c for k, c in contracts.items() if c.sector == chosen}
     found = board(
@@ -108,7 +108,7 @@ def joint_use(
         scope=scope,
         choices=choices,
         chosen=chosen,
-        datasets=Datasets(platform.contracts),
+        datasets=Datasets(requestables(platform)),
         in_days=lambda days: timedelta(days=days),
         json_href="/api/v1/joint-use",
         csv_href="/api/v1/joint-use?format=csv",

@@ -31,6 +31,7 @@ from api.web.access_forms import (
     actions,
     approval_terms,
     reason,
+    requestables,
 )
 from api.web.i18n import requested_lang
 from api.web.render import error_page, page
@@ -64,7 +65,7 @@ def _common(platform: Platform, principal: Principal) -> dict[str, Any]:
     """What both pages draw with: titles, column classes, the legal bases, the time now and
     the forms the viewer is offered on a request."""
     return {
-        "datasets": Datasets(platform.contracts),
+        "datasets": Datasets(requestables(platform)),
         "legal_bases": LEGAL_BASES,
         "now": datetime.now(UTC),
         "offered": lambda r: actions(platform, principal, r),
@@ -73,7 +74,7 @@ def _common(platform: Platform, principal: Principal) -> dict[str, Any]:
 
 def _notices(platform: Platform, principal: Principal, lang: str) -> list[dict[str, Any]]:
     """The viewer's notices as a person reads them (subject, body), newest first."""
-    titles = Datasets(platform.contracts)
+    titles = Datasets(requestables(platform))
     out = []
     for notice in platform.notices.for_principal(principal, limit=MAX_NOTICES):
         subject, body = render(

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Engine, insert, select, update
 
 from catalog.access.keys import require_agency
+from catalog.access.requestable import Requestable
 from catalog.db import grants
 from contracts.model import Classification, Contract
 from sectors.registry import Registry
@@ -77,7 +78,7 @@ class Grants:
 
     def add(
         self,
-        contract: Contract,
+        contract: Requestable,
         agency: str,
         purpose: str,
         expires: date,
@@ -88,8 +89,8 @@ class Grants:
         today: date | None = None,
         project_id: str | None = None,
     ) -> Grant:
-        """Grant the contract's dataset to an agency (for a project, when it names one);
-        GrantError says what is wrong with it."""
+        """Grant the contract's dataset (or a model, whole) to an agency (for a project, when it
+        names one); GrantError says what is wrong with it."""
         require_agency(self.registry, agency)
         if not purpose.strip():
             raise GrantError("a grant needs a purpose: say what the data will be used for")
@@ -116,9 +117,14 @@ class Grants:
 
     @staticmethod
     def check_terms(
-        contract: Contract, columns: tuple[str, ...] | None, row_filter: str | None
+        contract: Requestable, columns: tuple[str, ...] | None, row_filter: str | None
     ) -> None:
-        """GrantError unless the columns exist and the row filter reads only visible columns."""
+        """GrantError unless the columns exist and the row filter reads only visible columns
+        (a model, having neither, is granted whole)."""
+        if not isinstance(contract, Contract):
+            if columns is not None or row_filter is not None:
+                raise GrantError(f"{contract.id} is granted whole: name no columns or row filter")
+            return
         if columns is not None:
             _check_columns(contract, columns)
         if row_filter is not None:

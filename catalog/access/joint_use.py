@@ -18,9 +18,9 @@ from sqlalchemy import Engine, func, select
 from catalog.access.audit import AuditKind, Outcome
 from catalog.access.grants import Grant
 from catalog.access.principal import Principal, Role
+from catalog.access.requestable import Requestable
 from catalog.access.requests import AccessRequest, RequestState
 from catalog.db import audit_log
-from contracts.model import Contract
 from sectors.registry import Registry
 
 QUERIES = (AuditKind.sql.value, AuditKind.trino.value)
@@ -85,7 +85,7 @@ def sectors_overseen(principal: Principal, registry: Registry) -> set[str] | Non
 def board(
     principal: Principal,
     registry: Registry,
-    contracts: Mapping[str, Contract],
+    contracts: Mapping[str, Requestable],
     engine: Engine,
     requests: Iterable[AccessRequest],
     grants: Iterable[Grant],

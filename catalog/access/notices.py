@@ -23,6 +23,7 @@ from catalog.access.grants import KOREA, Grant, korean_today
 from catalog.access.keys import require_agency
 from catalog.access.mail import Mailer
 from catalog.access.principal import Principal, Role
+from catalog.access.requestable import Requestable
 from catalog.db import notices
 from contracts.model import Contract
 from sectors.registry import Registry
@@ -100,7 +101,7 @@ class Notices:
         self,
         kind: NoticeKind,
         *,
-        dataset: Contract,
+        dataset: Requestable,
         to: list[tuple[str, Role | None]],
         request_id: str | None = None,
         grant_id: str | None = None,

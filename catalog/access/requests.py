@@ -14,6 +14,11 @@ requester is one of its member agencies, its purpose is the project's unless it 
 runs no later than the project's end, and its approval makes one grant for each member agency
 (the owner aside), each holding the project's id. Access is then held by the project, not by a
 person: the grants end when the project ends, stops or drops a partner (`ProjectLedger.update`).
+
+A request may ask for a shared model instead (`catalog.ledger.models.ModelTerms`, any
+`Requestable`): its id is `model:<id>`, the model card's approval policy routes it, and its
+approval makes the `model:<id>` grant the model registry's download check honours. A model is
+granted whole (no columns, no row filter).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from catalog.access.audit import AuditKind, AuditLog, Outcome
 from catalog.access.grants import GrantError, Grants, korean_today
 from catalog.access.notices import NoticeKind, Notices
 from catalog.access.principal import Principal, Role
+from catalog.access.requestable import Requestable
 from catalog.db import access_requests
 from catalog.ledger.projects import Project, ProjectLedger, ProjectStatus, UnknownProject
 from contracts.model import AccessLevel, ApprovalPolicy, Contract
@@ -178,6 +184,7 @@ class AccessRequests:
         grants: Grants,
         audit: AuditLog,
         notices: Notices,
+        models: Callable[[str], Requestable | None] = lambda _id: None,
     ) -> None:
         self.engine = engine
         self.registry = registry
@@ -185,12 +192,13 @@ class AccessRequests:
         self.grants = grants
         self.audit = audit
         self.notices = notices
+        self.models = models  # a `model:<id>` to its terms (read when needed, like contracts)
         self.projects = ProjectLedger(engine, registry)
 
     def create(
         self,
         principal: Principal,
-        contract: Contract,
+        contract: Requestable,
         *,
         purpose: str = "",
         legal_basis: LegalBasis,
@@ -202,9 +210,9 @@ class AccessRequests:
         project_id: str | None = None,
         today: date | None = None,
     ) -> AccessRequest:
-        """Ask for `contract`'s dataset for the principal's agency, or for a project it is a
-        member of (its purpose by default, until its end at the latest); under `automatic` a
-        member of the dataset's sector is approved at once."""
+        """Ask for `contract`'s dataset (or a model's terms) for the principal's agency, or for
+        a project it is a member of (its purpose by default, until its end at the latest);
+        under `automatic` a member of the dataset's sector is approved at once."""
         today = today or korean_today()
         if principal.role == Role.operator:
             raise RequestRefused(
@@ -622,8 +630,11 @@ class AccessRequests:
                 to.append((secretariat, Role.secretariat))
         return to
 
-    def _contract(self, request: AccessRequest) -> Contract:
-        contract = self.contracts().get(request.dataset_id)
+    def _contract(self, request: AccessRequest) -> Requestable:
+        """What the request asks for: the dataset's contract, or the model's current terms."""
+        contract: Requestable | None = self.contracts().get(request.dataset_id)
+        if contract is None:
+            contract = self.models(request.dataset_id)
         if contract is None:
             raise RequestConflict(f"{request.dataset_id} has no contract any more")
         return contract
@@ -644,7 +655,7 @@ class AccessRequests:
         )
 
     def _check_terms(
-        self, contract: Contract, columns: tuple[str, ...] | None, row_filter: str | None
+        self, contract: Requestable, columns: tuple[str, ...] | None, row_filter: str | None
     ) -> None:
         try:
             self.grants.check_terms(contract, columns, row_filter)

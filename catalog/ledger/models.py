@@ -12,9 +12,11 @@ sector and agencies holding a grant; `restricted` agencies holding a grant; `pri
 Every caller sees every model's card but another agency's `private` one.
 
 Grants for a model are rows of the grants table whose dataset id is `model:<id>`: they expire
-and are revoked (`gongyu grants revoke`) like dataset grants, and the sandbox, the board and the
-reminders pass over them because no contract has that id. The owner's steward makes them here
-(`grant`); each is recorded on the audit chain.
+and are revoked (`gongyu grants revoke`) like dataset grants, and the sandbox and the reminders
+pass over them because no contract has that id. The owner's steward makes them here (`grant`),
+or an agency requests the model through the joint-use workflow (`requestable` gives the
+`ModelTerms` that `catalog.access.requests.AccessRequests` routes by the card's `approval`);
+each is recorded on the audit chain.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from catalog.db import grants as grants_table
 from catalog.db import models as models_table
 from catalog.ledger.projects import ProjectLedger, UnknownProject
 from contracts.licences import Licence
-from contracts.model import AccessLevel, Contract
+from contracts.model import AccessLevel, Approval, ApprovalPolicy, Contract
 from gongyu.ground.storage import Storage
 from sectors.registry import Registry
 
@@ -111,6 +113,22 @@ class ModelCard(BaseModel):
     sector: str = Field(description="The sector it is shared in; the agency is a member.")
     project_id: str | None = Field(None, alias="projectId", description="The project that made it.")
     trained_on: list[TrainedOn] = Field(default_factory=list, alias="trainedOn")
+    approval: Approval = Field(
+        default_factory=Approval,
+        description="Who decides requests for it (`owner` or `owner_and_secretariat`) and the "
+        "longest period a grant runs (`maxDays`).",
+    )
+
+    @field_validator("approval")
+    @classmethod
+    def _decided(cls, value: Approval) -> Approval:
+        # `sector` access already opens a model to its sector: nothing is approved by rule.
+        if value.policy == ApprovalPolicy.automatic:
+            raise ValueError(
+                "a model's requests are decided by `owner` or `owner_and_secretariat`; "
+                "to open it to its sector, give it `sector` access"
+            )
+        return value
 
     @field_validator("id")
     @classmethod
@@ -126,6 +144,32 @@ class ModelCard(BaseModel):
         if len(set(names)) < len(names):
             raise ValueError("name each dataset once, with the snapshot the model was trained on")
         return value
+
+
+class ModelTerms(BaseModel):
+    """A model as the joint-use workflow requests it (`catalog.access.requestable`): its id in
+    the grants table, owner, sector, title, access and approval, from its newest card."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str = Field(description="`model:<id>`, as its grants carry it.")
+    agency: str
+    sector: str
+    title: str
+    access: AccessLevel
+    approval: Approval
+
+    @classmethod
+    def of(cls, card: ModelCard) -> ModelTerms:
+        """The terms a card states."""
+        return cls(
+            id=grant_id_of(card.id),
+            agency=card.agency,
+            sector=card.sector,
+            title=card.title,
+            access=card.access,
+            approval=card.approval,
+        )
 
 
 class Artifact(BaseModel):
@@ -640,6 +684,32 @@ class ModelRegistry:
             datasets=[grant_id_of(model_id)],
         )
         return made
+
+    def terms(self, grant_id: str) -> ModelTerms | None:
+        """The current terms of the model a `model:<id>` names (None for any other id)."""
+        if not grant_id.startswith(GRANT_PREFIX):
+            return None
+        versions = self.versions(grant_id.removeprefix(GRANT_PREFIX))
+        return ModelTerms.of(versions[-1].card) if versions else None
+
+    def all_terms(self) -> dict[str, ModelTerms]:
+        """Every model's terms by `model:<id>` (for the joint-use board, beside contracts)."""
+        return {grant_id_of(m.model_id): ModelTerms.of(m.card) for m in self.newest()}
+
+    def requestable(self, principal: Principal, model_id: str) -> ModelTerms:
+        """The terms the caller's agency requests the model under; UnknownModel when it is
+        hidden, ModelConflict when the agency may already download it (its own, public, its
+        sector's, or granted)."""
+        versions = self.versions(model_id)
+        if not versions or not may_know(principal, versions[-1].card, self.registry):
+            raise UnknownModel(f"no model {model_id!r}")
+        card = versions[-1].card
+        if principal.role != Role.operator and self.may_download(principal, card):
+            raise ModelConflict(
+                f"{principal.agency} may already download model {model_id} ({card.access} "
+                "access): nothing to ask"
+            )
+        return ModelTerms.of(card)
 
     def grants_of(self, model_id: str) -> list[Grant]:
         """The model's active grants."""
