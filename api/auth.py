@@ -272,18 +272,25 @@ _api_key = APIKeyHeader(
 )
 
 
+Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+ApiKey = Annotated[str | None, Depends(_api_key)]
+Purpose = Annotated[
+    str | None,
+    Header(
+        alias="X-Gongyu-Purpose",
+        description="Why the data is read; recorded in the audit log (percent-encode "
+        "non-ASCII text).",
+    ),
+]
+"""The credentials and declared purpose every authenticated route reads (`current_principal`
+and the routes that may also let an anonymous reader in)."""
+
+
 async def current_principal(
     request: Request,
-    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    api_key: Annotated[str | None, Depends(_api_key)],
-    purpose: Annotated[
-        str | None,
-        Header(
-            alias="X-Gongyu-Purpose",
-            description="Why the data is read; recorded in the audit log (percent-encode "
-            "non-ASCII text).",
-        ),
-    ] = None,
+    bearer: Bearer,
+    api_key: ApiKey,
+    purpose: Purpose = None,
 ) -> Principal:
     """The authenticated caller; 401 `invalid` when credentials are missing or invalid, 403
     `csrf` when a session cookie comes without its CSRF token on a state-changing request.

@@ -24,12 +24,11 @@ import time
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Header, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Request
 from fastapi.responses import Response
-from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy import Engine, func, select
 
-from api.auth import AUTH_FAILURES, SESSION_COOKIE, _api_key, _bearer, current_principal
+from api.auth import AUTH_FAILURES, SESSION_COOKIE, ApiKey, Bearer, Purpose, current_principal
 from api.browse.audit import audit_later
 from api.deps import Catalog, platform_of
 from api.sql.answers import EXTENSIONS, Format, download_url
@@ -454,16 +453,9 @@ def publications(engine: Engine) -> dict[str, tuple[datetime, datetime]]:
 
 async def harvester(
     request: Request,
-    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    api_key: Annotated[str | None, Depends(_api_key)],
-    purpose: Annotated[
-        str | None,
-        Header(
-            alias="X-Gongyu-Purpose",
-            description="Why the data is read; recorded in the audit log (percent-encode "
-            "non-ASCII text).",
-        ),
-    ] = None,
+    bearer: Bearer,
+    api_key: ApiKey,
+    purpose: Purpose = None,
 ) -> Principal | None:
     """The caller as every route has it; None, for an anonymous harvester, only when
     `GONGYU_DCAT_ANONYMOUS` is on and the request carries no credential of any kind."""

@@ -15,11 +15,10 @@ import io
 from enum import StrEnum
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from fastapi.security import HTTPAuthorizationCredentials
 
-from api.auth import AUTH_FAILURES, _api_key, _bearer, current_principal
+from api.auth import AUTH_FAILURES, ApiKey, Bearer, Purpose, current_principal
 from api.browse.audit import CatalogAudit
 from api.deps import PlatformDep, platform_of
 from api.web.i18n import Lang, Translator
@@ -59,16 +58,9 @@ def _client(request: Request) -> str | None:
 
 async def reader(
     request: Request,
-    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    api_key: Annotated[str | None, Depends(_api_key)],
-    purpose: Annotated[
-        str | None,
-        Header(
-            alias="X-Gongyu-Purpose",
-            description="Why the data is read; recorded in the audit log (percent-encode "
-            "non-ASCII text).",
-        ),
-    ] = None,
+    bearer: Bearer,
+    api_key: ApiKey,
+    purpose: Purpose = None,
 ) -> Principal:
     """Who reads an export: the caller's credential as on every route, or, when the disclosure
     is public and none is presented, the signed-in viewer or an anonymous principal."""
