@@ -136,7 +136,8 @@ class Disclosure(BaseModel):
     projects_listed: bool = Field(description="Whether public projects' titles are listed.")
     sectors: list[SectorTable]
     total: Figures = Field(
-        description="Every sector's rows together (a project of two sectors counts in each)."
+        description="Every sector's rows together, but each project once (in a sector's table "
+        "a project of two sectors counts in each)."
     )
 
 
@@ -205,6 +206,10 @@ def disclosure(
     total = Figures()
     for table in tables:
         total.add(table.total)
+    # The commons' own count of projects: each once, however many sectors it serves.
+    total.projects = ProjectsByStatus(
+        **{s.value: sum(p.status == s for p in project_specs) for s in ProjectStatus}
+    )
     return Disclosure(
         generated_at=now,
         window_start=korean_day(since),

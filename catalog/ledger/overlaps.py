@@ -371,11 +371,20 @@ def key_like(column_name: str, contract: Contract) -> bool:
     return bool(column.primary_key_position is not None or column.unique or named)
 
 
+def running_number(values: set[str]) -> bool:
+    """True for a row counter (1, 2, 3 … with hardly a gap): every table numbering its rows
+    holds the same values, which says nothing about what the rows are."""
+    if not all(v.isdigit() for v in values):
+        return False
+    numbers = [int(v) for v in values]
+    return min(numbers) <= 1 and max(numbers) - min(numbers) + 1 <= len(numbers) * 1.1
+
+
 def _sketch(values: Iterable[object]) -> ColumnSketch | None:
     from datasketch import MinHash
 
     distinct = {str(v).strip() for v in values if v is not None and str(v).strip()}
-    if len(distinct) < MIN_DISTINCT:
+    if len(distinct) < MIN_DISTINCT or running_number(distinct):
         return None
     minhash = MinHash(num_perm=NUM_PERM, seed=1)
     minhash.update_batch([v.encode("utf-8") for v in distinct])

@@ -192,3 +192,13 @@ def test_a_board_for_200_projects_takes_well_under_a_second() -> None:
     )
     assert len(board) == 50
     assert min(runs) < 0.5
+
+
+def test_row_counters_are_not_identifiers() -> None:
+    from catalog.ledger.overlaps import running_number
+
+    assert running_number({str(i) for i in range(1, 1659)})  # 번호 1 … N: a row counter
+    assert running_number({str(i) for i in range(1, 500) if i % 37})  # a few rows deleted
+    assert not running_number({str(i) for i in range(1000, 1500)})  # codes from 1000
+    assert not running_number({"1101", "1102", "2101", "3305"})  # sparse codes
+    assert not running_number({"EV-00001", "EV-00002"})  # not numbers
