@@ -18,6 +18,8 @@ delivery was quarantined to its agency and operators.
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from pydantic import BaseModel, ConfigDict
 
 from catalog.access.grants import Grant
@@ -56,20 +58,32 @@ class TablePolicy(BaseModel):
         return any(c.masked for c in self.columns if c.name == name)
 
 
-def may_read(
-    principal: Principal, contract: Contract, registry: Registry, grants: list[Grant]
-) -> bool:
-    """True when the caller's agency may read the dataset at all."""
-    if contract.access == AccessLevel.public:
+class Shared(Protocol):
+    """What decides who may read a thing: its access level, owning agency and sector (a
+    dataset's contract, a shared model's card)."""
+
+    @property
+    def access(self) -> AccessLevel: ...
+
+    @property
+    def agency(self) -> str: ...
+
+    @property
+    def sector(self) -> str: ...
+
+
+def may_read(principal: Principal, shared: Shared, registry: Registry, grants: list[Grant]) -> bool:
+    """True when the caller's agency may read the dataset (or use the model) at all."""
+    if shared.access == AccessLevel.public:
         return True
     if principal.role == Role.operator:
         return False
-    if principal.agency == contract.agency:
+    if principal.agency == shared.agency:
         return True
-    if contract.access == AccessLevel.sector:
-        member = contract.sector in {s.id for s in registry.sectors_of(principal.agency)}
+    if shared.access == AccessLevel.sector:
+        member = shared.sector in {s.id for s in registry.sectors_of(principal.agency)}
         return member or bool(grants)  # an approved request opens it beyond the sector
-    if contract.access == AccessLevel.restricted:
+    if shared.access == AccessLevel.restricted:
         return bool(grants)
     return False
 

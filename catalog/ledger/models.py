@@ -268,27 +268,10 @@ def grant_id_of(model_id: str) -> str:
     return GRANT_PREFIX + model_id
 
 
-def may_use(principal: Principal, card: ModelCard, registry: Registry, grants: list[Grant]) -> bool:
-    """True when the caller's agency may download the model: `may_read`'s rules with the
-    model's access level, owner and sector (`grants`: the agency's active grants on it)."""
-    if card.access == AccessLevel.public:
-        return True
-    if principal.role == Role.operator:
-        return False  # operators run the platform and read public things only, as for data
-    if principal.agency == card.agency:
-        return True
-    if card.access == AccessLevel.sector:
-        member = card.sector in {s.id for s in registry.sectors_of(principal.agency)}
-        return member or bool(grants)
-    if card.access == AccessLevel.restricted:
-        return bool(grants)
-    return False
-
-
 def may_know(principal: Principal, card: ModelCard, registry: Registry) -> bool:
     """True when the model's card exists for the caller: every model's but another agency's
     `private` one."""
-    return card.access != AccessLevel.private or may_use(principal, card, registry, [])
+    return card.access != AccessLevel.private or may_read(principal, card, registry, [])
 
 
 class ModelRegistry:
@@ -529,7 +512,7 @@ class ModelRegistry:
             if principal.role == Role.operator
             else self.grants.active(principal.agency, grant_id_of(card.id))
         )
-        return may_use(principal, card, self.registry, held)
+        return may_read(principal, card, self.registry, held)
 
     def entry(self, principal: Principal, model_id: str) -> ModelEntry:
         """The model as the caller sees it; UnknownModel when it is absent or hidden."""
