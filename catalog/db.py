@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     Date,
     DateTime,
@@ -140,6 +141,59 @@ api_keys = Table(
     Column("secret_sha256", String(64), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("revoked_at", DateTime(timezone=True)),
+    # The person or service account the key belongs to (catalog/people), what it may do
+    # (comma-separated scopes; null: everything its role may) and when it stops working.
+    Column("person_id", String(64), index=True),
+    Column("scopes", String(64)),
+    Column("expires_at", DateTime(timezone=True)),
+)
+
+# People and service accounts (catalog/people): who acts, for which agency, in which roles; the
+# password only as its argon2 hash; the TOTP secret and the last time step used (no code twice).
+people = Table(
+    "gongyu_people",
+    metadata,
+    Column("person_id", String(64), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("agency", String(64), nullable=False, index=True),
+    Column("name", String(256), nullable=False),
+    Column("email", String(320)),
+    Column("login", String(128), unique=True),
+    Column("roles", String(128), nullable=False),
+    Column("password_hash", String(256)),
+    Column("totp_secret", String(64)),
+    Column("totp_enrolled_at", DateTime(timezone=True)),
+    Column("totp_last_step", BigInteger),
+    Column("failures", Integer, nullable=False, default=0),
+    Column("locked_until", DateTime(timezone=True)),
+    Column("oidc_issuer", String(512)),
+    Column("oidc_subject", String(256)),
+    Column("disabled_at", DateTime(timezone=True)),
+    Column("created_by", String(256), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("oidc_issuer", "oidc_subject", name="uq_gongyu_people_oidc"),
+)
+
+# One-time recovery codes of a person's second factor, kept only as SHA-256.
+recovery_codes = Table(
+    "gongyu_recovery_codes",
+    metadata,
+    Column("code_sha256", String(64), primary_key=True),
+    Column("person_id", String(64), nullable=False, index=True),
+    Column("used_at", DateTime(timezone=True)),
+)
+
+# Sign-in steps in flight (catalog/access/challenges.py): a password passed and waiting for the
+# second factor, an identity provider's state seen; only the SHA-256 of their ids is kept.
+signin_challenges = Table(
+    "gongyu_signin_challenges",
+    metadata,
+    Column("challenge_sha256", String(64), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("person_id", String(64)),
+    Column("next_path", Text),
+    Column("expires_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("used_at", DateTime(timezone=True)),
 )
 
 grants = Table(
@@ -231,6 +285,8 @@ audit_log = Table(
     Column("hash", String(64), nullable=False),
     # On a completing record: the `seq` of the opening record of the same request.
     Column("completes", Integer, index=True),
+    # The person or service account acting (chained when set).
+    Column("person", String(256), index=True),
 )
 
 # Web sessions (catalog/access/sessions.py): the cookie's random id is stored only as its SHA-256.
@@ -245,6 +301,11 @@ sessions = Table(
     Column("csrf_token", String(64), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False, index=True),
+    # The person signed in, every role they hold (the session acts in `role`, one of them), and
+    # whether they must still enrol a second factor before anything else.
+    Column("person_id", String(64)),
+    Column("roles", String(128)),
+    Column("mfa_pending", Boolean, nullable=False, default=False),
 )
 
 

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from catalog.access.audit import AuditLog
+    from catalog.access.challenges import Challenges
     from catalog.access.grants import Grants
     from catalog.access.keys import ApiKeys
     from catalog.access.notices import Notices
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from catalog.lakehouse import Lakehouse
     from catalog.ledger.models import ModelRegistry
     from catalog.ledger.projects import ProjectLedger
+    from catalog.people.people import People
     from contracts.live import LiveContracts
     from contracts.model import Contract
     from gongyu.ground.storage import Storage, Store
@@ -168,6 +170,25 @@ class Platform:
         from catalog.access.keys import ApiKeys
 
         return ApiKeys(self.engine, self.registry)
+
+    @cached_property
+    def challenges(self) -> Challenges:
+        """Sign-in steps in flight (shared by every worker)."""
+        from catalog.access.challenges import Challenges
+
+        return Challenges(self.engine)
+
+    @cached_property
+    def people(self) -> People:
+        """People and service accounts, their roles and sign-in factors."""
+        from catalog.people.people import People
+
+        return People(
+            self.engine,
+            self.registry,
+            lockout_failures=self.settings.signin_lockout_failures,
+            lockout_minutes=self.settings.signin_lockout_minutes,
+        )
 
     @cached_property
     def grants(self) -> Grants:

@@ -53,7 +53,7 @@ CHAINED_FIELDS = (
     "error",
 )
 # Chained only when set, so records written before these fields existed keep their hash.
-OPTIONAL_CHAINED_FIELDS = ("completes",)
+OPTIONAL_CHAINED_FIELDS = ("completes", "person")
 GENESIS = "0" * 64
 # Built once: building them per append cost twice the database's own work.
 _LAST = select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
@@ -74,6 +74,8 @@ class AuditKind(StrEnum):
     upload = "upload"
     audit = "audit"
     access = "access"  # access requests: asked, decided, narrowed, granted, revoked, expired
+    signin = "signin"  # a person's sign-in factors: password, one-time code, recovery code, SSO
+    admin = "admin"  # operators' acts on people, tokens, grants (the console)
 
 
 class Outcome(StrEnum):
@@ -96,7 +98,10 @@ class AuditRecord(BaseModel):
     seq: int = Field(description="Position in the chain, from 1, without gaps.")
     at: datetime = Field(description="When the request was made (UTC).")
     subject: str = Field(description="API key id or the token's `sub`.")
-    via: str = Field(description="`api_key` or `token`.")
+    via: str = Field(description="`api_key`, `token`, `password`, `oidc`, `product`, `anonymous`.")
+    person: str | None = Field(
+        None, description="The person or service account acting (records before people: null)."
+    )
     agency: str
     role: str
     purpose: str | None
@@ -259,6 +264,7 @@ class AuditLog:
             "outcome": Outcome(outcome).value,
             "error": error,
             "completes": completes,
+            "person": principal.person,
         }
         for attempt in range(MAX_ATTEMPTS):
             record = self._append(body)
@@ -292,12 +298,23 @@ class AuditLog:
         dataset_ids: Iterable[str] | None = None,
         since: datetime | None = None,
         limit: int = 100,
+        *,
+        person: str | None = None,
+        kind: str | None = None,
+        before: int | None = None,
     ) -> list[AuditRecord]:
         """The newest records first: of callers from `agency`, touching any of `dataset_ids`
-        (an empty list matches none), made at or after `since`."""
+        (an empty list matches none), made at or after `since`, by `person`, of `kind`, before
+        sequence number `before` (the next page)."""
         query = select(audit_log).order_by(audit_log.c.seq.desc()).limit(limit)
         if agency:
             query = query.where(audit_log.c.agency == agency)
+        if person:
+            query = query.where(audit_log.c.person == person)
+        if kind:
+            query = query.where(audit_log.c.kind == kind)
+        if before is not None:
+            query = query.where(audit_log.c.seq < before)
         if since:
             query = query.where(audit_log.c.at >= stamp(since))
         if dataset_ids is not None:

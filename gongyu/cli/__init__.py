@@ -16,6 +16,7 @@ from gongyu.cli import (
     engines,
     grants,
     keys,
+    people,
     privacy,
     projects,
     requests,
@@ -42,6 +43,7 @@ app.command("dagster-home")(dagster.dagster_home_command)
 app.add_typer(contracts.app, name="contracts")
 app.add_typer(privacy.app, name="privacy")
 app.add_typer(keys.app, name="keys")
+app.add_typer(people.app, name="people")
 app.add_typer(grants.app, name="grants")
 app.add_typer(requests.app, name="requests")
 app.add_typer(projects.app, name="projects")

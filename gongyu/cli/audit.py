@@ -76,28 +76,38 @@ def export(
 @app.command("list")
 def list_records(
     agency: Annotated[str | None, typer.Option(help="Only requests by this agency.")] = None,
+    person: Annotated[
+        str | None, typer.Option(help="Only requests by this person or service account.")
+    ] = None,
+    kind: Annotated[
+        str | None, typer.Option(help="Only records of this kind (sql, signin…).")
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, help="How many records, newest first.")] = 20,
     workspace: WorkspaceOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False,
 ) -> None:
-    """List the newest audit records: time, caller, purpose, kind, datasets, rows, outcome.
+    """List the newest audit records: time, person, credential, purpose, kind, datasets, rows,
+    outcome.
 
     Example: gongyu audit list --agency koroad --limit 50
     """
     with user_errors():
-        records = platform_for(workspace).audit.records(agency=agency, limit=limit)
+        records = platform_for(workspace).audit.records(
+            agency=agency, limit=limit, person=person, kind=kind
+        )
     if as_json:
         rows = [r.model_dump(mode="json") for r in records]
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=1))
         return
     table = Table(
-        "seq", "at (UTC)", "subject", "agency", "role", "purpose", "kind", "datasets", "rows",
-        "ms", "outcome", "statement",
+        "seq", "at (UTC)", "person", "subject", "agency", "role", "purpose", "kind", "datasets",
+        "rows", "ms", "outcome", "statement",
     )  # fmt: skip
     for r in records:
         table.add_row(
             str(r.seq),
             f"{r.at:%Y-%m-%d %H:%M:%S}",
+            r.person or "",
             r.subject,
             r.agency,
             r.role,

@@ -132,6 +132,8 @@ def test_api_key_in_either_header(servers: Servers) -> None:
             "role": "steward",
             "via": "api_key",
             "purpose": None,
+            "person": key.person_id,
+            "scopes": None,
         }
 
 
@@ -176,6 +178,8 @@ def test_hs256_token_accepted(servers: Servers) -> None:
         "role": "analyst",
         "via": "token",
         "purpose": None,
+        "person": "kim.analyst@koroad.or.kr",
+        "scopes": None,
     }
     # API keys work beside tokens.
     _, token = servers.platform.keys.create("koroad", Role.operator)

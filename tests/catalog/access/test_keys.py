@@ -30,8 +30,11 @@ def gongyu(*args: str) -> subprocess.CompletedProcess[str]:
 def test_create_verify_revoke(platform: Platform) -> None:
     key, token = platform.keys.create("kotsa", Role.analyst, "traffic team")
     assert token.startswith(f"gyk_{key.key_id}_")
+    # A key made without a person is its agency's service account's.
+    assert key.person_id == f"svc-{key.key_id}"
+    assert platform.people.get(key.person_id).kind == "service"
     assert platform.keys.verify(token) == Principal(
-        subject=key.key_id, agency="kotsa", role=Role.analyst, via="api_key"
+        subject=key.key_id, agency="kotsa", role=Role.analyst, via="api_key", person=key.person_id
     )
     revoked = platform.keys.revoke(key.key_id)
     assert revoked.revoked_at is not None
