@@ -34,6 +34,7 @@ from pydantic import BaseModel, Field, StrictStr, ValidationError
 
 from api.deps import platform_of, sessions_of
 from api.ratelimit import RATE_LIMITED, record_failure
+from api.scopes import required_scope
 from catalog.access.keys import PREFIX, TOKEN
 from catalog.access.principal import Principal, Role
 from gongyu.ground.settings import Settings
@@ -182,7 +183,9 @@ def verify_token(settings: Settings, registry: Registry, token: str) -> Authenti
         return None
     if registry.agency(claims.agency) is None:
         return None
-    principal = Principal(subject=claims.sub, agency=claims.agency, role=claims.role, via="token")
+    principal = Principal(
+        subject=claims.sub, agency=claims.agency, role=claims.role, via="token", person=claims.sub
+    )
     return Authenticated(principal, datetime.fromtimestamp(claims.exp, UTC))
 
 
@@ -241,7 +244,7 @@ def session_principal(request: Request) -> Principal | None:
     if not session_id:
         return None
     session = store.get(session_id)
-    if session is None:
+    if session is None or session.mfa_pending:  # a second factor to enrol first
         return None
     if request.method not in SAFE_METHODS:
         sent = request.headers.get(CSRF_HEADER, "")
@@ -293,7 +296,8 @@ async def current_principal(
     purpose: Purpose = None,
 ) -> Principal:
     """The authenticated caller; 401 `invalid` when credentials are missing or invalid, 403
-    `csrf` when a session cookie comes without its CSRF token on a state-changing request.
+    `csrf` when a session cookie comes without its CSRF token on a state-changing request, 403
+    `scope: …` when the credential's scopes do not cover the route (`api.scopes`).
 
     A request with a key or token is judged by it alone; the session cookie counts only
     without one. A failure past the limit is 429 `invalid` with `Retry-After`. Runs on the
@@ -314,6 +318,9 @@ async def current_principal(
         principal = session_principal(request)
     if principal is None:
         raise HTTPException(401, "invalid", headers={"WWW-Authenticate": "Bearer"})
+    needed = required_scope(request)
+    if needed is not None and not principal.allows(needed):
+        raise HTTPException(403, f"scope: this token may not be used to {needed.value}")
     return principal.model_copy(update={"purpose": declared_purpose(purpose)})
 
 
