@@ -128,6 +128,8 @@ def page(
         path=request.url.path,
         viewer=session.principal if session else None,
         csrf=session.csrf_token if session else None,
+        # A session waiting for its second factor reaches nothing but the enrolment: no menu.
+        enrolling=bool(session and session.mfa_pending),
         **context,
     )
     response = HTMLResponse(html, status_code=status)

@@ -7,10 +7,13 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, Request, Response
+from fastapi.responses import RedirectResponse
 
 from api.auth import SESSION_COOKIE
 from api.deps import sessions_of
+from api.scopes import required_scope
 from api.web.render import is_https
+from catalog.access.principal import Principal, Role
 from catalog.access.sessions import Session
 
 
@@ -20,6 +23,14 @@ class SignInRequired(Exception):
     def __init__(self, next_path: str) -> None:
         super().__init__(next_path)
         self.next_path = next_path
+
+
+class EnrolmentRequired(Exception):
+    """A person who must have a second factor has none yet: only its enrolment is open."""
+
+
+# What a session waiting for its second factor's enrolment may reach.
+ENROLMENT_PATHS = ("/account/mfa", "/signout")
 
 
 class PageError(Exception):
@@ -55,6 +66,11 @@ async def signed_in(request: Request) -> Session:
             raise SignInRequired("/")
         query = f"?{request.url.query}" if request.url.query else ""
         raise SignInRequired(request.url.path + query)
+    if session.mfa_pending and not request.url.path.startswith(ENROLMENT_PATHS):
+        raise EnrolmentRequired()
+    needed = required_scope(request)
+    if needed is not None and not session.principal.allows(needed):
+        raise PageError(403, "error.scope")
     return session
 
 
@@ -81,6 +97,28 @@ def keep_session(response: Response, request: Request, session_id: str, session:
         samesite="lax",
         secure=is_https(request),
     )
+
+
+def open_session(
+    request: Request,
+    principal: Principal,
+    next_path: str,
+    *,
+    roles: tuple[Role, ...] = (),
+    mfa_pending: bool = False,
+    not_after: datetime | None = None,
+) -> RedirectResponse:
+    """Sign the browser in as `principal` and send it on to `next_path` (a local path): a new
+    session id every time (no fixation), the old session ended."""
+    sessions = sessions_of(request)
+    if old := request.cookies.get(SESSION_COOKIE):
+        sessions.delete(old)
+    session_id, session = sessions.create(
+        principal, not_after, roles=roles, mfa_pending=mfa_pending
+    )
+    response = RedirectResponse(local_path(next_path), status_code=303)
+    keep_session(response, request, session_id, session)
+    return response
 
 
 def drop_session(response: Response, request: Request) -> None:
