@@ -13,7 +13,6 @@ import dagster as dg
 
 from assets.definitions import build_definitions
 from assets.runner import ProductRun, dagster_instance, run_pending, run_products
-from assets.ui_reload import reload_code_location
 from catalog.deliveries import Delivery, DeliveryState
 from gongyu.delivery.landing import receive_dropped
 from gongyu.platform import Platform
@@ -73,11 +72,7 @@ class DeliveryWorker:
         """The Definitions of the contracts as they are now, rebuilt only when they changed."""
         version = self.platform.reload_contracts()
         if self._defs is None or version != self._version:
-            changed = self._defs is not None
             self._defs, self._version = build_definitions(self.platform), version
-            url = self.platform.settings.dagster_url
-            if changed and url:
-                reload_code_location(url)  # the UI's own code location still has the old assets
         return self._defs
 
     def warm_up(self) -> None:

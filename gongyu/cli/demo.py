@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -29,11 +30,13 @@ def demo(
     no_serve: Annotated[
         bool, typer.Option("--no-serve", help="Stop after the summary instead of serving.")
     ] = False,
-    port: Annotated[int, typer.Option(help="Port of the Dagster UI.")] = 3000,
-    api_port: Annotated[int, typer.Option(help="Port of the SQL API.")] = 8000,
+    api_port: Annotated[
+        int, typer.Option(help="Port of the SQL API, the catalog and Dagster's UI (/dagster).")
+    ] = 8000,
 ) -> None:
     """Build a fresh workspace, deliver the real datasets (three must fail, one is fixed), run
-    them through Dagster, print a summary, then serve the SQL API and the Dagster UI.
+    them through Dagster, print a summary, then serve the SQL API with Dagster's UI inside it
+    (behind the sign-in) and Dagster's daemon.
 
     Exit code (with --no-serve): 0 only when every delivery ended as expected.
     Example: gongyu demo --workspace /tmp/gongyu-demo --no-serve
@@ -80,7 +83,7 @@ def demo(
     )
     if no_serve:
         raise typer.Exit(1 if unexpected or failed else 0)
-    serve(platform, port, api_port)
+    serve(platform, api_port)
 
 
 def summary(results: list[DemoResult]) -> Table:
@@ -109,11 +112,14 @@ DEMO_CALLERS = (
     ("knpa", Role.steward),
     ("nhis", Role.secretariat),
     ("koroad", Role.analyst),
+    ("mois", Role.operator),
 )
 """Callers the demo makes keys for: the welfare secretariat's analyst, an analyst of another
 sector, the police agency's steward (who owns the restricted drunk-driving table and decides
-requests for it), the welfare secretariat's officer (the joint-use board, the second approval)
-and KoROAD's analyst (granted the drunk-driving table by the demo's requests)."""
+requests for it), the welfare secretariat's officer (the joint-use board, the second approval),
+KoROAD's analyst (granted the drunk-driving table by the demo's requests) and the platform's
+operator at the Ministry of the Interior and Safety (Dagster's UI in full; stewards see it
+read-only)."""
 
 
 def joint_summary(steps: list[JointStep]) -> Table:
@@ -184,24 +190,54 @@ def demo_keys(platform: Platform) -> list[tuple[str, Role, str]]:
     ]
 
 
-def serve(platform: Platform, port: int, api_port: int) -> None:
-    """Serve the SQL API and the Dagster UI (webserver and daemon) until interrupted."""
+DEMO_PEOPLE = (
+    ("knpa", "경찰청 데이터 관리자", (Role.steward,), "steward@police.go.kr"),
+    ("nhis", "건강보험공단 간사", (Role.secretariat, Role.analyst), "secretariat@nhis.or.kr"),
+    ("kotsa", "교통안전공단 분석가", (Role.analyst,), "analyst@kotsa.or.kr"),
+    ("mois", "행정안전부 운영자", (Role.operator,), "operator@mois.go.kr"),
+)
+"""People the demo makes, each with a password printed once: the analyst signs in with it
+alone, the others enrol an authenticator app (TOTP) at their first sign-in."""
+
+
+def demo_people(platform: Platform) -> list[tuple[str, str, str]]:
+    """The demo's people, made now: (login, roles, initial password)."""
+    made = []
+    for agency, name, roles, login in DEMO_PEOPLE:
+        password = secrets.token_urlsafe(12)
+        platform.people.create(agency, name, roles, login=login, password=password)
+        made.append((login, ", ".join(r.value for r in roles), password))
+    return made
+
+
+def serve(platform: Platform, api_port: int) -> None:
+    """Serve the SQL API with Dagster's UI inside it, and Dagster's daemon (schedules and
+    sensors), until interrupted."""
     from assets.runner import dagster_home
 
     env = {
         **os.environ,
         "GONGYU_HOME": str(platform.workspace.root),
-        # The worker (in `gongyu serve`) reloads the UI when a contract is approved.
-        "GONGYU_DAGSTER_URL": f"http://127.0.0.1:{port}",
+        # Dagster's UI has no sign-in of its own: served inside the API, behind Gongyu's.
+        "GONGYU_DAGSTER_UI": "true",
         "DAGSTER_HOME": str(dagster_home(platform.workspace)),
     }
     bin_dir = Path(sys.executable).parent
+    console.print(
+        "People (sign in at /signin; stewards, secretariats and operators enrol an "
+        "authenticator app first; `gongyu people create` makes more):",
+        soft_wrap=True,
+    )
+    for login, roles, password in demo_people(platform):
+        console.print(f"  {login:24} {roles:21} {password}")
     keys = demo_keys(platform)
-    console.print("API keys (shown once; `gongyu keys create` makes more):")
+    console.print("Service accounts' API keys (shown once; `gongyu people token` makes more):")
     for agency, role, key in keys:
         console.print(f"  {agency:6} {role.value:11} {key}")
     sql = "SELECT sido, count(*) FROM welfare_safety.koroad_fatal_traffic_accidents GROUP BY 1"
-    console.print(f"Catalog: http://127.0.0.1:{api_port}/ (sign in with a key above)")
+    console.print(
+        f"Catalog: http://127.0.0.1:{api_port}/ (sign in as a person or with a key above)"
+    )
     console.print(f"Public disclosure (no sign-in): http://127.0.0.1:{api_port}/disclosure")
     console.print(
         f"SQL API: http://127.0.0.1:{api_port}/docs — e.g.\n"
@@ -214,20 +250,19 @@ def serve(platform: Platform, port: int, api_port: int) -> None:
         "the SQL API (gongyu serve)": subprocess.Popen(
             [str(bin_dir / "gongyu"), "serve", "--port", str(api_port)], env=env, cwd=REPO
         ),
-        "Dagster (dagster dev)": subprocess.Popen(
-            [
-                str(bin_dir / "dagster"),
-                "dev",
-                "-w",
-                str(REPO / "workspace.yaml"),
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(port),
-            ],
+        "Dagster's daemon (dagster-daemon)": subprocess.Popen(
+            [str(bin_dir / "dagster-daemon"), "run", "-w", str(REPO / "workspace.yaml")],
             env=env,
             cwd=REPO,
         ),
     }
-    console.print(f"Dagster UI: http://127.0.0.1:{port}  (Ctrl-C to stop both)")
-    raise typer.Exit(supervise(children))
+    console.print(
+        f"Dagster UI: http://127.0.0.1:{api_port}/dagster (signed in as operator; "
+        "stewards read-only)  (Ctrl-C to stop)"
+    )
+    code = supervise(children)
+    # Everything is stopped and written: skip the interpreter's teardown, seconds of garbage
+    # collection of the heap the demo's runs built, so SIGTERM ends the demo within seconds.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

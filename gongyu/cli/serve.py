@@ -41,6 +41,10 @@ def serve(
     settings = settings_for(workspace)
     with user_errors():
         platform = Platform(settings)  # fails early, with a message, on a bad workspace
+    if settings.dagster_ui:  # the API's Dagster UI reads the workspace's instance file
+        from assets.runner import dagster_home
+
+        dagster_home(platform.workspace)
     root = str(platform.workspace.root)
     # Workers build their own app from the environment: pass the workspace on.
     os.environ["GONGYU_HOME"] = root

@@ -1,27 +1,28 @@
-"""`dagster dev` on a workspace: the daemon's sensor runs a dropped file; the UI shows it all."""
+"""The demo's Dagster: `dagster-daemon` on a workspace runs a dropped file from its sensor, and the
+UI inside `gongyu serve` (`/dagster`, signed in as an operator) shows the assets, checks and
+runs (an approved contract reaching the UI at once: tests/api/test_dagster_ui.py)."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
-from pydantic import HttpUrl
 
 from assets.freshness import FRESHNESS_JOB
 from assets.runner import dagster_home
-from assets.worker import DeliveryWorker
-from catalog.access.principal import Principal, Role
+from catalog.access.principal import Role
 from catalog.deliveries import DeliveryState
 from gongyu.platform import Platform
+from tests.api.web_session import sign_in
+from tests.api.world import free_port
 from tests.conftest import REPO, data_file
 
 QUERY = """{
@@ -34,20 +35,10 @@ QUERY = """{
 }"""
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def graphql(port: int) -> dict:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/graphql",
-        data=json.dumps({"query": QUERY}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read())["data"]
+def graphql(client: httpx.Client) -> dict:
+    answer = client.post("/dagster/graphql", json={"query": QUERY})
+    answer.raise_for_status()
+    return answer.json()["data"]
 
 
 def delivery_runs(data: dict) -> list[dict]:
@@ -56,68 +47,58 @@ def delivery_runs(data: dict) -> list[dict]:
     return [r for r in runs if any(t["key"] == "gongyu/delivery" for t in r["tags"])]
 
 
-def wait_for(predicate, seconds: float, what: str, server: subprocess.Popen) -> None:
+def wait_for(
+    predicate: Callable[[], bool], seconds: float, what: str, servers: list[subprocess.Popen]
+) -> None:
     deadline = time.monotonic() + seconds
     while not predicate():
-        assert server.poll() is None, f"dagster dev exited while waiting for {what}"
+        assert all(s.poll() is None for s in servers), f"a server exited waiting for {what}"
         assert time.monotonic() < deadline, f"no {what} within {seconds:.0f} s"
         time.sleep(1)
 
 
-def approved_contract_reaches_the_ui(platform: Platform, port: int) -> None:
-    """A contract approved in the catalog: the worker's next look reloads the UI, which shows
-    its asset (no restart of `dagster dev`)."""
-    settings = platform.settings.model_copy(
-        update={"dagster_url": HttpUrl(f"http://127.0.0.1:{port}")}
-    )
-    worker = DeliveryWorker(Platform(settings))
-    worker.definitions()
-    text = platform.contract("kotsa_car_inspection_centers").text.replace(
-        "id: kotsa_car_inspection_centers", "id: kotsa_centers_approved"
-    )
-    steward = Principal(subject="t", agency="kotsa", role=Role.steward, via="api_key")
-    operator = Principal(subject="o", agency="kotsa", role=Role.operator, via="api_key")
-    reviews = worker.platform.contract_reviews
-    reviews.submit(steward, text)
-    reviews.approve(
-        operator,
-        "kotsa_centers_approved",
-        platform.contract("kotsa_car_inspection_centers").version,
-    )
-    worker.definitions()
-    keys = {tuple(n["assetKey"]["path"]) for n in graphql(port)["assetNodes"]}
-    assert ("transport_logistics", "kotsa", "kotsa_centers_approved") in keys
+def answers(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/healthz", timeout=2).status_code == 200
+    except httpx.TransportError:
+        return False
 
 
 @pytest.mark.slow
-def test_dagster_dev_runs_dropped_files_and_shows_assets_checks_runs(platform: Platform) -> None:
+def test_the_daemon_runs_dropped_files_and_the_ui_shows_assets_checks_runs(
+    platform: Platform,
+) -> None:
     contract = platform.contract("kotsa_car_inspection_centers")
     zone = platform.workspace.landing / contract.agency / contract.id
     zone.mkdir(parents=True)
-    port = free_port()
+    port, bin_dir = free_port(), Path(sys.executable).parent
+    root = str(platform.workspace.root)
     env = {
         **os.environ,
-        "GONGYU_HOME": str(platform.workspace.root),
+        "GONGYU_HOME": root,
+        "GONGYU_DAGSTER_UI": "true",
         "DAGSTER_HOME": str(dagster_home(platform.workspace)),
     }
-    server = subprocess.Popen(
-        [
-            str(Path(sys.executable).with_name("dagster")),
-            "dev",
-            "-w",
-            "workspace.yaml",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(port),
-        ],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
+    operator = platform.keys.create("kotsa", Role.operator, "test operator")[1]
+    commands = (
+        [str(bin_dir / "gongyu"), "serve", "--no-worker", "--workspace", root, "--port", str(port)],
+        [str(bin_dir / "dagster-daemon"), "run", "-w", "workspace.yaml"],
     )
+    servers = [
+        subprocess.Popen(
+            command,
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        for command in commands
+    ]
+    url = f"http://127.0.0.1:{port}"
     try:
+        wait_for(lambda: answers(url), 180, "API with Dagster's UI", servers)
+        client = sign_in(url, operator)
         shutil.copy(
             data_file("transport_logistics/kotsa_car_inspection_centers_20210927.csv"),
             zone / "drop.csv",
@@ -127,30 +108,28 @@ def test_dagster_dev_runs_dropped_files_and_shows_assets_checks_runs(platform: P
             done = platform.deliveries.list(states=(DeliveryState.published,))
             return bool(done)
 
-        wait_for(published, 240, "published delivery from the daemon's sensor", server)
+        wait_for(published, 240, "published delivery from the daemon's sensor", servers)
 
         data: dict = {}
 
         def run_finished() -> bool:
             # The delivery is published inside the run; the run ends a moment later.
-            try:
-                data.update(graphql(port))
-            except OSError:
-                return False
+            data.update(graphql(client))
             done = {"SUCCESS", "FAILURE", "CANCELED"}
             runs = delivery_runs(data)
             checked = [r for r in data["runsOrError"]["results"] if r["jobName"] == FRESHNESS_JOB]
             return bool(runs and checked) and {runs[0]["status"], checked[-1]["status"]} <= done
 
-        wait_for(run_finished, 120, "finished run in the webserver", server)
-        approved_contract_reaches_the_ui(platform, port)
+        wait_for(run_finished, 120, "finished run in the UI", servers)
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=60)
-        except subprocess.TimeoutExpired:  # never leave a daemon behind on a slow machine
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
+        for server in servers:
+            os.killpg(server.pid, signal.SIGTERM)
+        for server in servers:
+            try:
+                server.wait(timeout=60)
+            except subprocess.TimeoutExpired:  # never leave a daemon behind on a slow machine
+                os.killpg(server.pid, signal.SIGKILL)
+                server.wait()
     [delivery] = platform.deliveries.list()
     assert delivery.rows == 59 and delivery.filename == "drop.csv"
     nodes = {tuple(n["assetKey"]["path"]): n for n in data["assetNodes"]}

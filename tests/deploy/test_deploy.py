@@ -22,7 +22,7 @@ from gongyu.platform import Platform
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 COMPOSE = DEPLOY / "compose.yaml"
-GONGYU_SERVICES = {"api", "dagster-webserver", "dagster-daemon"}
+GONGYU_SERVICES = {"api", "dagster-daemon"}
 VARIABLE = re.compile(r"\$\{(\w+)(?::[?-][^}]*)?\}")
 
 
@@ -67,7 +67,9 @@ def test_compose_services_images_commands_and_ports() -> None:
     api = services["api"]["command"]
     assert api[:2] == ["gongyu", "serve"] and int(api[api.index("--workers") + 1]) > 1
     assert services["api"]["ports"] == ["8000:8000"]
-    assert "dagster-webserver" in services["dagster-webserver"]["command"][-1]
+    # Dagster's UI has no sign-in: it is served only inside the API, never on a port of its own.
+    assert services["api"]["environment"]["GONGYU_DAGSTER_UI"] == "true"
+    assert not any("dagster-webserver" in str(s.get("command")) for s in services.values())
     assert "dagster-daemon run" in services["dagster-daemon"]["command"][-1]
     for name in GONGYU_SERVICES:
         service = services[name]
