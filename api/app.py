@@ -24,7 +24,7 @@ from fastapi_offline import FastAPIOffline
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 import gongyu
-from api import audit, docs, web
+from api import admin, audit, dagster_ui, docs, web
 from api.browse import ckan, dcat
 from api.browse import routes as browse
 from api.browse.service import CatalogService
@@ -94,8 +94,11 @@ def create_app(platform: Platform) -> FastAPI:
     app.include_router(ledger_overlaps.router)
     app.include_router(overlap_page.router)
     app.include_router(model_pages.router)
+    app.include_router(admin.router)
     web.mount(app)
     docs.mount(app)
+    if settings.dagster_ui:  # after the lifespan above: its code server starts and stops inside
+        dagster_ui.mount(app)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

@@ -18,6 +18,10 @@ def shipped(package: str, name: str = "") -> Path:
     return Path(spec.origin).parent / name
 
 
+# Hosts a provider may be reached on without TLS (tests, a provider beside the catalog).
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "[::1]", "::1"})
+
+
 class Settings(BaseSettings):
     """Gongyu's configuration; read from `GONGYU_*` environment variables or passed in."""
 
@@ -66,12 +70,12 @@ class Settings(BaseSettings):
         "starts) asks the catalog database for pending deliveries, in seconds: an upload waits "
         "at most this long before its run starts.",
     )
-    dagster_url: HttpUrl | None = Field(
-        None,
-        description="The Dagster webserver (`dagster dev`, as the demo starts it) that the "
-        "delivery worker asks to reload Gongyu's code location when a contract is approved or "
-        "changed, so the UI shows the new dataset's asset at once. Unset: the UI shows it after "
-        "its next reload.",
+    dagster_ui: bool = Field(
+        False,
+        description="Serve Dagster's UI inside the API at `/dagster`, behind Gongyu's sign-in: "
+        "operators see all of it, stewards a read-only view, other roles nothing. Dagster's "
+        "webserver has no sign-in of its own, so it never listens on a port of its own; "
+        "`gongyu demo` turns this on.",
     )
     sample_rows: int = Field(
         10, ge=1, le=10, description="Sample rows kept per failing rule in quarantine reports."
@@ -207,6 +211,19 @@ class Settings(BaseSettings):
         "lakehouse; created on first use. Mount it from a secret store in production.",
         json_schema_extra={"documented_default": "`<home>/keys/pseudonyms.json`"},
     )
+    signin_lockout_failures: int = Field(
+        5,
+        ge=1,
+        le=100,
+        description="Failed sign-in factors in a row (password, one-time code, recovery code) "
+        "after which a person is locked out of every factor for `GONGYU_SIGNIN_LOCKOUT_MINUTES`.",
+    )
+    signin_lockout_minutes: float = Field(
+        15.0,
+        gt=0,
+        description="How long a locked-out person is refused, in minutes (an operator may "
+        "unlock sooner by enabling them again).",
+    )
     session_hours: float = Field(
         8.0,
         gt=0,
@@ -237,6 +254,41 @@ class Settings(BaseSettings):
         json_schema_extra={
             "documented_default": '`["HS256"]` with a secret, `["RS256"]` with a key file'
         },
+    )
+    oidc_issuer: HttpUrl | None = Field(
+        None,
+        description="Issuer of the identity provider people sign in with (OpenID Connect), e.g. "
+        "`https://sso.example.go.kr/realms/gov`; its discovery document and keys are read from "
+        "`<issuer>/.well-known/openid-configuration` only. HTTPS unless on loopback. Unset, "
+        "there is no single sign-on.",
+    )
+    oidc_client_id: str | None = Field(
+        None, description="Gongyu's client id at the identity provider; required with an issuer."
+    )
+    oidc_client_secret: SecretStr | None = Field(
+        None,
+        description="Gongyu's client secret at the identity provider (sent with HTTP Basic to "
+        "its token endpoint); unset for a public client, which PKCE still protects.",
+    )
+    oidc_scopes: str = Field(
+        "openid profile email",
+        description="Scopes asked for at sign-in (space-separated; `openid` is always sent).",
+    )
+    oidc_agency_claim: str = Field(
+        "agency",
+        description="ID-token claim holding the person's agency id as sectors.yaml names it; "
+        "a sign-in naming no known agency is refused.",
+    )
+    oidc_roles_claim: str = Field(
+        "roles",
+        description="ID-token claim holding the person's Gongyu roles (a list, or a space- or "
+        "comma-separated string); unknown roles are ignored, none known is refused, the first "
+        "known one is the role the session starts in.",
+    )
+    oidc_name: str = Field(
+        "정부 통합인증 (SSO)",
+        description="Label of the single sign-on button on the sign-in page, e.g. "
+        "`행정전자서명(GPKI) / 정부 통합인증`.",
     )
     lineage_file: Path | None = Field(
         None,
@@ -319,6 +371,17 @@ class Settings(BaseSettings):
             raise ValueError("GONGYU_S3_ENDPOINT is host:port (TLS by GONGYU_S3_SECURE), not a URL")
         if not (self.s3_access_key and self.s3_secret_key):
             raise ValueError("GONGYU_S3_ACCESS_KEY and GONGYU_S3_SECRET_KEY are required with S3")
+        return self
+
+    @model_validator(mode="after")
+    def _oidc_complete(self) -> Settings:
+        # A provider reached over plain HTTP could hand out its own keys: TLS off loopback only.
+        if self.oidc_issuer is None:
+            return self
+        if not self.oidc_client_id:
+            raise ValueError("GONGYU_OIDC_CLIENT_ID is required with GONGYU_OIDC_ISSUER")
+        if self.oidc_issuer.scheme != "https" and self.oidc_issuer.host not in LOOPBACK:
+            raise ValueError("GONGYU_OIDC_ISSUER must be an https:// URL (http only on loopback)")
         return self
 
     @model_validator(mode="after")
