@@ -372,12 +372,29 @@ class SearchFilters(BaseModel):
     kind: Kind | None = Field(None, description="Only datasets, or only joint products.")
 
 
+class MatchedColumn(BaseModel):
+    """A column of a hit whose name, file header or description holds a query word."""
+
+    name: str
+    title: str = Field(description="Its Korean header (the file's column name).")
+    description: str | None = None
+    type: str
+
+
 class SearchHit(BaseModel):
     """A search result: the dataset, its score and where the words matched."""
 
     dataset: DatasetSummary
     score: float
     matched: list[str] = Field(default_factory=list, description="Fields that matched.")
+    columns: list[MatchedColumn] = Field(
+        default_factory=list, description="Columns whose name, header or description matched."
+    )
+    starter_sql: str | None = Field(
+        None,
+        description="A first SELECT of the dataset's table (matched columns, a WHERE for a "
+        "place or year named); only for datasets the viewer may query.",
+    )
 
 
 class SearchResult(BaseModel):
@@ -387,3 +404,10 @@ class SearchResult(BaseModel):
     filters: SearchFilters
     total: int
     hits: list[SearchHit]
+    suggestion: str | None = Field(
+        None, description="Did you mean: the query with misspelt words corrected."
+    )
+    facets: dict[str, dict[str, int]] = Field(
+        default_factory=dict,
+        description="Matches the viewer sees by sector, agency, access and kind (before paging).",
+    )

@@ -9,7 +9,8 @@ verdict, and sample rows are read through the SQL API's sandbox for the viewer.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from api.browse.dataset import DatasetPages
@@ -24,6 +25,7 @@ from catalog.entries import (
     DatasetSummary,
     Home,
     Kind,
+    MatchedColumn,
     Publication,
     SearchFilters,
     SearchHit,
@@ -34,12 +36,14 @@ from catalog.entries import (
 from catalog.freshness import assess, last_published
 from catalog.history import recent_deliveries, utc
 from catalog.search import SearchIndex
+from catalog.search.starter import starter_sql
 from contracts.model import AccessLevel, Contract
 from gongyu.platform import Platform
 from gongyu.query.query import QueryService
 from sectors.registry import Agency, Sector
 
 RECENT = 10  # publications and quarantines on the home page
+FACETS = ("sector", "agency", "access", "kind")
 
 
 @dataclass
@@ -49,8 +53,6 @@ class Catalogued:
     contracts: dict[str, Contract]
     private: list[Contract]
     products: list[Contract]
-    index: SearchIndex | None = None
-    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 class CatalogService:
@@ -62,6 +64,9 @@ class CatalogService:
         self.pages = DatasetPages(platform, queries)
         self._catalogued: Catalogued | None = None
         self._lock = threading.Lock()
+        self._index: SearchIndex | None = None
+        self._indexed: dict[str, Contract] = {}  # the contracts the index holds
+        self._index_lock = threading.Lock()
 
     # What exists for a viewer.
 
@@ -78,14 +83,20 @@ class CatalogService:
             return self._catalogued
 
     def index(self) -> SearchIndex:
-        """The search index of the current contracts (built on first use)."""
-        catalogued = self._current()
-        with catalogued.lock:
-            if catalogued.index is None:
-                catalogued.index = SearchIndex(
-                    catalogued.contracts.values(), self.platform.registry
-                )
-            return catalogued.index
+        """The search index of the current contracts: built on first use, then updated contract
+        by contract when they change (a reload keeps unchanged contracts' objects)."""
+        contracts = self.platform.contracts
+        with self._index_lock:
+            if self._index is None:
+                self._index = SearchIndex(contracts.values(), self.platform.registry)
+            elif self._indexed is not contracts:
+                for gone in self._indexed.keys() - contracts.keys():
+                    self._index.remove(gone)
+                for dataset_id, contract in contracts.items():
+                    if self._indexed.get(dataset_id) is not contract:
+                        self._index.add(contract)
+            self._indexed = contracts
+            return self._index
 
     def hidden(self, viewer: Principal) -> set[str]:
         """Ids of the datasets that do not exist for the viewer."""
@@ -306,6 +317,7 @@ class CatalogService:
             agency=filters.agency,
             access=filters.access.value if filters.access else None,
             kind=filters.kind.value if filters.kind else None,
+            explain=0,  # the page's columns are named below, once hidden ones are gone
         )
         hidden = self.hidden(viewer)
         contracts = self._current().contracts
@@ -313,6 +325,7 @@ class CatalogService:
             m
             for m in matches
             if m.dataset_id not in hidden
+            and m.dataset_id in contracts  # the index may have caught a reload first
             and (filters.tag is None or filters.tag in (contracts[m.dataset_id].odcs.tags or ()))
         ]
         published = last_published(self.platform.deliveries.engine)
@@ -332,12 +345,51 @@ class CatalogService:
             matches = [m for m in matches if verdict(contracts[m.dataset_id]) == filters.freshness]
         page = matches[offset : offset + limit]
         grants = self._grants(viewer) if page else {}
-        hits = [
-            SearchHit(
-                dataset=self._summary(viewer, contracts[m.dataset_id], published, grants, now),
-                score=round(m.score, 4),
-                matched=index.fields(m, query),
+        hits = []
+        for m in page:
+            contract = contracts[m.dataset_id]
+            summary = self._summary(viewer, contract, published, grants, now)
+            names = index.columns(m, query)
+            hits.append(
+                SearchHit(
+                    dataset=summary,
+                    score=round(m.score, 4),
+                    matched=index.fields(m, query),
+                    columns=matched_columns(contract, names),
+                    starter_sql=starter_sql(contract, query, names) if summary.readable else None,
+                )
             )
-            for m in page
-        ]
-        return SearchResult(query=query, filters=filters, total=len(matches), hits=hits)
+        return SearchResult(
+            query=query,
+            filters=filters,
+            total=len(matches),
+            hits=hits,
+            suggestion=index.suggest(query),
+            facets=facets([contracts[m.dataset_id] for m in matches]),
+        )
+
+
+def matched_columns(contract: Contract, names: tuple[str, ...]) -> list[MatchedColumn]:
+    """The named columns of a contract as a search hit shows them (published types)."""
+    columns = {c.name: c for c in contract.published_columns}
+    return [
+        MatchedColumn(
+            name=n,
+            title=columns[n].physical_name.strip(),
+            description=columns[n].description,
+            type=columns[n].logical_type.value,
+        )
+        for n in names
+        if n in columns
+    ]
+
+
+def facets(contracts: list[Contract]) -> dict[str, dict[str, int]]:
+    """Counts of the matches by sector, agency, access and kind (most first)."""
+    # One pass over thousands of matches; their combinations are few.
+    combined = Counter((c.sector, c.agency, c.access.value, c.kind) for c in contracts)
+    counted: dict[str, Counter[str]] = {k: Counter() for k in FACETS}
+    for values, n in combined.items():
+        for name, value in zip(FACETS, values, strict=True):
+            counted[name][value] += n
+    return {name: dict(counts.most_common()) for name, counts in counted.items()}

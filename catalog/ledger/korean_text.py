@@ -7,19 +7,18 @@ and adjectives ("낮다"); particles, endings and suffixes are dropped, so "예�
 "예측모델로" share their terms. Nouns written together also make a compound term ("미세먼지"
 → 미세, 먼지 and 미세먼지): its parts match a spaced spelling, the compound a joined one.
 Character bigrams of each word catch what the analyser splits oddly (new words, typos).
-Kiwi's model comes from the `kiwipiepy_model` package: nothing is downloaded, and it is loaded
-once per process (2–3 s with the first analysis).
+Kiwi is the process's one analyser (`catalog.kiwi`, shared with catalog search): its model comes
+from the `kiwipiepy_model` package, nothing is downloaded, and it loads once per process.
 """
 
 from __future__ import annotations
 
 import re
-import threading
-from functools import cache, lru_cache
-from typing import TYPE_CHECKING
+from functools import lru_cache
 
-if TYPE_CHECKING:
-    from kiwipiepy import Kiwi
+from catalog.kiwi import kiwi, tokenize
+
+__all__ = ["bigrams", "kiwi", "name_terms", "terms"]
 
 # Kiwi's tags (Sejong's, with -R/-I variants for regular and irregular verbs): what counts.
 NOUNS = ("NNG", "NNP")
@@ -35,19 +34,6 @@ STOP = frozenset(
     }
 )  # fmt: skip
 WORD = re.compile(r"[0-9A-Za-z\uac00-\ud7a3]+")
-# One analysis at a time: a Kiwi object is not documented as safe across threads, and the
-# API serves routes from a thread pool.
-_lock = threading.Lock()
-
-
-@cache
-def kiwi() -> Kiwi:
-    """The process's Kiwi analyser (its model loads once, from the installed package)."""
-    from kiwipiepy import Kiwi
-
-    analyser = Kiwi(num_workers=0)
-    analyser.tokenize("모델을 불러옵니다")  # the model's parts load on first use: pay it here
-    return analyser
 
 
 def _stem(form: str, tag: str) -> str | None:
@@ -67,8 +53,7 @@ def terms(text: str) -> tuple[str, ...]:
     """The text's content terms in order, with compounds of adjacent nouns; cached per text."""
     if not text.strip():
         return ()
-    with _lock:
-        tokens = kiwi().tokenize(text)
+    tokens = tokenize(text)
     found: list[str] = []
     previous = None  # the previous noun token, while nouns run on without a gap
     for token in tokens:
