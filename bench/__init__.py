@@ -19,6 +19,7 @@ BENCHMARKS: dict[str, str] = {
     "privacy": "bench.privacy",
     "api": "bench.api",
     "search": "bench.search",
+    "relevance": "bench.relevance",
     "scaleout": "bench.scaleout",
     "load": "bench.load",
     "steward_loop": "bench.steward_loop",
