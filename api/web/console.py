@@ -12,6 +12,9 @@ from api.web.render import page
 from api.web.session import SignedIn
 
 router = APIRouter(include_in_schema=False)
+# A link (a dataset page's, a search hit's starter query) fills the editor up to this length;
+# a longer one is not filled in at all, since half a query is worse than none.
+MAX_PREFILL = 4000
 
 
 @router.get("/console", response_class=HTMLResponse)
@@ -21,5 +24,14 @@ def console(
     sql: Annotated[str, Query(max_length=100_000)] = "",
     as_of: Annotated[str, Query(max_length=64)] = "",
 ) -> HTMLResponse:
-    """The console, with a query (and `as_of`) filled in when a link brings one."""
-    return page(request, "console.html", session=session, sql=sql, as_of=as_of)
+    """The console, with a query (and `as_of`) filled in, never run, when a link brings one."""
+    too_long = len(sql) > MAX_PREFILL
+    return page(
+        request,
+        "console.html",
+        session=session,
+        sql="" if too_long else sql,
+        as_of=as_of,
+        too_long=too_long,
+        max_prefill=MAX_PREFILL,
+    )

@@ -21,6 +21,7 @@ from api.deps import catalog_of, platform_of
 from api.web.access_forms import MAX_FIELDS, AskForm, Problem, ask_form, ask_terms, ask_values
 from api.web.charts import freshness_bar, lineage_graph, quality_chart
 from api.web.render import error_page, page
+from api.web.search_view import active_filters, facets, hit_view, marked_words, search_href
 from api.web.session import PageError, SignedIn, check_csrf
 from catalog.access.policy import may_see
 from catalog.access.principal import Principal
@@ -293,11 +294,22 @@ def search(
     )
     offset = (number - 1) * PAGE_SIZE
     result = view.catalog.search(view.principal, q.strip(), filters, PAGE_SIZE, offset)
+    path, params = view.request.url.path, view.request.query_params.multi_items()
+    words = marked_words(view.catalog.index().plan(q.strip()))
+    fixed = result.suggestion
+    hits = [
+        hit_view(hit, words, console_href(hit.starter_sql) if hit.starter_sql else None)
+        for hit in result.hits
+    ]
     return view.render(
         "search.html",
         q=q,
         filters=filters,
-        hits=view.pager(result.hits, result.total, number),
+        hits=view.pager(hits, result.total, number),
+        suggestion=fixed,
+        suggestion_href=search_href(path, params, q=fixed) if fixed else None,
+        facets=facets(path, params, result.facets, filters),
+        active=active_filters(path, params, filters),
         sectors=registry.sectors,
         agencies=sorted(registry.agencies, key=lambda a: a.name),
         access_levels=list(AccessLevel),
