@@ -35,6 +35,7 @@ from api.joint import requests as access_requests
 from api.ledger import models as ledger_models
 from api.ledger import overlaps as ledger_overlaps
 from api.ledger import projects as ledger_projects
+from api.mcp import http as mcp
 from api.middleware.bodylimit import BodyLimit
 from api.middleware.fresh_contracts import FreshContracts
 from api.middleware.headers import SecurityHeaders
@@ -95,6 +96,7 @@ def create_app(platform: Platform) -> FastAPI:
     app.include_router(overlap_page.router)
     app.include_router(model_pages.router)
     app.include_router(admin.router)
+    mcp.mount(app)  # after the lifespan above: its session manager runs inside it
     web.mount(app)
     docs.mount(app)
     if settings.dagster_ui:  # after the lifespan above: its code server starts and stops inside

@@ -24,6 +24,9 @@ CHANGING: dict[tuple[str, str], Scope | None] = {
     ("DELETE", "/v1/statement/executing/{query_id}/{slug}/{token}"): Scope.read,
     ("POST", "/api/3/action/{action}"): Scope.read,
     ("POST", "/api/action/{action}"): Scope.read,
+    # AI assistants' tools (MCP): every call only reads (api.mcp; its door checks `read`).
+    ("POST", "/mcp"): Scope.read,
+    ("DELETE", "/mcp"): Scope.read,
     # Asking for access, and the asker's own follow-ups.
     ("POST", "/api/v1/access-requests"): Scope.read,
     ("POST", "/api/v1/access-requests/{request_id}/withdraw"): Scope.read,

@@ -287,6 +287,8 @@ audit_log = Table(
     Column("completes", Integer, index=True),
     # The person or service account acting (chained when set).
     Column("person", String(256), index=True),
+    # The channel when not the API's own: `mcp` for an AI assistant's tool (chained when set).
+    Column("client", String(16)),
 )
 
 # Web sessions (catalog/access/sessions.py): the cookie's random id is stored only as its SHA-256.

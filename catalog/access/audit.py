@@ -53,7 +53,7 @@ CHAINED_FIELDS = (
     "error",
 )
 # Chained only when set, so records written before these fields existed keep their hash.
-OPTIONAL_CHAINED_FIELDS = ("completes", "person")
+OPTIONAL_CHAINED_FIELDS = ("completes", "person", "client")
 GENESIS = "0" * 64
 # Built once: building them per append cost twice the database's own work.
 _LAST = select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
@@ -101,6 +101,9 @@ class AuditRecord(BaseModel):
     via: str = Field(description="`api_key`, `token`, `password`, `oidc`, `product`, `anonymous`.")
     person: str | None = Field(
         None, description="The person or service account acting (records before people: null)."
+    )
+    client: str | None = Field(
+        None, description="`mcp` when the call came through an AI assistant's tool; else null."
     )
     agency: str
     role: str
@@ -265,6 +268,7 @@ class AuditLog:
             "error": error,
             "completes": completes,
             "person": principal.person,
+            "client": principal.client,
         }
         for attempt in range(MAX_ATTEMPTS):
             record = self._append(body)

@@ -49,6 +49,9 @@ class Principal(BaseModel):
         None, description="What the credential may be used for; null: all its role allows."
     )
     purpose: str | None = Field(None, description="Declared purpose (X-Gongyu-Purpose header).")
+    client: Literal["mcp"] | None = Field(
+        None, description="`mcp` when calling through an AI assistant's tool (`api.mcp`)."
+    )
 
     def allows(self, scope: Scope) -> bool:
         """Whether the credential may be used for `scope`."""

@@ -16,6 +16,7 @@ from gongyu.cli import (
     engines,
     grants,
     keys,
+    mcp,
     people,
     privacy,
     projects,
@@ -39,6 +40,7 @@ app.command("run")(run.run)
 app.command("status")(status.status)
 app.command("serve")(serve.serve)
 app.command("worker")(worker.worker)
+app.command("mcp")(mcp.mcp)
 app.command("dagster-home")(dagster.dagster_home_command)
 app.add_typer(contracts.app, name="contracts")
 app.add_typer(privacy.app, name="privacy")

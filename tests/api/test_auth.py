@@ -134,6 +134,7 @@ def test_api_key_in_either_header(servers: Servers) -> None:
             "purpose": None,
             "person": key.person_id,
             "scopes": None,
+            "client": None,
         }
 
 
@@ -180,6 +181,7 @@ def test_hs256_token_accepted(servers: Servers) -> None:
         "purpose": None,
         "person": "kim.analyst@koroad.or.kr",
         "scopes": None,
+        "client": None,
     }
     # API keys work beside tokens.
     _, token = servers.platform.keys.create("koroad", Role.operator)

@@ -126,7 +126,8 @@ def test_api_clients_keep_the_json_404(served: Served) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", ["/api/v1/nope", "/api/3/action/nope/x", "/v1/nope", "/mcp", "/healthz/x", "/a.json"]
+    "path",
+    ["/api/v1/nope", "/api/3/action/nope/x", "/v1/nope", "/mcp/nope", "/healthz/x", "/a.json"],
 )
 def test_api_addresses_keep_json_even_for_a_browser(served: Served, path: str) -> None:
     answer = get(served, path, **BROWSER)

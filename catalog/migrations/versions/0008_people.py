@@ -72,6 +72,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("mfa_pending", sa.Boolean(), nullable=False, server_default="0"))
     with op.batch_alter_table("gongyu_audit_log") as batch:
         batch.add_column(sa.Column("person", sa.String(256)))
+        batch.add_column(sa.Column("client", sa.String(16)))
         batch.create_index("ix_gongyu_audit_log_person", ["person"])
 
     # Each key made before people existed is a service account of its agency from now on.
@@ -105,6 +106,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("gongyu_audit_log") as batch:
         batch.drop_index("ix_gongyu_audit_log_person")
+        batch.drop_column("client")
         batch.drop_column("person")
     with op.batch_alter_table("gongyu_sessions") as batch:
         for column in ("mfa_pending", "roles", "person_id"):

@@ -208,7 +208,7 @@ TAMPERING = {
             p,
             "INSERT INTO gongyu_audit_log SELECT 7, at, subject, via, agency, role, purpose, "
             "kind, statement, datasets, rows, bytes_out, duration_ms, outcome, error, "
-            "'" + "f" * 64 + "', NULL, NULL FROM gongyu_audit_log WHERE seq = 6",
+            "'" + "f" * 64 + "', NULL, NULL, NULL FROM gongyu_audit_log WHERE seq = 6",
         ),
         7,
     ),
