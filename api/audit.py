@@ -8,7 +8,6 @@ audited (kind `audit`).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, NoReturn
 
@@ -135,35 +134,7 @@ def audit_export(request: Request, principal: CurrentPrincipal) -> StreamingResp
     if principal.role != Role.operator:
         _deny(platform.audit, principal, request, started)
     return StreamingResponse(
-        _export(platform.audit, principal, _statement(request), started),
+        platform.audit.streamed_export(principal, _statement(request), started),
         media_type="application/x-ndjson",
         headers={"Content-Disposition": 'attachment; filename="gongyu-audit.jsonl"'},
     )
-
-
-def _export(
-    audit: AuditLog, principal: Principal, statement: str, started: float
-) -> Iterator[bytes]:
-    """The export's lines; its own audit record is written when it ends, however it ends."""
-    rows = sent = 0
-    outcome, error = Outcome.cancelled, None  # stays so when the client goes away
-    try:
-        for line in audit.lines():
-            data = line.encode("utf-8")
-            rows, sent = rows + 1, sent + len(data)
-            yield data
-        outcome = Outcome.ok
-    except Exception as exc:
-        outcome, error = Outcome.error, str(exc)
-        raise
-    finally:
-        audit.append(
-            principal,
-            AuditKind.audit,
-            statement,
-            rows=rows,
-            bytes_out=sent,
-            duration_ms=_elapsed_ms(started),
-            outcome=outcome,
-            error=error,
-        )

@@ -4,13 +4,12 @@ log is itself on it (kind `audit`), as through `/api/v1/audit`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, StreamingResponse
 
-from api.admin.guard import Console, Operator
+from api.admin.guard import Console, Operator, statement
 from api.web.render import page
 from catalog.access.audit import AuditKind, AuditRecord, Outcome, VerifyResult
 from catalog.deliveries import PENDING, DeliveryState
@@ -111,28 +110,12 @@ def export(console: Operator) -> StreamingResponse:
     """The whole log as JSON Lines, oldest first, streamed; `gongyu audit verify --file`
     checks the file. Its audit record is written when the stream ends, however it ends."""
     return StreamingResponse(
-        _lines(console),
+        console.platform.audit.streamed_export(
+            console.principal, statement(console.request, "export"), console.started
+        ),
         media_type="application/x-ndjson",
         headers={"Content-Disposition": 'attachment; filename="gongyu-audit.jsonl"'},
     )
-
-
-def _lines(console: Console) -> Iterator[bytes]:
-    rows = sent = 0
-    outcome, error = Outcome.cancelled, None  # stays so when the browser goes away
-    try:
-        for line in console.platform.audit.lines():
-            data = line.encode("utf-8")
-            rows, sent = rows + 1, sent + len(data)
-            yield data
-        outcome = Outcome.ok
-    except Exception as exc:
-        outcome, error = Outcome.error, str(exc)
-        raise
-    finally:
-        console.record(
-            AuditKind.audit, "export", rows=rows, bytes_out=sent, outcome=outcome, error=error
-        )
 
 
 @router.get("/deliveries", response_class=HTMLResponse)

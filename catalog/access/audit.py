@@ -368,6 +368,35 @@ class AuditLog:
             text = json.dumps(line, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
             yield text + "\n"
 
+    def streamed_export(
+        self, principal: Principal, statement: str, started: float
+    ) -> Iterator[bytes]:
+        """Every record as JSON Lines bytes for a reader (the API, the console); the export's
+        own record (kind `audit`) is appended when the stream ends, however it ends —
+        `cancelled` when the reader goes away. `started` is the request's `perf_counter()`."""
+        rows = sent = 0
+        outcome, error = Outcome.cancelled, None
+        try:
+            for line in self.lines():
+                data = line.encode("utf-8")
+                rows, sent = rows + 1, sent + len(data)
+                yield data
+            outcome = Outcome.ok
+        except Exception as exc:
+            outcome, error = Outcome.error, str(exc)
+            raise
+        finally:
+            self.append(
+                principal,
+                AuditKind.audit,
+                statement,
+                rows=rows,
+                bytes_out=sent,
+                duration_ms=(time.perf_counter() - started) * 1000,
+                outcome=outcome,
+                error=error,
+            )
+
     def export(self, fp: TextIO) -> int:
         """Write every record to `fp` as JSON Lines, oldest first; returns how many."""
         count = 0
