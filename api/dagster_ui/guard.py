@@ -6,6 +6,7 @@ WebSocket alike, before Dagster sees anything.
 - Operators get the full UI (when their credential's scopes allow `deliver`); stewards a
   read-only one (Dagster hides launching and refuses its mutations). Other roles, and sessions
   whose scopes do not allow `read`, get 403.
+- Each page load and live-update socket is an audit record (kind `catalog`) naming the person.
 - The session cookie is `SameSite=Lax`, so a link from another site carries it: an operator's
   request may change anything only when the browser says it came from this origin
   (`Sec-Fetch-Site: same-origin`, or, without that header, an `Origin` that is ours). Any other
@@ -28,7 +29,8 @@ from starlette.types import Receive, Scope, Send
 from api.auth import SESSION_COOKIE
 from api.dagster_ui.workspace import READ_ONLY, DagsterUi
 from api.web.session import ENROLMENT_PATHS
-from catalog.access.principal import Role
+from catalog.access.audit import AuditKind
+from catalog.access.principal import Principal, Role
 from catalog.access.principal import Scope as Use
 from catalog.access.sessions import Session, Sessions
 
@@ -75,6 +77,8 @@ class Guard:
             return
         if scope["type"] == "http":
             await ui.refresh(conn.app.state.platform.reload_contracts())
+        if opens_ui(scope):
+            await anyio.to_thread.run_sync(_audit, conn, principal)
         # Dagster's own routes carry the prefix: give it the path from the app's root.
         child = {
             **scope,
@@ -90,6 +94,23 @@ async def _session(conn: HTTPConnection) -> Session | None:
         return None
     sessions: Sessions = conn.app.state.sessions
     return await anyio.to_thread.run_sync(sessions.get, session_id)
+
+
+def opens_ui(scope: Scope) -> bool:
+    """Whether a request opens the UI (a page load or its live-update socket): what the audit
+    records. Its GraphQL reads, polled every few seconds, and its scripts and styles are not."""
+    if scope["type"] == "websocket":
+        return True
+    last = scope["path"].rsplit("/", 1)[-1]
+    return scope["method"] == "GET" and "." not in last and not scope["path"].endswith("/graphql")
+
+
+def _audit(conn: HTTPConnection, principal: Principal) -> None:
+    query = f"?{conn.url.query}" if conn.url.query else ""
+    kind = "WEBSOCKET" if conn.scope["type"] == "websocket" else "GET"
+    conn.app.state.platform.audit.append(
+        principal, AuditKind.catalog, f"{kind} {conn.url.path}{query} (Dagster UI)"
+    )
 
 
 def _to_signin(conn: HTTPConnection) -> Response:

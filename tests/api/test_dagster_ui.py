@@ -165,6 +165,16 @@ def test_an_operator_key_without_the_deliver_scope_sees_it_read_only(served: Wor
     assert not allowed(client, "launch_pipeline_execution")
 
 
+def test_opening_the_ui_is_audited_with_its_person(served: World) -> None:
+    person = served.platform.people.create(OWNER, "운영 담당", [Role.operator])
+    key = served.platform.keys.create(OWNER, Role.operator, "ui", person_id=person.person_id)[1]
+    client = sign_in(served.url, key)
+    assert client.get("/dagster/runs").status_code == 200
+    graphql(client, ASSETS)  # the UI's polled reads are not records of their own
+    opened = served.platform.audit.records(person=person.person_id, kind="catalog")
+    assert [r.statement for r in opened] == ["GET /dagster/runs (Dagster UI)"]
+
+
 def test_a_session_still_to_enrol_a_second_factor_is_sent_there(served: World) -> None:
     sessions = Sessions(served.platform.engine, served.platform.registry, timedelta(hours=1))
     operator = Principal(subject="p", agency=OWNER, role=Role.operator, via="password")
