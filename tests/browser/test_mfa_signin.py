@@ -111,8 +111,9 @@ def test_a_steward_enrols_then_signs_in_with_password_and_code(
     save(page, tmp_path, "mfa-enrol-qr")
     steady()
     type_code(page, code(secret), "mfa-confirm")
+    assert shown(page, "#mfa-done").text  # the answer page first: the codes are on it
     codes = [e.text for e in page.find_elements(By.CSS_SELECTOR, "#recovery-codes li")]
-    assert len(codes) == 10 and shown(page, "#mfa-done").text
+    assert len(codes) == 10
     save(page, tmp_path, "mfa-recovery-codes")
     shown(page, "#mfa-continue").click()
     shown(page, "header .who")
