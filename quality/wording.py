@@ -13,8 +13,9 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, RootModel, model_validator
+
+from gongyu.ground.yamlfile import safe_load
 
 if TYPE_CHECKING:
     from quality.results import CheckResult
@@ -89,7 +90,7 @@ class Catalogue(RootModel[dict[str, Words]]):
 @cache
 def catalogue() -> dict[str, Words]:
     """The shipped catalogue (read once)."""
-    data = yaml.safe_load(MESSAGES.read_text(encoding="utf-8"))
+    data = safe_load(MESSAGES.read_text(encoding="utf-8"))
     return Catalogue.model_validate(data).root
 
 

@@ -8,6 +8,8 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from gongyu.ground.yamlfile import safe_load
+
 DEFAULT_FILE = Path(__file__).with_name("sectors.yaml")
 SLUG = r"^[a-z][a-z0-9_]*$"
 
@@ -76,7 +78,7 @@ class Registry(BaseModel):
 def load_registry(path: Path = DEFAULT_FILE) -> Registry:
     """Read and validate a sectors file; raises ValueError naming the file on bad content."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = safe_load(path.read_text(encoding="utf-8"))
         return Registry.model_validate(data)
     except (OSError, yaml.YAMLError, ValueError) as exc:
         raise ValueError(f"{path}: {exc}") from exc

@@ -12,9 +12,10 @@ from enum import StrEnum
 from functools import cache
 from pathlib import Path
 
-import yaml
 from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field, RootModel
+
+from gongyu.ground.yamlfile import safe_load
 
 MESSAGES = Path(__file__).with_name("messages.yaml")
 LANG_COOKIE = "gongyu_lang"
@@ -45,7 +46,7 @@ class Catalogue(RootModel[dict[str, Message]]):
 @cache
 def catalogue() -> dict[str, Message]:
     """The shipped message catalogue (read once)."""
-    data = yaml.safe_load(MESSAGES.read_text(encoding="utf-8"))
+    data = safe_load(MESSAGES.read_text(encoding="utf-8"))
     return Catalogue.model_validate(data).root
 
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 from functools import cache
 from importlib.resources import files
 
-import yaml
 from pydantic import BaseModel, Field, PrivateAttr
 
 from catalog.search.analysis import WORDS, normalise
+from gongyu.ground.yamlfile import safe_load
 
 
 def key(text: str) -> str:
@@ -62,4 +62,4 @@ class Synonyms(BaseModel):
 def synonyms() -> Synonyms:
     """The shipped synonyms (read once)."""
     text = files("catalog.search").joinpath("synonyms.yaml").read_text(encoding="utf-8")
-    return Synonyms.model_validate(yaml.safe_load(text))
+    return Synonyms.model_validate(safe_load(text))
