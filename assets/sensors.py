@@ -10,7 +10,7 @@ from assets.factory import asset_key, partitions_name
 from assets.products import PRODUCT_TAG
 from catalog.deliveries import Delivery
 from contracts.model import Contract
-from gongyu.delivery.landing import receive_dropped
+from gongyu.delivery.pending import pending
 from gongyu.platform import Platform
 from gongyu.products.freshness import ProductState, products, state
 
@@ -43,21 +43,16 @@ def landing_sensor(contracts: list[Contract]) -> dg.SensorDefinition:
     def landing_zone(
         context: dg.SensorEvaluationContext, gongyu: dg.ResourceParam[Platform]
     ) -> dg.SensorResult:
-        platform = gongyu
-        receive_dropped(platform)
+        found = pending(gongyu)
+        for delivery in found.withdrawn:
+            # Its contract was withdrawn (a file that stopped loading): it waits for it, and
+            # the others go on.
+            context.log.warning(
+                f"{delivery.delivery_id} waits: no contract {delivery.dataset_id} is live"
+            )
         new_partitions: dict[str, list[str]] = {}
         requests = []
-        for delivery in platform.deliveries.pending():
-            contract = platform.contracts.get(delivery.dataset_id)
-            if contract is None:
-                # Its contract was withdrawn (a file that stopped loading): it waits for it,
-                # and the others go on.
-                context.log.warning(
-                    f"{delivery.delivery_id} waits: no contract {delivery.dataset_id} is live"
-                )
-                continue
-            if contract.product is not None:
-                continue
+        for delivery, contract in found.runnable:
             name = partitions_name(contract)
             if not context.instance.has_dynamic_partition(name, delivery.delivery_id):
                 new_partitions.setdefault(name, []).append(delivery.delivery_id)

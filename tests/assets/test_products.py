@@ -196,8 +196,8 @@ def test_gongyu_run_publishes_the_inputs_then_builds_the_product(
     [build] = platform.deliveries.list(ENVIRONMENT)
     assert set(build.inputs) == {platform.contract(AIR).table, platform.contract(POWER).table}
 
-    code, shown = gongyu(cli, "run")  # nothing new: nothing built
-    assert (code, shown) == (0, "")
+    code, shown = gongyu(cli, "run")  # nothing new: nothing built, and said so
+    assert code == 0 and shown.strip().endswith("nothing to run") and "할 일 없음" in shown
     assert len(platform.deliveries.list(ENVIRONMENT)) == 1
 
 
@@ -227,7 +227,8 @@ def test_a_product_its_agency_may_not_read_is_refused_until_granted(
     [build] = platform.deliveries.list(WELFARE)
     assert build.state == DeliveryState.published and build.rows
     assert shown.splitlines()[-1].startswith(f"  published {build.rows} rows (run ")
-    assert gongyu(cli, "run") == (0, "")
+    code, shown = gongyu(cli, "run")  # built: nothing left to run
+    assert code == 0 and shown.strip().endswith("nothing to run")
 
 
 def test_contracts_list_json_shows_kind_and_inputs(cli: tuple[CliRunner, Path]) -> None:

@@ -65,3 +65,22 @@ def test_listing_contracts_needs_no_workspace(tmp_path: Path) -> None:
     assert json.loads(done.stdout)
     assert not (tmp_path / "ws").exists()
     assert not loaded("contracts", "list") & HEAVY
+
+
+def test_a_run_with_nothing_to_do_starts_neither_dagster_nor_the_gate(tmp_path: Path) -> None:
+    ws = str(tmp_path / "ws")
+    found = loaded("run", "--workspace", ws)
+    assert not found & {"dagster", "great_expectations"}
+    # A delivery waiting: the same command starts Dagster and runs it.
+    data = REPO / "data/finance_insurance/koica_oda_by_income_group_20210521.csv"
+    gongyu = str(Path(sys.executable).with_name("gongyu"))
+    delivered = subprocess.run(
+        [gongyu, "deliver", "koica_oda_by_income_group", str(data), "--workspace", ws],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
+    assert delivered.returncode == 0, delivered.stdout + delivered.stderr
+    assert {"dagster", "great_expectations"} <= loaded("run", "--workspace", ws)
+    assert not loaded("run", "--workspace", ws) & {"dagster", "great_expectations"}
