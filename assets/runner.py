@@ -176,12 +176,15 @@ def run_products(
             yield ProductRun(contract, last, executed.run_id, run_key, failure, refused)
 
 
-def check_freshness(platform: Platform) -> dg.ExecuteInProcessResult | None:
+def check_freshness(
+    platform: Platform, defs: dg.Definitions | None = None
+) -> dg.ExecuteInProcessResult | None:
     """Run the freshness checks in this process, as the `freshness` sensor does under the daemon.
 
-    None when no contract has an SLA (there are no freshness checks then).
+    None when no contract has an SLA (there are no freshness checks then). `defs`: the
+    platform's Definitions if already built.
     """
-    defs = build_definitions(platform)
+    defs = defs or build_definitions(platform)
     if not any(job.name == FRESHNESS_JOB for job in defs.jobs or ()):
         return None
     with dagster_instance(platform.workspace) as instance:

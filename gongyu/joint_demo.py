@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+from assets.definitions import build_definitions
 from assets.runner import ProductRun, run_pending, run_products
 from catalog.access.grants import korean_today
 from catalog.access.principal import Principal, Role
@@ -120,16 +121,19 @@ class ProductStep:
 def run_joint_products(platform: Platform, power_file: Path) -> list[ProductStep]:
     """Build every product through Dagster, then rebuild the energy product after KPX delivers
     `power_file` (its CP949 generation file) again in UTF-8."""
-    steps = [ProductStep("built from two agencies' tables", r) for r in run_products(platform)]
+    defs = build_definitions(platform)
+    steps = [
+        ProductStep("built from two agencies' tables", r) for r in run_products(platform, defs)
+    ]
     source = power_file
     again = platform.workspace.root / "demo-inputs" / "regional_power_generation_by_fuel_utf8.csv"
     again.parent.mkdir(parents=True, exist_ok=True)
     again.write_text(source.read_text(encoding="cp949"), encoding="utf-8")
     platform.deliver(POWER, again)
-    list(run_pending(platform))
+    list(run_pending(platform, defs=defs))
     steps += [
         ProductStep("rebuilt after KPX re-delivered an input (UTF-8)", r)
-        for r in run_products(platform)
+        for r in run_products(platform, defs)
     ]
     return steps
 
