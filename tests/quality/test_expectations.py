@@ -349,3 +349,23 @@ def test_many_bad_rows_stay_fast():
     ]  # fmt: skip
     assert only(v, "range:pm10").count == n - 1001
     assert took < 5, f"validate took {took:.1f} s"
+
+
+def test_one_group_and_column_groups_report_the_same(rows, monkeypatch):
+    """A small delivery runs as one GX group, a large one group per column set: same report."""
+    bad = changed(
+        [*rows, {**rows[0], ROW: 90}],
+        {3: {"station_name": None}, 7: {"pm10": 5000}, 11: {"date": dt.date(1999, 1, 1)}},
+    )
+    rule = quality("pm10_mean", {"metric": "nullValues", "mustBeLessThan": 1}, "pm10")
+    contract = air_contract(rule)
+    one = validate(table(bad), contract)
+    monkeypatch.setattr("quality.running.ONE_GROUP_CELLS", 0)
+    grouped = validate(table(bad), contract)
+
+    def report(v) -> list[tuple]:
+        return [(c.rule, c.passed, c.count, [s.row for s in c.samples]) for c in v.checks]
+
+    assert report(one) == report(grouped)
+    assert any(not c.passed for c in one.checks) and len(one.result["results"]) > 5
+    assert one.result["statistics"] == grouped.result["statistics"]
