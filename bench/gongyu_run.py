@@ -41,17 +41,17 @@ def instrument(stages: Stages) -> None:
 def without_privacy() -> None:
     """The baseline of the privacy benchmark: screening, release and the raw-identifier audit
     replaced by pass-throughs, so the delivery takes the gate as it would with no privacy gate."""
-    import gongyu.delivery.way
+    import gongyu.delivery.publish
     import quality.gate
     from contracts.model import arrow_schema
     from quality.privacy.screening import Screen
     from quality.spill import batches
 
     quality.gate.screen = lambda typed, contract: Screen(checks=[])
-    gongyu.delivery.way.released = lambda typed, contract, keyring, withheld: batches(
+    gongyu.delivery.publish.released = lambda typed, contract, keyring, withheld: batches(
         typed, arrow_schema(contract.published_columns)
     )
-    gongyu.delivery.way.raw_identifier_auditor = lambda contract: lambda table, staged: []
+    gongyu.delivery.publish.raw_identifier_auditor = lambda contract: lambda table, staged: []
 
 
 def deliver_and_publish(

@@ -22,9 +22,12 @@ import secrets
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel, Field, SecretBytes, field_validator, model_validator
+
+from quality.privacy.hashing import DIGEST, MIN_SHARED, Helper, Keyed
 
 MIN_KEY_BYTES = 32
 INFO_PREFIX = b"gongyu-pseudonym:"
@@ -200,9 +203,111 @@ def canonical(values: pa.Array) -> pa.Array:
     """
     values = pc.utf8_trim_whitespace(pc.utf8_normalize(values, "NFC"))
     numeric = pc.match_substring_regex(values, r"^[0-9\s().+-]*[0-9][0-9\s().+-]*$")
-    mail = pc.match_substring(values, "@")
-    digits = pc.replace_substring_regex(values, r"[^0-9]", "")
-    return pc.if_else(numeric, digits, pc.if_else(mail, pc.utf8_lower(values), values))
+    numeric = pc.fill_null(numeric, False)
+    mail = pc.and_not(pc.fill_null(pc.match_substring(values, "@"), False), numeric)
+    # Each rewrite runs on the rows it applies to only, then goes back in place.
+    spelled = pc.replace_with_mask(values, numeric, _digits(values.filter(numeric)))
+    return pc.replace_with_mask(spelled, mail, pc.utf8_lower(values.filter(mail)))
+
+
+def _digits(values: pa.Array) -> pa.Array:
+    """The digits of each value, for values of ASCII characters only (as grouped numbers are).
+
+    In one pass over the bytes: as `replace_substring_regex(values, "[^0-9]", "")`, 10x faster.
+    """
+    width = np.int64 if pa.types.is_large_string(values.type) else np.int32
+    _, offsets, data = values.buffers()
+    ends = np.frombuffer(offsets, width)[values.offset : values.offset + len(values) + 1]
+    body = np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8)
+    body = body[ends[0] : ends[-1]]
+    keep = (body >= ord("0")) & (body <= ord("9"))
+    kept = np.concatenate([np.zeros(1, width), np.cumsum(keep, dtype=width)])
+    buffers = [None, pa.py_buffer(kept[ends - ends[0]]), pa.py_buffer(body[keep])]
+    return pa.Array.from_buffers(values.type, len(values), buffers)
+
+
+class Pending:
+    """A column handed to a `Pseudonymiser`: its dictionary indices and, if hashed, digests."""
+
+    def __init__(self, indices: pa.Array, count: int, digests: bytes | None) -> None:
+        self.indices = indices
+        self.count = count
+        self.digests = digests  # None: the helper process is hashing the `count` values
+
+
+class Pseudonymiser:
+    """Pseudonyms under one sector key, column after column.
+
+    Large columns are hashed by a helper process (`hashing.Helper`) while this one goes on:
+    `submit` a column, do other work (the next batch, writing the last), then `collect` it.
+    A context manager: leaving it ends the helper if one started.
+    """
+
+    def __init__(self, keyring: Keyring, sector: str, *, version: int | None = None) -> None:
+        self.version = keyring.current if version is None else version
+        key = keyring.sector_key(sector, self.version)
+        self._keyed = Keyed(key)
+        self._helper = Helper(key)
+        self._prefix = np.frombuffer(f"p{self.version}_".encode(), np.uint8)
+
+    def __enter__(self) -> Pseudonymiser:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._helper.close()
+
+    def __call__(self, values: pa.Array | pa.ChunkedArray) -> pa.Array:
+        """Pseudonyms of a column (text; other types are cast to it), `canonical` first.
+
+        Each distinct value is hashed once, then spread back over the rows through the
+        dictionary indices, so a column repeating few identifiers costs little.
+        """
+        return self.collect(self.submit(values))
+
+    def submit(self, values: pa.Array | pa.ChunkedArray) -> Pending:
+        """Start on a column (see `__call__`); many distinct values go to the helper."""
+        if isinstance(values, pa.ChunkedArray):
+            values = values.combine_chunks()
+        encoded = pc.dictionary_encode(values)  # nulls become null indices
+        spelled = encoded.dictionary
+        if not (pa.types.is_string(spelled.type) or pa.types.is_large_string(spelled.type)):
+            spelled = spelled.cast(pa.string())
+        spelled = canonical(spelled).cast(pa.binary())
+        if len(spelled) < MIN_SHARED:
+            return Pending(encoded.indices, len(spelled), self._keyed.digests(spelled.to_pylist()))
+        self._helper.send(*_layout(spelled))
+        return Pending(encoded.indices, len(spelled), None)
+
+    def collect(self, pending: Pending) -> pa.Array:
+        """The pseudonyms of a submitted column; columns are collected in the order submitted."""
+        digests = pending.digests
+        if digests is None:
+            digests = self._helper.receive(pending.count)
+        return self._labels(digests).take(pending.indices)
+
+    def _labels(self, digests: bytes) -> pa.Array:
+        """`p<version>_` + the first HEX_CHARS hex digits of each digest, built in one go."""
+        count = len(digests) // DIGEST
+        head = np.frombuffer(digests, np.uint8).reshape(count, DIGEST)[:, : HEX_CHARS // 2]
+        width = len(self._prefix) + HEX_CHARS
+        text = np.empty((count, width), np.uint8)
+        text[:, : len(self._prefix)] = self._prefix
+        text[:, len(self._prefix) :] = _HEX_PAIRS[head].view(np.uint8).reshape(count, HEX_CHARS)
+        offsets = np.arange(0, width * (count + 1), width, dtype=np.int32)
+        buffers = [None, pa.py_buffer(offsets), pa.py_buffer(text)]
+        return pa.Array.from_buffers(pa.string(), count, buffers)
+
+
+# The two lower-case hex digits of each byte value, as one uint16 each (bytes in memory order).
+_HEX_PAIRS = np.frombuffer(b"".join(f"{b:02x}".encode() for b in range(256)), np.uint16)
+
+
+def _layout(values: pa.BinaryArray) -> tuple[bytes, bytes]:
+    """Offsets from 0 and the bytes they index, for a (possibly sliced) binary array."""
+    _, offsets, data = values.buffers()
+    ends = np.frombuffer(offsets, np.int32)[values.offset : values.offset + len(values) + 1]
+    body = data[int(ends[0]) : int(ends[-1])] if data is not None else b""
+    return (ends - ends[0]).tobytes(), bytes(body)
 
 
 def pseudonymise(
@@ -212,27 +317,9 @@ def pseudonymise(
     *,
     version: int | None = None,
 ) -> pa.Array:
-    """Pseudonyms of a column (text; other types are cast to it), `canonical` first; nulls stay.
-
-    Each distinct value is hashed once, then spread back over the rows through the dictionary
-    indices, so a column repeating few identifiers costs little.
-    """
-    v = keyring.current if version is None else version
-    if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks()
-    encoded = pc.dictionary_encode(values)  # nulls become null indices
-    spelled = encoded.dictionary
-    if not (pa.types.is_string(spelled.type) or pa.types.is_large_string(spelled.type)):
-        spelled = spelled.cast(pa.string())
-    # Keyed once; each value then costs one copy of the keyed state (half of `hmac.new`).
-    copy = hmac.new(keyring.sector_key(sector, v), digestmod=hashlib.sha256).copy
-    prefix = f"p{v}_"
-    distinct = []
-    for text in canonical(spelled).to_pylist():
-        h = copy()
-        h.update(text.encode("utf-8"))
-        distinct.append(prefix + h.hexdigest()[:HEX_CHARS])
-    return pa.array(distinct, pa.string()).take(encoded.indices)
+    """Pseudonyms of one column (see `Pseudonymiser`); nulls stay null."""
+    with Pseudonymiser(keyring, sector, version=version) as pseudonyms:
+        return pseudonyms(values)
 
 
 PSEUDONYM_PATTERN = rf"^p[0-9]+_[0-9a-f]{{{HEX_CHARS}}}$"

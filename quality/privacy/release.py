@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 
 from contracts.model import Classification, Contract, arrow_schema
 from quality.privacy.kanonymity import generalise
-from quality.privacy.pseudonyms import Keyring, pseudonymise
+from quality.privacy.pseudonyms import Keyring, Pending, Pseudonymiser
 from quality.results import ROW
 from quality.spill import Typed, batches
 
@@ -31,16 +31,33 @@ def released(
     if not (direct or drop is not None or contract.privacy.generalise):
         return batches(typed, target)  # nothing to change: no copy per batch
 
+    # One for the whole stream: its helper process, once started, serves every batch.
+    pseudonyms = Pseudonymiser(keyring, contract.sector)
+
+    def prepared(batch: pa.RecordBatch) -> pa.Table:
+        table = pa.Table.from_batches([batch])
+        if drop is not None:
+            table = table.filter(pc.invert(pc.is_in(table[ROW], value_set=drop)))
+        return generalise(table, contract.privacy.generalise)
+
+    def finished(table: pa.Table, pending: list[Pending]) -> list[pa.RecordBatch]:
+        for name, column in zip(direct, pending, strict=True):
+            index = table.schema.get_field_index(name)
+            table = table.set_column(index, name, pseudonyms.collect(column))
+        return table.select(target.names).cast(target).to_batches()
+
     def stream() -> Iterator[pa.RecordBatch]:
-        for batch in batches(typed, source):
-            table = pa.Table.from_batches([batch])
-            if drop is not None:
-                table = table.filter(pc.invert(pc.is_in(table[ROW], value_set=drop)))
-            table = generalise(table, contract.privacy.generalise)
-            for name in direct:
-                index = table.schema.get_field_index(name)
-                values = pseudonymise(table[name], keyring, contract.sector)
-                table = table.set_column(index, name, values)
-            yield from table.select(target.names).cast(target).to_batches()
+        # One batch ahead: the helper process hashes batch i+1's identifiers while batch i
+        # is written, so the keyed hashing runs on the other core.
+        last: tuple[pa.Table, list[Pending]] | None = None
+        with pseudonyms:
+            for batch in batches(typed, source):
+                table = prepared(batch)
+                pending = [pseudonyms.submit(table[name]) for name in direct]
+                if last is not None:
+                    yield from finished(*last)
+                last = table, pending
+            if last is not None:
+                yield from finished(*last)
 
     return pa.RecordBatchReader.from_batches(target, stream())

@@ -11,9 +11,11 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from quality.privacy.hashing import MIN_SHARED
 from quality.privacy.pseudonyms import (
     INFO_PREFIX,
     Keyring,
+    Pseudonymiser,
     generate_key_file,
     hkdf,
     hkdf_expand,
@@ -154,3 +156,28 @@ def test_keyring_needs_current_version() -> None:
     fresh = Keyring.new()
     with pytest.raises(ValueError, match="not in the keyring"):
         Keyring(current=5, keys=fresh.keys)
+
+
+def test_columns_hashed_by_the_helper_process_match_direct_hmac(key_file: Path) -> None:
+    """Enough distinct values to go to the helper process; several columns submitted before
+    any is collected, each answered in its order and equal to `hmac.new`'s."""
+    keyring = load_keyring(key_file)
+    master = keyring.keys[1].key.get_secret_value()
+    sector_key = hkdf(master, INFO_PREFIX + b"health")
+    columns = [
+        [f"{900101 + i:06d}{2000000 + i * (c + 1):07d}" for i in range(12_000)] for c in range(3)
+    ]
+    columns[1][5] = None  # a null stays null on the helper's path too
+    assert len(set(columns[0])) > MIN_SHARED  # the helper's path, not this process's
+    with Pseudonymiser(keyring, "health") as pseudonyms:
+        pending = [pseudonyms.submit(pa.array(column)) for column in columns]
+        out = [pseudonyms.collect(p).to_pylist() for p in pending]
+    for column, got in zip(columns, out, strict=True):
+        assert len(got) == len(column) == len(set(v for v in got if v)) + (None in column)
+        for i in range(0, len(column), 499):
+            if column[i] is None:
+                assert got[i] is None
+                continue
+            mac = hmac.new(sector_key, column[i].encode(), hashlib.sha256).hexdigest()
+            assert got[i] == "p1_" + mac[:32]
+    assert out[1][5] is None
