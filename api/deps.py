@@ -50,6 +50,20 @@ def limiter_of(request: Request) -> Limiter:
     return request.app.state.auth_failures
 
 
-PlatformDep = Annotated[Platform, Depends(platform_of)]
-Queries = Annotated[QueryService, Depends(queries_of)]
-Catalog = Annotated[CatalogService, Depends(catalog_of)]
+# The dependencies are `async` so FastAPI calls them on the event loop: a plain function is run
+# in the threadpool, a hand-over there and back for reading an attribute (~0.1 ms a request).
+async def _platform(request: Request) -> Platform:
+    return platform_of(request)
+
+
+async def _queries(request: Request) -> QueryService:
+    return queries_of(request)
+
+
+async def _catalog(request: Request) -> CatalogService:
+    return catalog_of(request)
+
+
+PlatformDep = Annotated[Platform, Depends(_platform)]
+Queries = Annotated[QueryService, Depends(_queries)]
+Catalog = Annotated[CatalogService, Depends(_catalog)]

@@ -102,7 +102,7 @@ def open_query(
     request: Request,
     principal: Principal,
     statement: str,
-    answer: Answer,
+    datasets: list[str],
     started: float,
     kind: AuditKind = AuditKind.sql,
 ) -> AuditRecord:
@@ -111,7 +111,7 @@ def open_query(
         principal,
         kind,
         statement,
-        datasets=answer.datasets,
+        datasets=datasets,
         duration_ms=(time.perf_counter() - started) * 1000,
         outcome=Outcome.opened,
     )
@@ -233,11 +233,14 @@ def streamed(
     kind: AuditKind = AuditKind.sql,
     headers: dict[str, str] | None = None,
     prefix: bytes = b"",
+    opened: AuditRecord | None = None,
 ) -> Response:
     """The whole answer in `fmt` (CSV, Arrow or Parquet), batch by batch, between its opening
-    and completing audit records. The first chunk is written before the status is sent, so a
-    failure there (the time limit, a type the format lacks) is a clean error answer."""
-    opened = open_query(request, principal, statement, answer, started, kind)
+    audit record (`opened`, when the caller wrote it already) and its completing one. The first
+    chunk is written before the status is sent, so a failure there (the time limit, a type the
+    format lacks) is a clean error answer."""
+    if opened is None:
+        opened = open_query(request, principal, statement, answer.datasets, started, kind)
     chunks = WRITERS[fmt](answer.schema, answer.stream())
     try:
         first = prefix + next(chunks, b"")

@@ -3,8 +3,9 @@
 CSV and Arrow stream batch by batch, so an answer of any size never sits in memory; JSON and
 Parquet are built whole and stop at the row limit (`truncated` says so). A query refused or
 failed before it runs leaves one audit record; a query that runs leaves an opening record,
-written before any of its data leaves, and a completing record once the answer has been sent
-or has failed, so a request cut off by a crash is still on the chain. An answer that cannot be
+written while DuckDB works and before any of its data leaves, and a completing record once the
+answer has been sent or has failed (in DuckDB too), so a request cut off by a crash is still on
+the chain. An answer that cannot be
 written in the format asked for is a clean 400, a fault of the server a clean 500: both
 recorded, neither with a traceback.
 """
@@ -149,19 +150,38 @@ def run_sql(
 ) -> Response:
     """Run one read-only SQL query over the tables the caller may read, masked and filtered."""
     started = time.perf_counter()
+    opening: list[AuditRecord] = []
+
+    def running(datasets: list[str]) -> None:
+        # Written while DuckDB runs the query (off the critical path), before any row is read.
+        opening.append(open_query(request, principal, body.sql, datasets, started))
+
     try:
-        answer = queries.run(principal, body.sql, body.as_of)
+        answer = queries.run(principal, body.sql, body.as_of, running)
     except QueryError as exc:
         outcome = outcome_of(exc)
+        # A query that failed in DuckDB ran: its record completes the opening one.
+        ran = opening[0] if opening else None
+        datasets = list(ran.datasets) if ran else exc.datasets
+        error = exc.message
         audit_query(
-            request, principal, body.sql, None, started, outcome, exc.message, datasets=exc.datasets
+            request,
+            principal,
+            body.sql,
+            None,
+            started,
+            outcome,
+            error,
+            completes=ran,
+            datasets=datasets,
         )
         return error_answer(exc)
-    opened: AuditRecord | None = None
+    [opened] = opening
     try:
         if body.format in (Format.csv, Format.arrow):
-            return streamed(request, principal, body.sql, answer, body.format, started)
-        opened = open_query(request, principal, body.sql, answer, started)
+            return streamed(
+                request, principal, body.sql, answer, body.format, started, opened=opened
+            )
         content, truncated = _whole(answer, body.format, platform.settings.sql_max_rows)
     except Exception as exc:
         failed = exc if isinstance(exc, QueryError) else None

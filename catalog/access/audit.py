@@ -1,9 +1,10 @@
 """The audit log: hash-chained records of API requests, so that no record can be edited,
 removed, inserted or reordered without `verify` naming where.
 
-A request that fails before any data could leave has one record. A request that returns data
-has two: an opening record (outcome `opened`) written before the first byte leaves, and a
-completing record whose `completes` names it, written when the request ends however it ends.
+A request refused before it runs a query has one record. A request that runs one (even if the
+query then fails) or returns data has two: an opening record (outcome `opened`) written before
+the first byte leaves, and a completing record whose `completes` names it, written when the
+request ends however it ends.
 So a request cut off by a crash is still on the chain, as opened and never completed.
 
 Record n stores `hash = sha256(hash of record n-1 + canonical JSON of record n)` in hex; record 1

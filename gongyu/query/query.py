@@ -186,10 +186,18 @@ class QueryService:
         self.budget = MemoryBudget(budget)
         self.max_value_bytes = settings.sql_max_value_bytes
 
-    def run(self, principal: Principal, sql: str, as_of: str | int | Pins | None = None) -> Answer:
-        """Check and start `sql` (DuckDB dialect) for `principal`; raises QueryError."""
+    def run(
+        self,
+        principal: Principal,
+        sql: str,
+        as_of: str | int | Pins | None = None,
+        running: Callable[[list[str]], object] | None = None,
+    ) -> Answer:
+        """Check and start `sql` (DuckDB dialect) for `principal`; raises QueryError.
+        `running` is called with the datasets once DuckDB has the query, before its first rows
+        are awaited: the opening audit record is written while DuckDB works."""
         moment = parse_as_of(as_of)
-        return self._admitted(principal, lambda: self._start(principal, sql, moment))
+        return self._admitted(principal, lambda: self._start(principal, sql, moment), running)
 
     def read_dataset(self, principal: Principal, dataset_id: str) -> Answer:
         """The whole dataset as `principal` reads it (`SELECT *` of their view). A dataset
@@ -210,9 +218,13 @@ class QueryService:
         return self._admitted(principal, start)
 
     def _admitted(
-        self, principal: Principal, start: Callable[[], tuple[Execution, list[str]]]
+        self,
+        principal: Principal,
+        start: Callable[[], tuple[Execution, list[str]]],
+        running: Callable[[list[str]], object] | None = None,
     ) -> Answer:
-        """Wait for a slot, `start` the query, and hold the slot until DuckDB lets go."""
+        """Wait for a slot, `start` the query, and hold the slot until DuckDB lets go; call
+        `running` with the datasets before the first rows are awaited."""
         try:
             release = self.admission.enter(caller(principal))
         except Busy as exc:
@@ -225,6 +237,12 @@ class QueryService:
         # The slot is given back when DuckDB lets go, not when the caller stops waiting.
         execution.on_end(release)
         self.budget.watch(execution)
+        if running is not None:
+            try:
+                running(datasets)
+            except BaseException:
+                execution.close()
+                raise
         try:
             schema = execution.schema
         except (QueryTimeout, QueryAborted, QueryClosed, duckdb.Error) as exc:

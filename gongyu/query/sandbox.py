@@ -48,6 +48,11 @@ from gongyu.query.running import Execution, Limits, run_on_cursor
 log = logging.getLogger(__name__)
 
 CACHED_SANDBOXES = 32
+# Built once: it is read on every query, and building a statement costs more than running it.
+_CATALOG_STATE = text(
+    "SELECT table_namespace, table_name, metadata_location FROM iceberg_tables "
+    "WHERE catalog_name = :c ORDER BY 1, 2"
+)
 
 
 _DUCKDB_TYPES = {
@@ -206,12 +211,14 @@ class Sandbox:
         """Start `sql` on a cursor of its own (with the Arrow sources of `tables`, or of every
         view, registered on it); the stream is cancelled past the time limit."""
         cursor = self.con.cursor()
-        cursor.execute(f"USE {CATALOG}")  # a cursor starts in DuckDB's own `memory` database
         for key in self.sources if tables is None else tables:
             if key in self.sources:
                 # Registered objects belong to one connection: each cursor gets its own.
                 cursor.register(*self.sources[key])
-        return run_on_cursor(cursor, sql, self.limits)
+        # A cursor starts in DuckDB's own `memory` database. `USE` goes with the query, in one
+        # call on the query's thread: a call of its own here cost a round trip through the GIL.
+        # `sql` is one statement (checked and written anew by sqlglot, or built here).
+        return run_on_cursor(cursor, f"USE {CATALOG}; {sql}", self.limits)
 
 
 def _connect(limits: Limits) -> duckdb.DuckDBPyConnection:
@@ -248,12 +255,8 @@ class Sandboxes:
     def _catalog_state(self) -> tuple[tuple[str, str, str], ...]:
         """Every table and its metadata file: changes with each commit (one small query)."""
         engine = self.platform.lakehouse.catalog.engine
-        query = text(
-            "SELECT table_namespace, table_name, metadata_location FROM iceberg_tables "
-            "WHERE catalog_name = :c ORDER BY 1, 2"
-        )
         with engine.connect() as conn:
-            rows = conn.execute(query, {"c": self.platform.lakehouse.catalog.name}).all()
+            rows = conn.execute(_CATALOG_STATE, {"c": self.platform.lakehouse.catalog.name}).all()
         return tuple((r[0], r[1], r[2]) for r in rows)
 
     def _grants(self, principal: Principal, today: date) -> dict[str, list[Grant]]:
