@@ -8,8 +8,9 @@ import dagster as dg
 from assets.factory import asset_key, check_specs, gate_events, owners
 from contracts.model import Contract
 from gongyu.platform import Platform
-from gongyu.products.build import ProductRefused, ProductWaits
+from gongyu.products.build import ProductRefused
 from gongyu.products.freshness import state
+from gongyu.products.pins import ProductWaits
 from gongyu.products.run import run_product
 
 TIMEZONE = "Asia/Seoul"  # a product's `schedule` is Korean time

@@ -11,48 +11,20 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from pyiceberg.exceptions import NoSuchTableError
 
 from catalog.access.audit import Outcome
 from catalog.deliveries import Delivery
 from catalog.products import definer, definition_refusals
-from catalog.published import Pins, publications
 from contracts.model import Contract
-from contracts.product_sql import input_tables
 from gongyu.platform import Platform
+from gongyu.products.pins import input_pins
 from gongyu.query.query import QueryError, QueryService, audit_query, outcome_of
 from gongyu.query.running import Limits
-
-
-class ProductWaits(RuntimeError):
-    """An input has nothing published yet: the product is built once it has."""
 
 
 class ProductRefused(RuntimeError):
     """The product may not be built as defined (an input its agency may no longer read, a
     refused statement, or its query failed); the message names what and why."""
-
-
-def input_pins(platform: Platform, contract: Contract) -> Pins:
-    """The current published snapshot of each table the product reads, `<sector>.<table>`."""
-    assert contract.product is not None  # callers check
-    pins: Pins = {}
-    waiting = []
-    for sector, name in input_tables(contract.product.sql):
-        identifier = f"{sector}.{name}"
-        try:
-            table = platform.lakehouse.catalog.load_table(identifier)
-        except NoSuchTableError:
-            waiting.append(identifier)
-            continue
-        current = table.current_snapshot()
-        if current is None or not publications(table):
-            waiting.append(identifier)
-            continue
-        pins[identifier] = current.snapshot_id
-    if waiting:
-        raise ProductWaits(f"{contract.id} waits for a publication of {', '.join(waiting)}")
-    return pins
 
 
 def query_service(platform: Platform) -> QueryService:

@@ -10,7 +10,7 @@ from catalog.deliveries import Delivery
 from catalog.published import Pins
 from contracts.model import Contract
 from gongyu.platform import Platform
-from gongyu.products.build import ProductWaits, input_pins
+from gongyu.products.pins import ProductWaits, input_pins
 
 
 @dataclass(frozen=True)

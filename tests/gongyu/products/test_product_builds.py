@@ -17,8 +17,9 @@ from catalog.products import definition_refusals
 from contracts.loader import DEFAULT_DIR
 from gongyu.ground.settings import Settings
 from gongyu.platform import Platform
-from gongyu.products.build import ProductRefused, ProductWaits, build
+from gongyu.products.build import ProductRefused, build
 from gongyu.products.freshness import products, state
+from gongyu.products.pins import ProductWaits
 from gongyu.products.run import run_product
 from tests.conftest import data_file
 from tests.published import read_arrow
