@@ -14,6 +14,7 @@ from quality.privacy.screening import screen
 from quality.readers import read_delivery
 from quality.results import CheckKind, CheckResult, GateResult
 from quality.spill import Typed
+from quality.suite import gx_imported_meanwhile
 
 
 @dataclass
@@ -54,7 +55,8 @@ def run_gate(
     """Read `path` under `contract` and run every check, privacy included; never raises for bad
     data. With a `work` folder the delivery is spilled there, never held in memory whole.
     """
-    read = read_delivery(path, contract, sample_rows=sample_rows, work=work)
+    with gx_imported_meanwhile():
+        read = read_delivery(path, contract, sample_rows=sample_rows, work=work)
     checks = list(read.checks)
     validation = suite = None
     typed = read.typed

@@ -6,7 +6,10 @@ result maps back to its plan. GX is imported lazily: it takes seconds to import.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import threading
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from contracts.model import Contract, Severity
@@ -50,6 +53,27 @@ def import_gx() -> Any:
         first_rows_only._gongyu = True  # type: ignore[attr-defined]
         aux.compute_unexpected_pandas_indices = first_rows_only
     return gx
+
+
+@contextlib.contextmanager
+def gx_imported_meanwhile() -> Iterator[None]:
+    """Import GX on a thread while the body runs, and wait for it on the way out.
+
+    GX's import is seconds of Python; reading a file (iconv's process, pyarrow's parser and
+    casts) leaves the interpreter lock free most of the time, so the two overlap.
+    """
+    thread = threading.Thread(target=_import_gx_quietly, name="gx-import", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        thread.join()
+
+
+def _import_gx_quietly() -> None:
+    # A failed import is not cached: the gate's own `import_gx()` raises it where it is handled.
+    with contextlib.suppress(Exception):
+        import_gx()
 
 
 def _meta(plan: Plan, index: int) -> dict[str, Any]:
