@@ -24,5 +24,6 @@ BENCHMARKS: dict[str, str] = {
     "load": "bench.load",
     "steward_loop": "bench.steward_loop",
     "products": "bench.products",
+    "shell": "bench.shell",
 }
 """Benchmark name → module exposing `main(argv: list[str]) -> int`."""
