@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from contracts.model import Contract, Severity
+from quality.deferred_imports import defer_unused
 from quality.plans import Plan, plan_checks, rewrite_hint
 from quality.results import CheckKind
 from quality.wording import Phrase, say
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 @functools.cache
 def import_gx() -> Any:
     """great_expectations, imported on first use and tuned for large in-memory frames."""
+    defer_unused()
     import great_expectations as gx
     from great_expectations.execution_engine import pandas_execution_engine as engine
     from great_expectations.expectations.metrics.map_metric_provider import (
