@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -84,3 +85,14 @@ def test_a_run_with_nothing_to_do_starts_neither_dagster_nor_the_gate(tmp_path: 
     assert delivered.returncode == 0, delivered.stdout + delivered.stderr
     assert {"dagster", "great_expectations"} <= loaded("run", "--workspace", ws)
     assert not loaded("run", "--workspace", ws) & {"dagster", "great_expectations"}
+
+
+def test_the_environment_holds_byte_code() -> None:
+    """`./dev` byte-compiles the packages and the code at set-up: where nothing may write .pyc
+    files later (PYTHONDONTWRITEBYTECODE), every process would compile what it imports."""
+    if not (Path(sys.prefix) / ".gongyu-installed").exists():
+        pytest.skip("this environment was not set up by ./dev")
+    for module in ("sqlalchemy", "dagster", "great_expectations", "gongyu.platform"):
+        spec = importlib.util.find_spec(module)
+        assert spec is not None and spec.origin is not None
+        assert Path(importlib.util.cache_from_source(spec.origin)).exists(), spec.origin
