@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
@@ -34,6 +37,10 @@ if TYPE_CHECKING:
     from gongyu.ground.storage import Storage, Store
     from quality.privacy.pseudonyms import Keyring
     from sectors.registry import Registry
+
+
+# Whether this request has read the contracts at its start (`contracts_read_for_request`).
+_READ_FOR_REQUEST: ContextVar[bool] = ContextVar("contracts_read_for_request", default=False)
 
 
 class UnknownDataset(KeyError):
@@ -111,6 +118,23 @@ class Platform:
         """Re-read the contract files that changed and the approvals since (a server calls this
         before each request); returns the contracts' version, which grows with every change."""
         return self._live_contracts.refresh()
+
+    @contextmanager
+    def contracts_read_for_request(self) -> Iterator[None]:
+        """Re-read changed contracts once, at a request's start: `contracts_version` within the
+        block (on any thread it hands work to) needs no file read again."""
+        self.reload_contracts()
+        token = _READ_FOR_REQUEST.set(True)
+        try:
+            yield
+        finally:
+            _READ_FOR_REQUEST.reset(token)
+
+    def contracts_version(self) -> int:
+        """The contracts' version: as read at this request's start, else re-read now."""
+        if _READ_FOR_REQUEST.get():
+            return self._live_contracts.version
+        return self.reload_contracts()
 
     @cached_property
     def store(self) -> Store:

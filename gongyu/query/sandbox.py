@@ -272,7 +272,7 @@ class Sandboxes:
         """The caller's sandbox: cached for current data, built afresh for `as_of` (a moment, a
         snapshot id, or pinned snapshots per table)."""
         today = korean_today()
-        contracts = self.platform.reload_contracts()  # a tightened contract applies at once
+        contracts = self.platform.contracts_version()  # a tightened contract applies at once
         grants = self._grants(principal, today)
         state = self._catalog_state()
         if as_of is not None:

@@ -58,3 +58,17 @@ def test_a_tightened_contract_applies_at_once_in_every_worker(tmp_path: Path) ->
         assert ask(url, owner) == {(400, 404, None)}  # withdrawn for everyone, owner included
         path.write_text(original, encoding="utf-8")
         assert ask(url, other) == {(200, 200, "public")}
+
+
+def test_a_request_reads_the_contracts_once_at_its_start(tmp_path: Path) -> None:
+    """Within a request the sandbox's check uses the reading the request began with; the next
+    request (or a caller outside one) reads the change."""
+    platform = build_platform(tmp_path)
+    path = platform.settings.contracts_dir / "welfare_safety" / OWNER / "cases_public.yaml"
+    with platform.contracts_read_for_request():
+        begun = platform.contracts_version()
+        path.write_text(path.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
+        assert platform.contracts_version() == begun
+    assert platform.contracts_version() == begun + 1
+    with platform.contracts_read_for_request():
+        assert platform.contracts_version() == begun + 1
