@@ -302,11 +302,11 @@ def readme_table(results: dict[str, Any]) -> str:
 
 def main(argv: list[str]) -> int:
     """Build the inputs, measure, print, save `results-shell.json`."""
-    parser = argparse.ArgumentParser(prog="./dev bench shell", description=__doc__.split("\n")[0])
-    parser.add_argument("--narrow-rows", type=int, default=5_000_000)
-    parser.add_argument("--wide-rows", type=int, default=10_000_000)
-    parser.add_argument("--only", choices=["narrow", "wide"])
-    parser.add_argument("--repeat", type=int, default=1)
+    parser = argparse.ArgumentParser(prog="./dev bench shell", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--narrow-rows", type=int, default=5_000_000, help="narrow rows (5M)")
+    parser.add_argument("--wide-rows", type=int, default=10_000_000, help="wide rows (10M)")
+    parser.add_argument("--only", choices=["narrow", "wide"], help="measure one input only")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each process (best kept)")
     parser.add_argument("--demo", action="store_true", help="also time `gongyu demo --no-serve`")
     parser.add_argument("--profile", action="store_true", help="cProfile each `gongyu run`")
     args = parser.parse_args(argv)
