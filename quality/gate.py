@@ -10,6 +10,7 @@ import numpy as np
 
 from contracts.model import Contract
 from quality.expectations import validate
+from quality.freed_memory import return_freed_memory
 from quality.privacy.screening import screen
 from quality.readers import read_delivery
 from quality.results import CheckKind, CheckResult, GateResult
@@ -55,6 +56,7 @@ def run_gate(
     """Read `path` under `contract` and run every check, privacy included; never raises for bad
     data. With a `work` folder the delivery is spilled there, never held in memory whole.
     """
+    return_freed_memory()
     with gx_imported_meanwhile():
         read = read_delivery(path, contract, sample_rows=sample_rows, work=work)
     checks = list(read.checks)
