@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import socket
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from open_data_contract_standard.model import OpenDataContractStandard
@@ -23,6 +27,22 @@ REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "data"
 # The `postgres_url` fixture: a fresh PostgreSQL database per test module.
 pytest_plugins = ["tests.postgres"]
+
+
+def in_fresh_interpreter(script: str, *args: str, drop_env: tuple[str, ...] = ()) -> Any:
+    """Run `script` in a new interpreter (the repository on its path, warnings off, without the
+    variables `drop_env`); the JSON of the last line it prints. Fails when it exits non-zero."""
+    env = {k: v for k, v in os.environ.items() if k not in drop_env}
+    done = subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", script, *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**env, "PYTHONPATH": str(REPO)},
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def data_file(relative: str) -> Path:

@@ -163,7 +163,6 @@ def run_sql(
         # A query that failed in DuckDB ran: its record completes the opening one.
         ran = opening[0] if opening else None
         datasets = list(ran.datasets) if ran else exc.datasets
-        error = exc.message
         audit_query(
             request,
             principal,
@@ -171,7 +170,7 @@ def run_sql(
             None,
             started,
             outcome,
-            error,
+            exc.message,
             completes=ran,
             datasets=datasets,
         )

@@ -3,12 +3,7 @@ the moment something reads them: names GX bound to the stand-ins included."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-
-from tests.conftest import REPO
+from tests.conftest import in_fresh_interpreter
 
 # A fresh interpreter: the gate's GX import, then what it loaded, then the deferred modules used.
 SCRIPT = """
@@ -30,22 +25,8 @@ print(json.dumps({
 """
 
 
-def run() -> dict:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    done = subprocess.run(
-        [sys.executable, "-W", "ignore", "-c", SCRIPT],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env=env,
-        timeout=180,
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
 def test_gx_starts_without_them_and_they_load_on_first_use() -> None:
-    found = run()
+    found = in_fresh_interpreter(SCRIPT)
     assert found["loaded_by_gx"] == {"scipy.stats._stats_py": False, "altair.vegalite": False}
     assert found["entropy"] == 1.0  # through the name GX's module bound before the load
     assert found["same_module"] is True

@@ -3,12 +3,7 @@ pool (not mimalloc, which keeps what it frees) and a fixed mmap threshold for gl
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-
-from tests.conftest import REPO, data_file
+from tests.conftest import REPO, data_file, in_fresh_interpreter
 
 # A fresh interpreter: the pool before and after a real delivery's gate, and its verdict.
 SCRIPT = """
@@ -27,19 +22,10 @@ print(json.dumps({"before": before, "after": after, "rows": run.result.rows}))
 def test_the_gate_returns_freed_memory_to_the_system() -> None:
     path = data_file("welfare_safety/police_crime_by_region_20151231.csv")
     contract = REPO / "contracts/welfare_safety/knpa/police_crime_by_region_2015.yaml"
-    done = subprocess.run(
-        [sys.executable, "-W", "ignore", "-c", SCRIPT, str(path), str(contract)],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env={
-            **{k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"},
-            "PYTHONPATH": str(REPO),
-        },
-        timeout=180,
+    # Without a pool chosen in the environment: the switch must be the gate's.
+    found = in_fresh_interpreter(
+        SCRIPT, str(path), str(contract), drop_env=("ARROW_DEFAULT_MEMORY_POOL",)
     )
-    assert done.returncode == 0, done.stderr
-    found = json.loads(done.stdout.strip().splitlines()[-1])
     assert found["before"] != "system"  # pyarrow's own default, so the switch is the gate's
     assert found["after"] == "system"
     assert found["rows"] == 38
