@@ -215,13 +215,9 @@ def _digits(values: pa.Array) -> pa.Array:
 
     In one pass over the bytes: as `replace_substring_regex(values, "[^0-9]", "")`, 10x faster.
     """
-    width = np.int64 if pa.types.is_large_string(values.type) else np.int32
-    _, offsets, data = values.buffers()
-    ends = np.frombuffer(offsets, width)[values.offset : values.offset + len(values) + 1]
-    body = np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8)
-    body = body[ends[0] : ends[-1]]
+    ends, body = _span(values)
     keep = (body >= ord("0")) & (body <= ord("9"))
-    kept = np.concatenate([np.zeros(1, width), np.cumsum(keep, dtype=width)])
+    kept = np.concatenate([np.zeros(1, ends.dtype), np.cumsum(keep, dtype=ends.dtype)])
     buffers = [None, pa.py_buffer(kept[ends - ends[0]]), pa.py_buffer(body[keep])]
     return pa.Array.from_buffers(values.type, len(values), buffers)
 
@@ -302,12 +298,21 @@ class Pseudonymiser:
 _HEX_PAIRS = np.frombuffer(b"".join(f"{b:02x}".encode() for b in range(256)), np.uint16)
 
 
+def _span(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """A (possibly sliced) string or binary array's offsets (count + 1, into the data buffer)
+    and the bytes they cover, without copying."""
+    large = pa.types.is_large_string(values.type) or pa.types.is_large_binary(values.type)
+    _, offsets, data = values.buffers()
+    ends = np.frombuffer(offsets, np.int64 if large else np.int32)
+    ends = ends[values.offset : values.offset + len(values) + 1]
+    body = np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8)
+    return ends, body[ends[0] : ends[-1]]
+
+
 def _layout(values: pa.BinaryArray) -> tuple[bytes, bytes]:
     """Offsets from 0 and the bytes they index, for a (possibly sliced) binary array."""
-    _, offsets, data = values.buffers()
-    ends = np.frombuffer(offsets, np.int32)[values.offset : values.offset + len(values) + 1]
-    body = data[int(ends[0]) : int(ends[-1])] if data is not None else b""
-    return (ends - ends[0]).tobytes(), bytes(body)
+    ends, body = _span(values)
+    return (ends - ends[0]).tobytes(), body.tobytes()
 
 
 def pseudonymise(
