@@ -8,9 +8,11 @@ from typing import Any
 
 import numpy as np
 
-from contracts.model import Contract
+from contracts.model import Classification, Contract
 from quality.expectations import validate
 from quality.freed_memory import return_freed_memory
+from quality.privacy.pseudonym_batches import PseudonymBatches
+from quality.privacy.pseudonyms import Keyring
 from quality.privacy.screening import screen
 from quality.readers import read_delivery
 from quality.results import CheckKind, CheckResult, GateResult
@@ -24,7 +26,9 @@ class GateRun:
 
     `typed` is the spilled Arrow file when the gate ran with a work folder (the caller
     removes it), else the table in memory; None when the file could not be read.
-    `withheld` holds the source rows the privacy gate keeps out of the published table.
+    `withheld` holds the source rows the privacy gate keeps out of the published table;
+    `pseudonyms` the pseudonyms of its direct identifiers, begun while the checks ran (None
+    when the gate had no keyring, or the contract declares none). `close` ends their helper.
     """
 
     result: GateResult
@@ -32,6 +36,12 @@ class GateRun:
     validation: dict[str, Any] | None
     suite: dict[str, Any] | None
     withheld: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    pseudonyms: PseudonymBatches | None = None
+
+    def close(self) -> None:
+        """End the pseudonym helper if it still runs."""
+        if self.pseudonyms is not None:
+            self.pseudonyms.close()
 
 
 def explain_cast_nulls(checks: list[CheckResult], read: list[CheckResult]) -> list[CheckResult]:
@@ -51,10 +61,16 @@ def explain_cast_nulls(checks: list[CheckResult], read: list[CheckResult]) -> li
 
 
 def run_gate(
-    path: Path, contract: Contract, *, sample_rows: int = 10, work: Path | None = None
+    path: Path,
+    contract: Contract,
+    *,
+    sample_rows: int = 10,
+    work: Path | None = None,
+    keyring: Keyring | None = None,
 ) -> GateRun:
     """Read `path` under `contract` and run every check, privacy included; never raises for bad
     data. With a `work` folder the delivery is spilled there, never held in memory whole.
+    With a `keyring`, the direct identifiers' pseudonyms are made meanwhile, for the publish.
     """
     return_freed_memory()
     with gx_imported_meanwhile():
@@ -63,6 +79,10 @@ def run_gate(
     validation = suite = None
     typed = read.typed
     withheld = np.zeros(0, np.int64)
+    pseudonyms = None
+    direct = contract.classified(Classification.direct_identifier)
+    if typed is not None and keyring is not None and direct:
+        pseudonyms = PseudonymBatches(typed, direct, keyring, contract.sector)
     if typed is not None:
         outcome = validate(typed, contract, sample_rows=sample_rows)
         checks += explain_cast_nulls(outcome.checks, read.checks)
@@ -78,5 +98,10 @@ def run_gate(
         rows=read.source.rows,
     )
     return GateRun(
-        result=result, typed=typed, validation=validation, suite=suite, withheld=withheld
+        result=result,
+        typed=typed,
+        validation=validation,
+        suite=suite,
+        withheld=withheld,
+        pseudonyms=pseudonyms,
     )

@@ -102,6 +102,13 @@ def load(typed: Typed, columns: list[str] | None = None) -> pa.Table:
     return table if columns is None else table.select(columns)
 
 
+def column_batches(spill: Path, names: list[str]) -> Iterator[pa.RecordBatch]:
+    """Some columns of a spilled delivery, in the batches `batches` reads (same boundaries)."""
+    reader = _open(spill, names)
+    for i in range(reader.num_record_batches):
+        yield reader.get_batch(i).select(names)
+
+
 def batches(typed: Typed, schema: pa.Schema) -> pa.RecordBatchReader:
     """The typed delivery as a stream of `schema`'s columns (e.g. without `__row`), cast to it."""
     names = schema.names

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from contracts.model import Classification
 from gongyu.delivery.admit import Admitted
 from gongyu.platform import Platform
 from quality.gate import GateRun, run_gate
@@ -15,7 +16,11 @@ def gate(platform: Platform, admitted: Admitted, source: Path, work: Path) -> Ga
     refused delivery is not read at all."""
     contract = admitted.contract
     if admitted.readable:
-        run = run_gate(source, contract, sample_rows=platform.settings.sample_rows, work=work)
+        # The keyring now: the gate begins the direct identifiers' pseudonyms meanwhile.
+        direct = contract.classified(Classification.direct_identifier)
+        keyring = platform.keyring() if direct else None
+        sample_rows = platform.settings.sample_rows
+        run = run_gate(source, contract, sample_rows=sample_rows, work=work, keyring=keyring)
     else:
         unread = SourceInfo(file=source.name, format="not read")
         result = GateResult(

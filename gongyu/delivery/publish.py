@@ -7,7 +7,6 @@ from contextlib import suppress
 from catalog.deliveries import Delivery
 from catalog.lakehouse import Audit, Auditor, PublishConflict
 from catalog.privacy_scan import raw_identifier_auditor
-from contracts.model import Classification
 from gongyu.delivery.admit import Admitted
 from gongyu.platform import Platform
 from quality.gate import GateRun
@@ -32,18 +31,17 @@ def publish(
     snapshot_id = platform.lakehouse.published(contract, delivery.delivery_id)
     if snapshot_id is not None:
         return snapshot_id
-    keyring = platform.keyring()
     summary = snapshot_summary(admitted, run)
     # A product's snapshot names what it was built from, so its version can be rebuilt as of them.
     summary |= {f"input.{table}": str(snapshot) for table, snapshot in run.result.inputs.items()}
-    if contract.classified(Classification.direct_identifier):
-        summary["pseudonym-key-version"] = str(keyring.current)
+    if run.pseudonyms is not None:
+        summary["pseudonym-key-version"] = str(run.pseudonyms.version)
     auditors = [*auditors, raw_identifier_auditor(contract)]
 
     def attempt() -> int | None:
         assert run.typed is not None, "only a gate run that typed its rows is published"
         # A fresh stream per attempt: the spill is read again and released anew.
-        data = released(run.typed, contract, keyring, run.withheld)
+        data = released(run.typed, contract, run.pseudonyms, run.withheld)
         rows = run.result.rows - len(run.withheld)
         staged = platform.lakehouse.stage(contract, delivery.delivery_id, data, summary, rows=rows)
         audit = platform.lakehouse.audit(staged, auditors)

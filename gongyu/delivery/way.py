@@ -24,6 +24,7 @@ def process_delivery(
         lineage.started()
         work = platform.workspace.staging / delivery.delivery_id
         shutil.rmtree(work, ignore_errors=True)  # a killed run's spill: read nothing of it
+        run = None
         try:
             # The gate's readers open paths: a bucket's object is read from a local copy.
             with platform.landing.local(delivery.landing_key) as source:
@@ -38,6 +39,8 @@ def process_delivery(
             lineage.crashed(error)
             raise
         finally:
+            if run is not None:
+                run.close()
             # The spill is derived data: gone once the delivery is published or quarantined.
             shutil.rmtree(work, ignore_errors=True)
     lineage.finished(outcome)

@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel, Field, SecretBytes, field_validator, model_validator
 
-from quality.privacy.hashing import DIGEST, MIN_SHARED, Helper, Keyed
+from quality.privacy.hashing import DIGEST, Keyed
 
 MIN_KEY_BYTES = 32
 INFO_PREFIX = b"gongyu-pseudonym:"
@@ -222,35 +222,19 @@ def _digits(values: pa.Array) -> pa.Array:
     return pa.Array.from_buffers(values.type, len(values), buffers)
 
 
-class Pending:
-    """A column handed to a `Pseudonymiser`: its dictionary indices and, if hashed, digests."""
-
-    def __init__(self, indices: pa.Array, count: int, digests: bytes | None) -> None:
-        self.indices = indices
-        self.count = count
-        self.digests = digests  # None: the helper process is hashing the `count` values
-
-
 class Pseudonymiser:
-    """Pseudonyms under one sector key, column after column.
+    """Pseudonyms under one sector key, column after column."""
 
-    Large columns are hashed by a helper process (`hashing.Helper`) while this one goes on:
-    `submit` a column, do other work (the next batch, writing the last), then `collect` it.
-    A context manager: leaving it ends the helper if one started.
-    """
-
-    def __init__(self, keyring: Keyring, sector: str, *, version: int | None = None) -> None:
-        self.version = keyring.current if version is None else version
-        key = keyring.sector_key(sector, self.version)
+    def __init__(self, key: bytes, version: int) -> None:
+        self.version = version
         self._keyed = Keyed(key)
-        self._helper = Helper(key)
-        self._prefix = np.frombuffer(f"p{self.version}_".encode(), np.uint8)
+        self._prefix = np.frombuffer(f"p{version}_".encode(), np.uint8)
 
-    def __enter__(self) -> Pseudonymiser:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._helper.close()
+    @classmethod
+    def of_sector(cls, keyring: Keyring, sector: str, version: int | None = None) -> Pseudonymiser:
+        """The pseudonymiser of a sector under one master version (default: current)."""
+        version = keyring.current if version is None else version
+        return cls(keyring.sector_key(sector, version), version)
 
     def __call__(self, values: pa.Array | pa.ChunkedArray) -> pa.Array:
         """Pseudonyms of a column (text; other types are cast to it), `canonical` first.
@@ -258,28 +242,14 @@ class Pseudonymiser:
         Each distinct value is hashed once, then spread back over the rows through the
         dictionary indices, so a column repeating few identifiers costs little.
         """
-        return self.collect(self.submit(values))
-
-    def submit(self, values: pa.Array | pa.ChunkedArray) -> Pending:
-        """Start on a column (see `__call__`); many distinct values go to the helper."""
         if isinstance(values, pa.ChunkedArray):
             values = values.combine_chunks()
         encoded = pc.dictionary_encode(values)  # nulls become null indices
         spelled = encoded.dictionary
         if not (pa.types.is_string(spelled.type) or pa.types.is_large_string(spelled.type)):
             spelled = spelled.cast(pa.string())
-        spelled = canonical(spelled).cast(pa.binary())
-        if len(spelled) < MIN_SHARED:
-            return Pending(encoded.indices, len(spelled), self._keyed.digests(spelled.to_pylist()))
-        self._helper.send(*_layout(spelled))
-        return Pending(encoded.indices, len(spelled), None)
-
-    def collect(self, pending: Pending) -> pa.Array:
-        """The pseudonyms of a submitted column; columns are collected in the order submitted."""
-        digests = pending.digests
-        if digests is None:
-            digests = self._helper.receive(pending.count)
-        return self._labels(digests).take(pending.indices)
+        digests = self._keyed.digests(canonical(spelled).cast(pa.binary()).to_pylist())
+        return self._labels(digests).take(encoded.indices)
 
     def _labels(self, digests: bytes) -> pa.Array:
         """`p<version>_` + the first HEX_CHARS hex digits of each digest, built in one go."""
@@ -309,12 +279,6 @@ def _span(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return ends, body[ends[0] : ends[-1]]
 
 
-def _layout(values: pa.BinaryArray) -> tuple[bytes, bytes]:
-    """Offsets from 0 and the bytes they index, for a (possibly sliced) binary array."""
-    ends, body = _span(values)
-    return (ends - ends[0]).tobytes(), body.tobytes()
-
-
 def pseudonymise(
     values: pa.Array | pa.ChunkedArray,
     keyring: Keyring,
@@ -323,8 +287,7 @@ def pseudonymise(
     version: int | None = None,
 ) -> pa.Array:
     """Pseudonyms of one column (see `Pseudonymiser`); nulls stay null."""
-    with Pseudonymiser(keyring, sector, version=version) as pseudonyms:
-        return pseudonyms(values)
+    return Pseudonymiser.of_sector(keyring, sector, version)(values)
 
 
 PSEUDONYM_PATTERN = rf"^p[0-9]+_[0-9a-f]{{{HEX_CHARS}}}$"

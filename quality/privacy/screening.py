@@ -41,8 +41,9 @@ def scanned_columns(contract: Contract) -> list[str]:
 def detection(typed: Typed, contract: Contract) -> list[CheckResult]:
     """Blocking checks for identifiers in columns that do not declare them; one column at a time."""
     found = []
+    rows = load(typed, [ROW]).column(ROW)  # for every column's samples: read once
     for name in scanned_columns(contract):
-        found += detect_identifiers(load(typed, [name, ROW]), [name])
+        found += detect_identifiers(load(typed, [name]).append_column(ROW, rows), [name])
     declared = {c.name: c.classification for c in contract.columns}
     allowed = {c.name: tuple(c.allowed_identifiers) for c in contract.columns}
     labels = {c.name: c.label for c in contract.columns}

@@ -30,6 +30,7 @@ from gongyu.delivery.report import Outcome, results_prefix
 from gongyu.delivery.way import process_delivery
 from gongyu.ground.settings import Settings
 from gongyu.platform import Platform
+from quality.privacy import pseudonym_batches
 from quality.privacy.pseudonyms import PSEUDONYM_PATTERN
 from tests.conftest import data_file
 from tests.published import read_arrow
@@ -179,7 +180,11 @@ def test_same_person_same_pseudonym_within_a_sector_not_across(
         for r in rows
     ]
     assert run(gated, "nhis_beneficiaries", write_csv(tmp_path / "a.csv", rows)).published
-    assert run(gated, "hira_claimants", write_csv(tmp_path / "b.csv", respelled)).published
+    with pytest.MonkeyPatch.context() as patch:
+        # The second agency's pseudonyms come from the gate's helper process, the others'
+        # from this one: both ways give one person one pseudonym.
+        patch.setattr(pseudonym_batches, "MIN_HELPER_VALUES", 0)
+        assert run(gated, "hira_claimants", write_csv(tmp_path / "b.csv", respelled)).published
     assert run(gated, "kamco_debtors", write_csv(tmp_path / "c.csv", rows)).published
 
     def pseudonyms(dataset: str) -> dict[str, set[str]]:
@@ -240,6 +245,39 @@ def test_undeclared_identifiers_block_with_masked_samples(gated: Platform, tmp_p
     assert not gated.lakehouse.catalog.table_exists("welfare_safety.hira_claimants") or (
         read_arrow(gated.lakehouse.catalog, "welfare_safety.hira_claimants").num_rows == 0
     )
+
+
+def children() -> set[int]:
+    """This process's child processes."""
+    return {
+        int(pid)
+        for task in Path("/proc/self/task").iterdir()
+        for pid in (task / "children").read_text().split()
+    }
+
+
+def test_a_quarantined_delivery_ends_its_pseudonym_helper(
+    gated: Platform, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The helper starts before the checks; a delivery they stop leaves no process and no
+    pseudonym files behind."""
+    monkeypatch.setattr(pseudonym_batches, "MIN_HELPER_VALUES", 0)
+    started: list[pseudonym_batches.PseudonymBatches] = []
+    real = pseudonym_batches.PseudonymBatches._start
+
+    def start(self: pseudonym_batches.PseudonymBatches, spill: Path) -> None:
+        real(self, spill)
+        started.append(self)
+
+    monkeypatch.setattr(pseudonym_batches.PseudonymBatches, "_start", start)
+    before = children()
+    rows = people()
+    rows[3]["note"] = f"보호자 연락처 {rows[0]['phone']}"
+    outcome = run(gated, "hira_claimants", write_csv(tmp_path / "a.csv", rows))
+    assert outcome.delivery.state == DeliveryState.quarantined
+    assert started and started[0]._proc is None
+    assert children() <= before
+    assert not list(gated.workspace.staging.rglob("*.arrow"))
 
 
 def test_k_anonymity_blocks_and_names_sizes_not_values(gated: Platform, tmp_path: Path) -> None:

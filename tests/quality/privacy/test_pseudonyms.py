@@ -11,7 +11,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from quality.privacy.hashing import MIN_SHARED
+from quality.privacy.pseudonym_batches import FOLDER, PseudonymBatches
 from quality.privacy.pseudonyms import (
     INFO_PREFIX,
     Keyring,
@@ -24,6 +24,8 @@ from quality.privacy.pseudonyms import (
     pseudonymise,
     save_keyring,
 )
+from quality.results import ROW
+from quality.spill import SPILL_NAME, Spill, batches
 
 RRNS = ["8001011234567", "9002022345678", "8001011234567", None, " 8001011234567 "]
 
@@ -158,26 +160,56 @@ def test_keyring_needs_current_version() -> None:
         Keyring(current=5, keys=fresh.keys)
 
 
-def test_columns_hashed_by_the_helper_process_match_direct_hmac(key_file: Path) -> None:
-    """Enough distinct values to go to the helper process; several columns submitted before
-    any is collected, each answered in its order and equal to `hmac.new`'s."""
+def test_pseudonyms_made_by_the_helper_process_match_direct_hmac(
+    key_file: Path, tmp_path: Path
+) -> None:
+    """A spill with enough values to go to the helper process: each batch's pseudonyms, asked
+    for twice (a publish attempted again), equal `hmac.new`'s and those made in this process."""
     keyring = load_keyring(key_file)
     master = keyring.keys[1].key.get_secret_value()
     sector_key = hkdf(master, INFO_PREFIX + b"health")
-    columns = [
-        [f"{900101 + i:06d}{2000000 + i * (c + 1):07d}" for i in range(12_000)] for c in range(3)
+    rows = 150_000
+    rrn = [f"{900101 + i % 9999:06d}{2000000 + i:07d}" for i in range(rows)]
+    phone = [
+        None if i % 1000 == 5 else f"010-{i // 10000:04d}-{i % 10000:04d}" for i in range(rows)
     ]
-    columns[1][5] = None  # a null stays null on the helper's path too
-    assert len(set(columns[0])) > MIN_SHARED  # the helper's path, not this process's
-    with Pseudonymiser(keyring, "health") as pseudonyms:
-        pending = [pseudonyms.submit(pa.array(column)) for column in columns]
-        out = [pseudonyms.collect(p).to_pylist() for p in pending]
-    for column, got in zip(columns, out, strict=True):
-        assert len(got) == len(column) == len(set(v for v in got if v)) + (None in column)
-        for i in range(0, len(column), 499):
-            if column[i] is None:
-                assert got[i] is None
-                continue
-            mac = hmac.new(sector_key, column[i].encode(), hashlib.sha256).hexdigest()
-            assert got[i] == "p1_" + mac[:32]
-    assert out[1][5] is None
+    table = pa.table({"rrn": rrn, "phone": phone, ROW: pa.array(range(rows), pa.int64())})
+    spill = tmp_path / "work" / SPILL_NAME
+    with Spill(spill, table.schema) as out:
+        for start in range(0, rows, 40_000):  # pieces as the caster writes them
+            out.write(table.slice(start, 40_000))
+    made = PseudonymBatches(spill, ["rrn", "phone"], keyring, "health")
+    try:
+        assert (spill.parent / FOLDER).is_dir()  # the helper's path, not this process's
+        here = Pseudonymiser.of_sector(keyring, "health")
+        for _ in range(2):
+            read = batches(spill, table.schema)
+            for i, batch in enumerate(read):
+                got = made.for_batch(i, batch)
+                assert [c.to_pylist() for c in got] == [
+                    here(batch["rrn"]).to_pylist(),
+                    here(batch["phone"]).to_pylist(),
+                ]
+            assert i == 3
+    finally:
+        made.close()
+    first = made.for_batch(0, next(iter(batches(spill, table.schema))))
+    for j in range(0, 40_000, 997):
+        mac = hmac.new(sector_key, rrn[j].encode(), hashlib.sha256).hexdigest()
+        assert first[0][j].as_py() == "p1_" + mac[:32]
+        assert (first[1][j].as_py() is None) == (phone[j] is None)
+
+
+def test_a_failed_pseudonym_helper_is_an_error_not_a_wait(key_file: Path, tmp_path: Path) -> None:
+    """A helper that fails (here: asked for a column the spill lacks) ends; asking for its
+    batch says so, with the helper's own error."""
+    spill = tmp_path / SPILL_NAME
+    table = pa.table({"rrn": [f"{i:013d}" for i in range(250_000)], ROW: range(250_000)})
+    with Spill(spill, table.schema) as out:
+        out.write(table)
+    made = PseudonymBatches(spill, ["mobile"], load_keyring(key_file), "health")
+    try:
+        with pytest.raises(RuntimeError, match=r"(?s)pseudonym helper process ended.*mobile"):
+            made.for_batch(0, table.to_batches()[0])
+    finally:
+        made.close()
