@@ -148,11 +148,68 @@ def _group_frame(typed: Typed, columns: list[str], rows: pa.ChunkedArray) -> pd.
 def _run_group(
     name: str, members: list[Any], data: pd.DataFrame, result_format: dict[str, Any]
 ) -> dict[str, Any]:
-    """One group's expectations as a GX suite of their own, on its columns + `__row` only."""
-    gx = import_gx()
-    # A context per group: a context keeps every batch it validated in memory. Fresh copies of
-    # the expectations: one keeps a callback to the last suite it joined, and so its context.
+    """One group's expectations as GX suites of their own, on its columns + `__row` only.
+
+    Row-by-row expectations that tolerate no bad row run first with GX's BOOLEAN_ONLY result:
+    it counts the bad rows but skips listing their values, row numbers and a query for them,
+    each a filtered copy of the frame (about half of GX's time on a passing delivery). For
+    them success means no bad row, so a passing result says `unexpected_count: 0`; a failing
+    one runs again below with the full `result_format`, for its count and sample rows.
+    """
+    # A context per group: a context keeps every batch it validated in memory.
     context, batch = _context()
+    counted = [e for e in members if _success_means_no_bad_row(e)]
+    again = [e for e in members if e not in counted]
+    results: list[dict[str, Any]] = []
+    first: dict[str, Any] | None = None
+    if counted:
+        first = _validate(context, batch, f"{name}/counted", counted, data, BOOLEAN_ONLY)
+        failed = {_key(r["expectation_config"]) for r in first["results"] if not r["success"]}
+        for res in first["results"]:
+            if _key(res["expectation_config"]) not in failed:
+                res["result"] = {"unexpected_count": 0}
+                results.append(res)
+        again += [e for e in counted if _key(e.configuration.to_json_dict()) in failed]
+    if again:
+        rest = _validate(context, batch, name, again, data, result_format)
+        results += rest["results"]
+        first = first or rest
+    assert first is not None  # a group has members
+    return {**first, "results": results}
+
+
+BOOLEAN_ONLY = {"result_format": "BOOLEAN_ONLY"}
+
+
+def _success_means_no_bad_row(expectation: Any) -> bool:
+    """A row-by-row expectation (one column, a pair or several) that allows no bad row."""
+    from great_expectations.expectations.expectation import (
+        ColumnMapExpectation,
+        ColumnPairMapExpectation,
+        MulticolumnMapExpectation,
+    )
+
+    kinds = (ColumnMapExpectation, ColumnPairMapExpectation, MulticolumnMapExpectation)
+    return isinstance(expectation, kinds) and expectation.mostly >= 1
+
+
+def _key(config: dict[str, Any]) -> tuple[Any, Any]:
+    """An expectation's plan number and type: what finds it among the results."""
+    return (config.get("meta") or {}).get("check"), config.get("type")
+
+
+def _validate(
+    context: Any,
+    batch: Any,
+    name: str,
+    members: list[Any],
+    data: pd.DataFrame,
+    result_format: dict[str, Any],
+) -> dict[str, Any]:
+    """Some expectations as a suite of the context, validated on `data`: GX's result."""
+    gx = import_gx()
+    # Fresh copies of the expectations: one keeps a callback to the last suite it joined, and
+    # so its context.
     copies = [e.configuration.to_domain_obj() for e in members]
     suite = context.suites.add(gx.ExpectationSuite(name=name, expectations=copies))
     definition = context.validation_definitions.add(

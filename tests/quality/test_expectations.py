@@ -369,3 +369,21 @@ def test_one_group_and_column_groups_report_the_same(rows, monkeypatch):
     assert report(one) == report(grouped)
     assert any(not c.passed for c in one.checks) and len(one.result["results"]) > 5
     assert one.result["statistics"] == grouped.result["statistics"]
+
+
+def test_passing_row_rules_are_counted_failing_ones_listed(rows):
+    """Rules that allow no bad row run first without listing bad rows; one that fails runs
+    again in full, so its count and sample rows are GX's own."""
+    bad = changed(rows, {7: {"pm10": 5000}})
+    rule = quality("o3_nulls", {"metric": "nullValues", "mustBeLessThan": 5, "unit": "percent"})
+    v = validate(table(bad), air_contract(rule.model_copy(update={"column": "o3"})))
+    results = {r["expectation_config"]["meta"]["rule"]: r for r in v.result["results"]}
+    assert results["required:station_name"]["result"] == {"unexpected_count": 0}
+    assert results["pattern:station_name"]["result"] == {"unexpected_count": 0}
+    pm10 = results["range:pm10"]["result"]
+    assert not results["range:pm10"]["success"] and pm10["unexpected_count"] == 1
+    assert pm10["partial_unexpected_index_list"] == [{ROW: 9, "pm10": 5000}]
+    assert [s.row for s in only(v, "range:pm10").samples] == [9]
+    # A rule with a tolerance (GX's `mostly`) keeps its full result: its count is reported.
+    assert "element_count" in results["o3_nulls"]["result"]
+    assert len(v.result["results"]) == len(v.checks)
