@@ -109,6 +109,16 @@ def column_batches(spill: Path, names: list[str]) -> Iterator[pa.RecordBatch]:
         yield reader.get_batch(i).select(names)
 
 
+def column_batch(spill: Path, names: list[str], i: int) -> pa.RecordBatch:
+    """Batch `i` of `column_batches(spill, names)`."""
+    return _open(spill, names).get_batch(i).select(names)
+
+
+def batch_count(spill: Path) -> int:
+    """Batches in a spilled delivery, as `batches` reads it."""
+    return ipc.open_file(pa.memory_map(str(spill))).num_record_batches
+
+
 def batches(typed: Typed, schema: pa.Schema) -> pa.RecordBatchReader:
     """The typed delivery as a stream of `schema`'s columns (e.g. without `__row`), cast to it."""
     names = schema.names
