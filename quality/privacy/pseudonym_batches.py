@@ -20,6 +20,7 @@ import os
 import select
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
@@ -31,7 +32,7 @@ from quality.spill import Typed, batch_count, column_batch, column_batches, num_
 
 # Below this many values to hash, starting a process costs more than it saves.
 MIN_HELPER_VALUES = 200_000
-FOLDER = "pseudonyms"
+FOLDER_PREFIX = "pseudonyms-"
 
 
 class PseudonymBatches:
@@ -57,8 +58,9 @@ class PseudonymBatches:
 
     def _start(self, spill: Path) -> None:
         self._spill, self._tail = spill, batch_count(spill)
-        self._folder = spill.parent / FOLDER
-        self._folder.mkdir(parents=True, exist_ok=True)
+        # A folder of this run's own: a helper left by a killed run of the same delivery (it
+        # ends at its next announcement) can never write into it.
+        self._folder = Path(tempfile.mkdtemp(prefix=FOLDER_PREFIX, dir=spill.parent))
         self._log = self._folder / "helper.log"
         with open(self._log, "wb") as log:
             self._proc = subprocess.Popen(
