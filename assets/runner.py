@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Collection, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import dagster as dg
 import yaml
@@ -73,18 +74,47 @@ def landing_zone_tick(defs: dg.Definitions, instance: dg.DagsterInstance) -> dg.
     return result
 
 
+class Dagster(NamedTuple):
+    """The Definitions and the open Dagster instance a sequence of runs shares."""
+
+    defs: dg.Definitions
+    instance: dg.DagsterInstance
+
+
+@contextmanager
+def shared_dagster(platform: Platform) -> Iterator[Dagster]:
+    """The platform's Definitions, built once, and its Dagster instance, open for the block:
+    for a sequence of runs while the contracts stay as they are (the demo)."""
+    with dagster_instance(platform.workspace) as instance:
+        yield Dagster(build_definitions(platform), instance)
+
+
+@contextmanager
+def _opened(
+    platform: Platform, instance: dg.DagsterInstance | None
+) -> Iterator[dg.DagsterInstance]:
+    """`instance`, or the workspace's opened for the block (its storages cost ~0.1 s to open)."""
+    if instance is not None:
+        yield instance
+        return
+    with dagster_instance(platform.workspace) as opened:
+        yield opened
+
+
 def run_pending(
     platform: Platform,
     on_start: Callable[[Delivery], None] | None = None,
     defs: dg.Definitions | None = None,
+    instance: dg.DagsterInstance | None = None,
 ) -> Iterator[tuple[Delivery, str]]:
     """Evaluate the landing sensor, then materialize each requested delivery partition.
 
     Yields each delivery after its run, with the Dagster run id. `defs`: the platform's
-    Definitions if already built (the delivery worker keeps them between polls).
+    Definitions if already built (the delivery worker keeps them between polls); `instance`:
+    the workspace's Dagster instance if already open.
     """
     defs = defs or build_definitions(platform)
-    with dagster_instance(platform.workspace) as instance:
+    with _opened(platform, instance) as instance:
         result = landing_zone_tick(defs, instance)
         for request in result.dynamic_partitions_requests or []:
             instance.add_dynamic_partitions(request.partitions_def_name, request.partition_keys)
@@ -135,18 +165,19 @@ def run_products(
     defs: dg.Definitions | None = None,
     on_start: Callable[[Contract], None] | None = None,
     skip: Collection[str] = (),
+    instance: dg.DagsterInstance | None = None,
 ) -> Iterator[ProductRun]:
     """Materialize each product whose inputs published since its last build (or whose contract
     changed), inputs first, in this process as the `products` sensor's runs would.
 
     A product's state is read just before it is decided on: an earlier product's build may have
     made it stale. One waiting for an input is passed over, and so is one whose run key
-    (`product_run_key`) is in `skip`. `defs`: the platform's Definitions if already built.
+    (`product_run_key`) is in `skip`. `defs`: the platform's Definitions if already built;
+    `instance`: the workspace's Dagster instance if already open.
     """
     defs = defs or build_definitions(platform)
     keys = {k for asset in defs.assets or () for k in asset.keys}  # type: ignore[union-attr]
     with ExitStack() as opened:
-        instance: dg.DagsterInstance | None = None  # opened for the first build only
         for contract in products(platform):
             key = asset_key(contract)
             if key not in keys:
@@ -157,7 +188,7 @@ def run_products(
                 continue
             if on_start:
                 on_start(contract)
-            if instance is None:
+            if instance is None:  # opened for the first build only
                 instance = opened.enter_context(dagster_instance(platform.workspace))
             executed = dg.materialize(
                 [defs.resolve_assets_def(key)],
@@ -177,17 +208,19 @@ def run_products(
 
 
 def check_freshness(
-    platform: Platform, defs: dg.Definitions | None = None
+    platform: Platform,
+    defs: dg.Definitions | None = None,
+    instance: dg.DagsterInstance | None = None,
 ) -> dg.ExecuteInProcessResult | None:
     """Run the freshness checks in this process, as the `freshness` sensor does under the daemon.
 
     None when no contract has an SLA (there are no freshness checks then). `defs`: the
-    platform's Definitions if already built.
+    platform's Definitions if already built; `instance`: its Dagster instance if open.
     """
     defs = defs or build_definitions(platform)
     if not any(job.name == FRESHNESS_JOB for job in defs.jobs or ()):
         return None
-    with dagster_instance(platform.workspace) as instance:
+    with _opened(platform, instance) as instance:
         return defs.resolve_job_def(FRESHNESS_JOB).execute_in_process(
             instance=instance, run_config=QUIET, raise_on_error=False
         )

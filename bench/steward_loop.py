@@ -65,13 +65,15 @@ def rotated(source: Path, shift: int, out: Path) -> Path:
 
 def build_workspace(root: Path) -> Platform:
     """A fresh demo workspace under `root`, every demo delivery run (in this process)."""
+    from assets.runner import shared_dagster
     from gongyu.demo import fresh_workspace, run_demo
     from gongyu.ground.settings import Settings
     from gongyu.platform import Platform
 
     fresh_workspace(root)
     platform = Platform(Settings(home=root))
-    unexpected = [r for r in run_demo(platform) if not r.as_expected]
+    with shared_dagster(platform) as dagster:
+        unexpected = [r for r in run_demo(platform, dagster) if not r.as_expected]
     if unexpected:
         raise RuntimeError(f"the demo ended unexpectedly: {unexpected}")
     return platform

@@ -9,9 +9,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from catalog.deliveries import Delivery, DeliveryState
 from gongyu.platform import Platform
+
+if TYPE_CHECKING:
+    from assets.runner import Dagster
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 MARKER = ".gongyu-demo"
@@ -175,27 +179,26 @@ def fresh_workspace(root: Path) -> None:
 
 def run_demo(
     platform: Platform,
+    dagster: Dagster,
     on_start: Callable[[DemoDelivery], None] | None = None,
     on_done: Callable[[DemoResult], None] | None = None,
 ) -> list[DemoResult]:
     """Deliver and run every planned delivery in order, one Dagster run each, then the
     freshness checks."""
-    from assets.definitions import build_definitions
     from assets.runner import check_freshness, run_pending
 
-    # Built once: the demo's contracts do not change between its deliveries.
-    defs = build_definitions(platform)
+    defs, instance = dagster
     results = []
     for planned in plan(platform.workspace.root / "demo-inputs"):
         if on_start:
             on_start(planned)
         started = time.perf_counter()
         platform.deliver(planned.dataset_id, planned.file)
-        for delivery, _run_id in run_pending(platform, defs=defs):
+        for delivery, _run_id in run_pending(platform, defs=defs, instance=instance):
             result = DemoResult(planned, delivery, time.perf_counter() - started)
             results.append(result)
             if on_done:
                 on_done(result)
     # In-process, so the Dagster UI shows every dataset's freshness as soon as it opens.
-    check_freshness(platform, defs)
+    check_freshness(platform, defs, instance)
     return results

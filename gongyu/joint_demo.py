@@ -22,8 +22,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from assets.definitions import build_definitions
-from assets.runner import ProductRun, run_pending, run_products
+from assets.runner import Dagster, ProductRun, run_pending, run_products
 from catalog.access.grants import korean_today
 from catalog.access.principal import Principal, Role
 from catalog.access.requests import AccessRequest, LegalBasis
@@ -118,22 +117,23 @@ class ProductStep:
         return self.run.failure is None and delivery is not None and delivery.state == "published"
 
 
-def run_joint_products(platform: Platform, power_file: Path) -> list[ProductStep]:
+def run_joint_products(platform: Platform, power_file: Path, dagster: Dagster) -> list[ProductStep]:
     """Build every product through Dagster, then rebuild the energy product after KPX delivers
     `power_file` (its CP949 generation file) again in UTF-8."""
-    defs = build_definitions(platform)
+    defs, instance = dagster
     steps = [
-        ProductStep("built from two agencies' tables", r) for r in run_products(platform, defs)
+        ProductStep("built from two agencies' tables", r)
+        for r in run_products(platform, defs, instance=instance)
     ]
     source = power_file
     again = platform.workspace.root / "demo-inputs" / "regional_power_generation_by_fuel_utf8.csv"
     again.parent.mkdir(parents=True, exist_ok=True)
     again.write_text(source.read_text(encoding="cp949"), encoding="utf-8")
     platform.deliver(POWER, again)
-    list(run_pending(platform, defs=defs))
+    list(run_pending(platform, defs=defs, instance=instance))
     steps += [
         ProductStep("rebuilt after KPX re-delivered an input (UTF-8)", r)
-        for r in run_products(platform, defs)
+        for r in run_products(platform, defs, instance=instance)
     ]
     return steps
 

@@ -59,18 +59,19 @@ def demo(
             mark = "✓" if result.as_expected else "✗ UNEXPECTED"
             console.print(f"  {mark} {d.state.value}, {d.rows or 0:,} rows, {result.seconds:.1f}s")
 
-        results = run_demo(platform, on_start=start, on_done=done)
-    console.print(summary(results))
-    with user_errors():
+        from assets.runner import shared_dagster
         from gongyu.demo import DATA_DIR
         from gongyu.joint_demo import run_joint_products, run_joint_use
-
-        console.print(joint_summary(run_joint_use(platform)))
-        power = DATA_DIR / "environment_energy/regional_power_generation_by_fuel_2018_2022.csv"
-        products = run_joint_products(platform, power)
-        console.print(product_summary(products))
         from gongyu.ledger_demo import run_ledger
 
+        # One Definitions and one open Dagster instance for every run of the demo.
+        with shared_dagster(platform) as dagster:
+            results = run_demo(platform, dagster, on_start=start, on_done=done)
+            console.print(summary(results))
+            console.print(joint_summary(run_joint_use(platform)))
+            power = DATA_DIR / "environment_energy/regional_power_generation_by_fuel_2018_2022.csv"
+            products = run_joint_products(platform, power, dagster)
+        console.print(product_summary(products))
         ledger = run_ledger(platform)
         console.print(ledger_summary(ledger))
     unexpected = [r for r in results if not r.as_expected]
