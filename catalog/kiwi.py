@@ -18,9 +18,23 @@ if TYPE_CHECKING:
 _lock = threading.Lock()
 
 
-@cache
+_loading = threading.Lock()
+
+
 def kiwi() -> Kiwi:
     """The process's Kiwi analyser (its model loads once, from the installed package)."""
+    with _loading:  # a caller does not load it again while `load_meanwhile`'s thread does
+        return _loaded()
+
+
+def load_meanwhile() -> None:
+    """Load the model on a thread, for a process that will analyse text later: Kiwi lets go
+    of the interpreter lock while it loads, so the process's other work goes on."""
+    threading.Thread(target=kiwi, name="kiwi-load", daemon=True).start()
+
+
+@cache
+def _loaded() -> Kiwi:
     from kiwipiepy import Kiwi
 
     # Without the multi-word dictionary (expressions Gongyu never searches by): 0.8 s and

@@ -60,10 +60,12 @@ def demo(
             console.print(f"  {mark} {d.state.value}, {d.rows or 0:,} rows, {result.seconds:.1f}s")
 
         from assets.runner import shared_dagster
+        from catalog.kiwi import load_meanwhile
         from gongyu.demo import DATA_DIR
         from gongyu.joint_demo import run_joint_products, run_joint_use
         from gongyu.ledger_demo import run_ledger
 
+        load_meanwhile()  # the AI-ledger step analyses Korean text at the end
         # One Definitions and one open Dagster instance for every run of the demo.
         with shared_dagster(platform) as dagster:
             results = run_demo(platform, dagster, on_start=start, on_done=done)

@@ -25,6 +25,7 @@ from catalog.ledger.overlaps import (
 )
 from catalog.ledger.projects import ProjectSpec
 from gongyu.platform import Platform
+from tests.conftest import in_fresh_interpreter
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
@@ -202,3 +203,16 @@ def test_row_counters_are_not_identifiers() -> None:
     assert not running_number({str(i) for i in range(1000, 1500)})  # codes from 1000
     assert not running_number({"1101", "1102", "2101", "3305"})  # sparse codes
     assert not running_number({"EV-00001", "EV-00002"})  # not numbers
+
+
+def test_the_model_loaded_meanwhile_is_the_one_analyser() -> None:
+    """Asked for while `load_meanwhile`'s thread loads it, Kiwi is loaded once and shared."""
+    script = (
+        "import json\n"
+        "from catalog import kiwi\n"
+        "kiwi.load_meanwhile()\n"
+        "words = [t.form for t in kiwi.tokenize('교통사고 위험 예측')]\n"
+        "print(json.dumps([kiwi._loaded.cache_info().misses, words]))\n"
+    )
+    loads, words = in_fresh_interpreter(script)
+    assert loads == 1 and "교통사고" in "".join(words)
