@@ -166,12 +166,12 @@ def _run_group(
     first: dict[str, Any] | None = None
     if counted:
         first = _validate(context, batch, f"{name}/counted", counted, data, BOOLEAN_ONLY)
-        failed = {_key(r["expectation_config"]) for r in first["results"] if not r["success"]}
+        failed = {_result_key(r) for r in first["results"] if not r["success"]}
         for res in first["results"]:
-            if _key(res["expectation_config"]) not in failed:
+            if _result_key(res) not in failed:
                 res["result"] = {"unexpected_count": 0}
                 results.append(res)
-        again += [e for e in counted if ((e.meta or {}).get("check"), e.expectation_type) in failed]
+        again += [e for e in counted if _expectation_key(e) in failed]
     if again:
         rest = _validate(context, batch, name, again, data, result_format)
         results += rest["results"]
@@ -193,11 +193,6 @@ def _success_means_no_bad_row(expectation: Any) -> bool:
 
     kinds = (ColumnMapExpectation, ColumnPairMapExpectation, MulticolumnMapExpectation)
     return isinstance(expectation, kinds) and expectation.mostly >= 1
-
-
-def _key(config: dict[str, Any]) -> tuple[Any, Any]:
-    """An expectation's plan number and type: what finds it among the results."""
-    return (config.get("meta") or {}).get("check"), config.get("type")
 
 
 def _validate(
@@ -244,13 +239,10 @@ def merge(suite: gx.ExpectationSuite, parts: list[dict[str, Any]]) -> dict[str, 
     # Suite order: a result's plan number and expectation type find its expectation.
     position: dict[tuple[Any, Any], int] = {}
     for i, expectation in enumerate(suite.expectations):
-        check = (expectation.meta or {}).get("check")
-        position.setdefault((check, expectation.expectation_type), i)
+        position.setdefault(_expectation_key(expectation), i)
 
     def place(res: dict[str, Any]) -> int:
-        config = res.get("expectation_config") or {}
-        check = (config.get("meta") or {}).get("check")
-        return position.get((check, config.get("type")), len(position))
+        return position.get(_result_key(res), len(position))
 
     results = sorted((r for p in parts for r in p.get("results", [])), key=place)
     passed = sum(bool(r.get("success")) for r in results)
@@ -266,3 +258,14 @@ def merge(suite: gx.ExpectationSuite, parts: list[dict[str, Any]]) -> dict[str, 
             "success_percent": 100 * passed / len(results) if results else None,
         },
     }
+
+
+def _expectation_key(expectation: Any) -> tuple[Any, Any]:
+    """An expectation's plan number and type: what finds its result (`_result_key`)."""
+    return (expectation.meta or {}).get("check"), expectation.expectation_type
+
+
+def _result_key(result: dict[str, Any]) -> tuple[Any, Any]:
+    """The plan number and type of the expectation a GX result is for."""
+    config = result.get("expectation_config") or {}
+    return (config.get("meta") or {}).get("check"), config.get("type")
