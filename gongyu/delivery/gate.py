@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from contracts.model import Classification
 from gongyu.delivery.admit import Admitted
 from gongyu.platform import Platform
 from quality.gate import GateRun, run_gate
@@ -16,10 +15,9 @@ def gate(platform: Platform, admitted: Admitted, source: Path, work: Path) -> Ga
     refused delivery is not read at all."""
     contract = admitted.contract
     if admitted.readable:
-        # The keyring now: the gate begins the direct identifiers' pseudonyms meanwhile.
-        direct = contract.classified(Classification.direct_identifier)
-        keyring = platform.keyring() if direct else None
+        # The keyring now: the gate begins any direct identifiers' pseudonyms meanwhile.
         sample_rows = platform.settings.sample_rows
+        keyring = platform.keyring()
         run = run_gate(source, contract, sample_rows=sample_rows, work=work, keyring=keyring)
     else:
         unread = SourceInfo(file=source.name, format="not read")

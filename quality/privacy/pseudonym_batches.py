@@ -21,6 +21,7 @@ import select
 import subprocess
 import sys
 import tempfile
+from functools import cached_property
 from pathlib import Path
 from typing import BinaryIO
 
@@ -50,7 +51,6 @@ class PseudonymBatches:
         self.version = keyring.current
         self._proc: subprocess.Popen[bytes] | None = None
         self._folder: Path | None = None
-        self._pseudonyms: Pseudonymiser | None = None
         # Batches below `_done` the helper has written; from `_tail` on, this process has.
         self._done = self._tail = 0
         if isinstance(typed, Path) and num_rows(typed) * len(columns) >= MIN_HELPER_VALUES:
@@ -86,7 +86,7 @@ class PseudonymBatches:
         `spill.batches` reads it): from the files the helper and this process wrote, or made
         here when there is no helper."""
         if self._folder is None:
-            return [self._here()(batch[name]) for name in self.columns]
+            return [self._pseudonyms(batch[name]) for name in self.columns]
         while self._done <= i < self._tail:
             self._catch_up()
         with ipc.open_file(pa.OSFile(str(self._folder / _name(i)))) as reader:
@@ -96,10 +96,10 @@ class PseudonymBatches:
             raise RuntimeError(f"the pseudonyms of batch {i} have {rows}")
         return list(made.columns)
 
-    def _here(self) -> Pseudonymiser:
-        if self._pseudonyms is None:
-            self._pseudonyms = Pseudonymiser.of_sector(self.keyring, self.sector, self.version)
-        return self._pseudonyms
+    @cached_property
+    def _pseudonyms(self) -> Pseudonymiser:
+        """This process's pseudonymiser, made on first use."""
+        return Pseudonymiser.of_sector(self.keyring, self.sector, self.version)
 
     def _catch_up(self) -> None:
         """Take the helper's news; while it has none, make the last batch nobody has made."""
@@ -111,7 +111,7 @@ class PseudonymBatches:
         if not news and self._tail - 1 > self._done:  # the helper works on batch `_done`
             self._tail -= 1
             batch = column_batch(self._spill, self.columns, self._tail)
-            _write(self._folder, self._tail, batch, self._here())
+            _write(self._folder, self._tail, batch, self._pseudonyms)
             return
         announced = os.read(out, 4096)
         if announced:
